@@ -1,0 +1,64 @@
+/**
+ * Every error the API can answer with, in one table: code → HTTP status and what it means.
+ * The server turns these into `{"detail", "code"}` bodies; clients branch on `code`.
+ * A test keeps this table, the OpenAPI document and docs/api*.md in step.
+ */
+export const ERRORS = {
+  INVALID_PART_ORDER: { status: 400, summary: 'parts in complete are not in strictly ascending part_number order' },
+  DUPLICATE_PART: { status: 400, summary: 'a part_number appears twice in complete' },
+  MISSING_PARTS: {
+    status: 400,
+    summary: 'complete lists fewer parts than the upload has, or names parts never uploaded',
+  },
+  INVALID_PART: { status: 400, summary: 'a part_number outside 1…total_chunks' },
+  ETAG_MISMATCH: { status: 400, summary: 'an ETag in complete differs from the stored part' },
+  PART_SIZE_MISMATCH: { status: 400, summary: 'the body of a part PUT (or a stored part) has the wrong length' },
+  UNAUTHENTICATED: { status: 401, summary: 'auth is enabled and the bearer token is missing or unknown' },
+  SIGNATURE_INVALID: { status: 403, summary: 'the upload URL was altered or signed with another key' },
+  URL_EXPIRED: { status: 403, summary: 'the upload URL is past its expiry; call sign for a fresh one' },
+  TASK_NOT_FOUND: { status: 404, summary: 'no such task (or it belongs to another user)' },
+  NO_SUCH_UPLOAD: { status: 404, summary: 'no such upload, or it was aborted or expired' },
+  NOT_FOUND: { status: 404, summary: 'no such route or file' },
+  UPLOAD_NOT_COMPLETED: { status: 409, summary: 'confirm names an upload that is not completed' },
+  UPLOAD_ALREADY_COMPLETED: { status: 409, summary: 'the upload was already completed with other parts' },
+  ALREADY_CONFIRMED: { status: 409, summary: 'the task was already confirmed with a different body' },
+  TASK_NOT_RUNNING: { status: 409, summary: 'the task is not pending or running' },
+  INVALID_STATE: { status: 409, summary: 'the operation does not fit the current state of the task or upload' },
+  FILE_TOO_LARGE: { status: 413, summary: 'file_size is above the configured maximum' },
+  TOO_MANY_PARTS: { status: 413, summary: 'ceil(file_size / chunk_size) is above 10 000' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, summary: 'the request body is not JSON' },
+  VALIDATION_FAILED: { status: 422, summary: 'a field is missing or breaks a rule; detail names it' },
+  RATE_LIMITED: { status: 429, summary: 'too many requests; retry after Retry-After seconds' },
+  INTERNAL_ERROR: { status: 500, summary: 'a bug or an unexpected failure; the log has the request id' },
+  STORAGE_UNAVAILABLE: {
+    status: 503,
+    summary: 'the database or object store cannot be reached; retry after Retry-After',
+  },
+} as const satisfies Record<string, { status: number; summary: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export const ERROR_CODES = Object.keys(ERRORS) as ErrorCode[];
+
+/** The JSON body of every error response. */
+export interface ErrorBody {
+  detail: string;
+  code: ErrorCode;
+  /** For VALIDATION_FAILED: one entry per broken rule. */
+  errors?: { field: string; message: string }[];
+}
+
+/** An error with an API code; the server's single error handler turns it into a response. */
+export class ApiError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly extra: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, detail: string, extra?: Record<string, unknown>) {
+    super(detail);
+    this.name = 'ApiError';
+    this.code = code;
+    this.status = ERRORS[code].status;
+    this.extra = extra;
+  }
+}

@@ -1,0 +1,3 @@
+export * from './errors.js';
+export * from './planning.js';
+export * from './schemas.js';

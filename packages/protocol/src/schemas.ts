@@ -1,0 +1,305 @@
+/**
+ * The wire format of speos-portal (spec/API.md), as TypeBox schemas. The server validates
+ * with them and generates /openapi.json from them; clients import the static types.
+ * Field names are snake_case because the wire format demands it.
+ */
+import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { MAX_CHUNK_SIZE, MAX_PARTS, MIN_CHUNK_SIZE } from './planning.js';
+
+const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+
+export const FileType = Type.Union([Type.Literal('master'), Type.Literal('include')], {
+  description: '"master" (the SPEOS model) or "include" (an archive of files the master references)',
+});
+export type FileType = Static<typeof FileType>;
+
+export const TASK_STATUSES = [
+  'UPLOADING',
+  'PENDING',
+  'RUNNING',
+  'SUCCESS',
+  'FAILURE',
+  'CANCELLED',
+  'ABORTED',
+  'EXPIRED',
+] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+export const TaskStatus = Type.Union(
+  TASK_STATUSES.map((s) => Type.Literal(s)),
+  { description: 'UPLOADING → PENDING → RUNNING → SUCCESS | FAILURE | CANCELLED; or ABORTED / EXPIRED' },
+);
+
+const TaskId = Type.String({ format: 'uuid', description: 'UUID v4 returned by init' });
+const UploadId = Type.String({ minLength: 1, maxLength: 200, description: 'opaque id returned by init' });
+const ObjectKey = Type.String({ minLength: 1, maxLength: 1024, description: 'object_key returned by init' });
+const PartNumber = Type.Integer({ minimum: 1, maximum: MAX_PARTS });
+
+export const ErrorResponse = Type.Object(
+  {
+    detail: Type.String({ description: 'what went wrong and what to do, for a person' }),
+    code: Type.String({ description: 'machine-readable error code (see the error table)' }),
+    errors: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
+  },
+  { additionalProperties: true, description: 'Every error: {"detail", "code"}; some add fields such as missing_parts' },
+);
+
+// --- 1. init -------------------------------------------------------------------------
+
+export const InitRequest = Type.Object({
+  filename: Type.String({
+    minLength: 1,
+    maxLength: 255,
+    description: 'file name; path components are stripped, UTF-8 (e.g. Chinese) is kept',
+  }),
+  file_size: Type.Integer({ minimum: 1, description: 'bytes; at most the configured maximum (500 MiB default)' }),
+  file_type: Type.Optional(FileType),
+  content_type: Type.Optional(Type.String({ minLength: 1, maxLength: 255, default: 'application/octet-stream' })),
+  chunk_size: Type.Optional(
+    Type.Integer({
+      minimum: MIN_CHUNK_SIZE,
+      maximum: MAX_CHUNK_SIZE,
+      description: 'bytes per part (default 5242880); ceil(file_size / chunk_size) ≤ 10000',
+    }),
+  ),
+  task_id: Type.Optional(
+    Type.String({
+      format: 'uuid',
+      description: 'attach this file to an existing task of yours that is still uploading',
+    }),
+  ),
+});
+export type InitRequest = Static<typeof InitRequest>;
+
+export const UploadPart = Type.Object({
+  part_number: Type.Integer({ minimum: 1 }),
+  upload_url: Type.String({ description: 'absolute URL for PUT of exactly this part’s bytes' }),
+  start_byte: Type.Integer({ minimum: 0 }),
+  end_byte: Type.Integer({ minimum: 1, description: 'exclusive' }),
+  size: Type.Integer({ minimum: 1 }),
+});
+export type UploadPart = Static<typeof UploadPart>;
+
+export const InitResponse = Type.Object({
+  task_id: Type.String(),
+  upload_id: Type.String(),
+  object_key: Type.String(),
+  file_type: FileType,
+  total_chunks: Type.Integer(),
+  chunk_size: Type.Integer(),
+  expires_at: Type.Integer({ description: 'epoch seconds when the upload URLs expire' }),
+  parts: Type.Array(UploadPart),
+});
+export type InitResponse = Static<typeof InitResponse>;
+
+// --- 3. complete ---------------------------------------------------------------------
+
+export const UploadRef = Type.Object({ task_id: TaskId, upload_id: UploadId, object_key: ObjectKey });
+export type UploadRef = Static<typeof UploadRef>;
+
+export const CompletedPart = Type.Object({
+  part_number: PartNumber,
+  etag: Type.String({ minLength: 1, maxLength: 200, description: 'with or without quotes' }),
+});
+export type CompletedPart = Static<typeof CompletedPart>;
+
+export const CompleteRequest = Type.Object({
+  task_id: TaskId,
+  upload_id: UploadId,
+  object_key: ObjectKey,
+  file_type: Type.Optional(FileType),
+  parts: Type.Array(CompletedPart, { minItems: 1, maxItems: MAX_PARTS, description: 'sorted by part_number' }),
+});
+export type CompleteRequest = Static<typeof CompleteRequest>;
+
+export const CompleteResponse = Type.Object({
+  task_id: Type.String(),
+  object_key: Type.String(),
+  file_type: FileType,
+  size: Type.Integer(),
+  etag: Type.String({ description: '"<md5 of the parts’ binary md5s>-<N>", as S3' }),
+  message: Type.String(),
+});
+export type CompleteResponse = Static<typeof CompleteResponse>;
+
+// --- 4. confirm ----------------------------------------------------------------------
+
+export const ConfirmRequest = Type.Object({
+  task_id: TaskId,
+  master_object_key: ObjectKey,
+  include_object_key: Type.Optional(ObjectKey),
+  job_name: Type.String({ minLength: 1, maxLength: 200 }),
+  submitter: Type.Optional(Type.String({ maxLength: 100 })),
+  profile_name: Type.Optional(Type.String({ minLength: 1, maxLength: 100, default: 'Standard' })),
+  version: Type.Optional(Type.String({ minLength: 1, maxLength: 20, default: 'v252' })),
+  thread_count: Type.Optional(Type.Integer({ minimum: 1, default: 8, description: '1 … configured maximum' })),
+  priority: Type.Optional(
+    Type.Integer({ minimum: 0, maximum: 5, default: 2, description: 'SPEOS process priority -p; 2 = normal' }),
+  ),
+  display_name: Type.Optional(Type.String({ maxLength: 200 })),
+  solver_type: Type.Optional(Type.Literal('speos')),
+  simulation_index: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000 })),
+  ray_count: Type.Optional(Type.Integer({ minimum: 1 })),
+  duration_minutes: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 525_600 })),
+  hpc_job_name: Type.Optional(Type.String({ maxLength: 200 })),
+  node_count: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024 })),
+  walltime_hours: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 8760 })),
+  use_gpu: Type.Optional(Type.Boolean()),
+  ansys_release: Type.Optional(Type.String({ maxLength: 20 })),
+  project_dir: Type.Optional(Type.String({ maxLength: 1024 })),
+});
+export type ConfirmRequest = Static<typeof ConfirmRequest>;
+
+/** The optional solver options of confirm, stored in the task's `params`. */
+export const SOLVER_OPTION_FIELDS = [
+  'simulation_index',
+  'ray_count',
+  'duration_minutes',
+  'hpc_job_name',
+  'node_count',
+  'walltime_hours',
+  'use_gpu',
+  'ansys_release',
+  'project_dir',
+] as const;
+
+export const ConfirmResponse = Type.Object({
+  task_id: Type.String(),
+  status: TaskStatus,
+  message: Type.String(),
+});
+export type ConfirmResponse = Static<typeof ConfirmResponse>;
+
+// --- 5. list, 6. abort, 7. sign ------------------------------------------------------
+
+export const ListedPart = Type.Object({
+  part_number: Type.Integer(),
+  etag: Type.String({ description: 'unquoted' }),
+  size: Type.Integer(),
+});
+export type ListedPart = Static<typeof ListedPart>;
+
+export const ListResponse = Type.Object({ parts: Type.Array(ListedPart) });
+export type ListResponse = Static<typeof ListResponse>;
+
+export const AbortResponse = Type.Object({
+  task_id: Type.String(),
+  upload_id: Type.String(),
+  status: Type.String(),
+  message: Type.String(),
+});
+export type AbortResponse = Static<typeof AbortResponse>;
+
+export const SignRequest = Type.Object({
+  task_id: TaskId,
+  upload_id: UploadId,
+  object_key: ObjectKey,
+  part_numbers: Type.Optional(
+    Type.Array(PartNumber, { maxItems: MAX_PARTS, description: 'default: every part not yet stored' }),
+  ),
+});
+export type SignRequest = Static<typeof SignRequest>;
+
+export const SignResponse = Type.Object({ expires_at: Type.Integer(), parts: Type.Array(UploadPart) });
+export type SignResponse = Static<typeof SignResponse>;
+
+// --- 8. config -----------------------------------------------------------------------
+
+export const UploadConfigResponse = Type.Object({
+  upload_mode: Type.Literal('tos', { description: '"tos" = presigned multipart (what existing frontends look for)' }),
+  max_file_size_mb: Type.Number(),
+  max_file_size: Type.Integer(),
+  chunk_size_mb: Type.Number(),
+  chunk_size: Type.Integer(),
+  url_ttl_seconds: Type.Integer(),
+  speos_versions: Type.Array(Type.String()),
+  default_version: Type.String(),
+  profiles: Type.Array(Type.String()),
+  max_thread_count: Type.Integer(),
+  auth_required: Type.Boolean(),
+});
+export type UploadConfigResponse = Static<typeof UploadConfigResponse>;
+
+// --- tasks ---------------------------------------------------------------------------
+
+export const ProgressInfo = Type.Object({
+  progress_percent: Nullable(Type.Number()),
+  current_pass: Nullable(Type.Integer()),
+  total_passes: Nullable(Type.Integer()),
+  current_sensor: Nullable(Type.Integer()),
+  total_sensors: Nullable(Type.Integer()),
+  estimated_time: Nullable(Type.String()),
+  message: Nullable(Type.String()),
+});
+export type ProgressInfo = Static<typeof ProgressInfo>;
+
+export const TaskFile = Type.Object({
+  object_key: Type.String(),
+  filename: Type.String(),
+  size: Type.Integer(),
+  upload_id: Type.String(),
+  upload_status: Type.String({ description: 'UPLOADING | COMPLETED | ABORTED | EXPIRED' }),
+});
+export type TaskFile = Static<typeof TaskFile>;
+
+export const Task = Type.Object({
+  task_id: Type.String(),
+  status: TaskStatus,
+  job_name: Nullable(Type.String()),
+  display_name: Nullable(Type.String()),
+  submitter: Nullable(Type.String()),
+  solver_type: Type.String(),
+  profile_name: Nullable(Type.String()),
+  version: Nullable(Type.String()),
+  thread_count: Nullable(Type.Integer()),
+  priority: Nullable(Type.Integer()),
+  params: Type.Record(Type.String(), Type.Unknown()),
+  master: Nullable(TaskFile),
+  include: Nullable(TaskFile),
+  created_at: Type.Integer(),
+  updated_at: Type.Integer(),
+  started_at: Nullable(Type.Integer()),
+  finished_at: Nullable(Type.Integer()),
+  elapsed_seconds: Nullable(Type.Number()),
+  duration: Nullable(Type.String({ description: 'elapsed time as H:MM:SS' })),
+  progress_info: Nullable(ProgressInfo),
+  message: Nullable(Type.String()),
+  error_detail: Nullable(Type.String()),
+  parent_task_id: Nullable(Type.String()),
+  retry_count: Type.Integer(),
+  retried_task_ids: Type.Array(Type.String()),
+  download_url: Nullable(Type.String()),
+  download_name: Nullable(Type.String()),
+});
+export type Task = Static<typeof Task>;
+
+export const StatusChange = Type.Object({
+  status: TaskStatus,
+  at: Type.Integer(),
+  message: Nullable(Type.String()),
+});
+export type StatusChange = Static<typeof StatusChange>;
+
+export const TaskDetail = Type.Composite([Task, Type.Object({ status_history: Type.Array(StatusChange) })]);
+export type TaskDetail = Static<typeof TaskDetail>;
+
+export const TaskListQuery = Type.Object({
+  page: Type.Optional(Type.Integer({ minimum: 1, default: 1 })),
+  page_size: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
+  status: Type.Optional(
+    Type.String({ description: 'one status or several separated by commas, e.g. PENDING,RUNNING' }),
+  ),
+  submitter: Type.Optional(Type.String({ maxLength: 100 })),
+  q: Type.Optional(Type.String({ maxLength: 200, description: 'matches job_name or display_name' })),
+});
+export type TaskListQuery = Static<typeof TaskListQuery>;
+
+export const TaskListResponse = Type.Object({
+  items: Type.Array(Task),
+  total: Type.Integer(),
+  page: Type.Integer(),
+  page_size: Type.Integer(),
+});
+export type TaskListResponse = Static<typeof TaskListResponse>;
+
+export const TaskIdParams = Type.Object({ task_id: TaskId });
+export const TaskFileParams = Type.Object({ task_id: TaskId, file_type: FileType });

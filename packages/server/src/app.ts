@@ -1,0 +1,146 @@
+/**
+ * Assembles the Fastify app from its parts. `createPortal` opens the database and the
+ * store from a Config; `buildApp` takes them ready-made (tests hand in their own).
+ */
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import cors from '@fastify/cors';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { type Clock, systemClock } from './clock.js';
+import type { Config } from './config.js';
+import { type Db, openDatabase } from './db/connect.js';
+import { registerAuth } from './http/auth.js';
+import { registerErrorHandling } from './http/errors.js';
+import { Metrics } from './http/metrics.js';
+import { FsObjectStore } from './storage/fs-store.js';
+import type { ObjectStore } from './storage/object-store.js';
+import { partRoute } from './storage/part-route.js';
+import { loadSigningKey, UrlSigner } from './storage/url-signer.js';
+import { taskRoutes } from './tasks/routes.js';
+import { TaskService } from './tasks/service.js';
+import { uploadRoutes } from './uploads/routes.js';
+import { UploadService } from './uploads/service.js';
+
+export const VERSION = '0.1.0';
+
+export interface AppDeps {
+  config: Config;
+  db: Db;
+  store: ObjectStore;
+  clock?: Clock;
+  logger?: FastifyServerOptions['logger'];
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,100}$/;
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { config, db, store } = deps;
+  const clock = deps.clock ?? systemClock;
+  const app = Fastify({
+    logger: deps.logger ?? { level: config.logLevel },
+    bodyLimit: 4 * 1024 * 1024,
+    // Keep the client's request id when it sends a sane one, so logs join across hops.
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    requestIdLogLabel: 'request_id',
+    ajv: { customOptions: { coerceTypes: true, useDefaults: false, removeAdditional: false, allErrors: true } },
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('X-Request-Id', request.id);
+  });
+  // Optional fields sent as null mean "not given" (as pydantic's Optional does).
+  app.addHook('preValidation', async (request) => {
+    const body = request.body;
+    if (body && typeof body === 'object' && !Array.isArray(body) && !(Symbol.asyncIterator in body)) {
+      for (const [key, value] of Object.entries(body)) {
+        if (value === null) delete (body as Record<string, unknown>)[key];
+      }
+    }
+  });
+
+  registerErrorHandling(app);
+  await app.register(cors, {
+    origin: config.corsOrigins === '*' ? '*' : config.corsOrigins,
+    methods: ['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'OPTIONS'],
+    allowedHeaders: ['Content-Type', 'Authorization', 'X-Request-Id', 'Range'],
+    exposedHeaders: ['ETag', 'X-Request-Id', 'Content-Disposition', 'Content-Range', 'Retry-After'],
+    maxAge: 600,
+  });
+  registerAuth(app, config.authTokens);
+  const metrics = new Metrics(db);
+  metrics.register(app);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'speos-portal API',
+        version: VERSION,
+        description:
+          'Resumable direct-to-storage uploads and SPEOS job submission. Every route is also served under /api. Errors are {"detail", "code"}.',
+      },
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      },
+      security: config.authTokens.size > 0 ? [{ bearer: [] }] : [],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true } });
+  app.get('/openapi.json', { schema: { hide: true }, config: { public: true } }, async () => app.swagger());
+
+  const uploads = new UploadService(
+    { db, store, config, clock },
+    { onCompleted: () => metrics.uploadsCompleted.inc(), onAborted: () => metrics.uploadsAborted.inc() },
+  );
+  const tasks = new TaskService({ db, clock });
+  for (const prefix of ['', '/api']) {
+    const hide = prefix !== '';
+    await app.register(uploadRoutes, { prefix, service: uploads, config, hide });
+    await app.register(taskRoutes, { prefix, tasks, store, hide });
+    if (store instanceof FsObjectStore) await app.register(partRoute, { prefix, store, metrics, hide });
+  }
+
+  app.get('/healthz', { schema: { hide: true }, config: { public: true } }, async () => ({
+    status: 'ok',
+    version: VERSION,
+  }));
+  app.get('/readyz', { schema: { hide: true }, config: { public: true } }, async (request, reply) => {
+    try {
+      await db.selectFrom('tasks').select('task_id').limit(1).execute();
+      await store.check();
+      return { status: 'ready' };
+    } catch (error) {
+      request.log.warn({ err: error }, 'not ready');
+      return reply
+        .code(503)
+        .header('Retry-After', '5')
+        .send({ detail: `Not ready: ${(error as Error).message}`, code: 'STORAGE_UNAVAILABLE' });
+    }
+  });
+  // The docs' static assets are public; so is the page itself.
+  app.addHook('onRoute', (route) => {
+    if (route.url.startsWith('/docs')) route.config = { ...(route.config as object), public: true };
+  });
+  return app;
+}
+
+/** Opens what a Config names (database, store) and builds the app on them. */
+export async function createPortal(
+  config: Config,
+  options: { logger?: FastifyServerOptions['logger']; clock?: Clock } = {},
+) {
+  const db = await openDatabase(config.databaseUrl, config.dataDir);
+  const signer = new UrlSigner(await loadSigningKey(config.signingKey, config.dataDir));
+  const store = new FsObjectStore({ root: path.join(config.dataDir, 'storage'), signer, publicUrl: config.publicUrl });
+  await store.init();
+  const app = await buildApp({ config, db, store, ...options });
+  app.addHook('onClose', async () => {
+    await db.destroy();
+  });
+  return { app, db, store };
+}

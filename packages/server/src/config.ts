@@ -1,0 +1,147 @@
+/**
+ * Configuration from environment variables (CLI flags override them), validated once at
+ * start-up. A bad value stops the server with a message naming the variable.
+ */
+import path from 'node:path';
+import { DEFAULT_CHUNK_SIZE, DEFAULT_MAX_FILE_SIZE, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from '@speos-portal/protocol';
+
+export interface Config {
+  port: number;
+  host: string;
+  /** Base of the upload URLs the server hands out, without a trailing slash. */
+  publicUrl: string;
+  dataDir: string;
+  /** Unset: SQLite in dataDir. */
+  databaseUrl: string | undefined;
+  storage: 'fs' | 's3';
+  maxFileSize: number;
+  chunkSize: number;
+  urlTtlSeconds: number;
+  uploadTtlHours: number;
+  /** token → user; empty: auth off. */
+  authTokens: Map<string, string>;
+  /** '*' or an allow-list of origins. */
+  corsOrigins: '*' | string[];
+  speosVersions: string[];
+  speosProfiles: string[];
+  maxThreadCount: number;
+  /** HMAC key for filesystem upload URLs; unset: generated once and kept in dataDir. */
+  signingKey: string | undefined;
+  logLevel: string;
+  /** Seconds to let in-flight requests finish after SIGTERM. */
+  shutdownGraceSeconds: number;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `expected a whole number, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function list(env: Env, name: string, fallback: string[]): string[] {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  const items = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (items.length === 0) throw new ConfigError(name, 'must list at least one value, separated by commas');
+  return items;
+}
+
+/** `AUTH_TOKENS=token1:alice,token2:bob` — each bearer token maps to a user name. */
+function authTokens(env: Env): Map<string, string> {
+  const tokens = new Map<string, string>();
+  for (const entry of list(env, 'AUTH_TOKENS', [])) {
+    const colon = entry.lastIndexOf(':');
+    const token = colon > 0 ? entry.slice(0, colon) : '';
+    const user = colon > 0 ? entry.slice(colon + 1) : '';
+    if (!token || !user)
+      throw new ConfigError('AUTH_TOKENS', `expected token:user pairs separated by commas, got "${entry}"`);
+    if (token.length < 16)
+      throw new ConfigError('AUTH_TOKENS', `the token of user "${user}" is shorter than 16 characters`);
+    tokens.set(token, user);
+  }
+  return tokens;
+}
+
+function url(env: Env, name: string, fallback: string): string {
+  const raw = env[name]?.trim() || fallback;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(name, `not a URL: "${raw}"`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new ConfigError(name, `must start with http:// or https://, got "${raw}"`);
+  }
+  return raw.replace(/\/+$/, '');
+}
+
+export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
+  const port = integer(env, 'PORT', 8000, 0, 65535);
+  const host = env.HOST?.trim() || '127.0.0.1';
+  const storage = (env.STORAGE?.trim() || 'fs') as Config['storage'];
+  if (storage !== 'fs' && storage !== 's3') throw new ConfigError('STORAGE', `must be "fs" or "s3", got "${storage}"`);
+  if (storage === 's3') throw new ConfigError('STORAGE', '"s3" is not available in this version yet; use "fs"');
+  const chunkSize = integer(env, 'CHUNK_SIZE', DEFAULT_CHUNK_SIZE, MIN_CHUNK_SIZE, MAX_CHUNK_SIZE);
+  const maxFileSize = integer(env, 'MAX_FILE_SIZE', DEFAULT_MAX_FILE_SIZE, 1, 5 * 1024 ** 4);
+  const urlHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+  const corsRaw = env.CORS_ORIGINS?.trim();
+  const corsOrigins = !corsRaw || corsRaw === '*' ? '*' : list(env, 'CORS_ORIGINS', []);
+  if (corsOrigins !== '*') {
+    for (const origin of corsOrigins) url({ CORS_ORIGINS: origin }, 'CORS_ORIGINS', origin);
+  }
+  const speosVersions = list(env, 'SPEOS_VERSIONS', ['v252', 'v251', 'v242', 'v241', 'v232']);
+  for (const v of speosVersions) {
+    if (!/^[A-Za-z0-9._-]{1,20}$/.test(v))
+      throw new ConfigError('SPEOS_VERSIONS', `"${v}" is not a version name like v252`);
+  }
+  const signingKey = env.SIGNING_KEY?.trim() || undefined;
+  if (signingKey !== undefined && signingKey.length < 32) {
+    throw new ConfigError('SIGNING_KEY', 'must be at least 32 characters (or unset, to generate one in DATA_DIR)');
+  }
+  const logLevel = env.LOG_LEVEL?.trim() || 'info';
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
+    throw new ConfigError(
+      'LOG_LEVEL',
+      `must be one of fatal, error, warn, info, debug, trace, silent; got "${logLevel}"`,
+    );
+  }
+  return {
+    port,
+    host,
+    publicUrl: url(env, 'PUBLIC_URL', `http://${urlHost}:${port}`),
+    dataDir: path.resolve(cwd, env.DATA_DIR?.trim() || './data'),
+    databaseUrl: env.DATABASE_URL?.trim() || undefined,
+    storage,
+    maxFileSize,
+    chunkSize,
+    urlTtlSeconds: integer(env, 'URL_TTL_SECONDS', 3600, 1, 7 * 24 * 3600),
+    uploadTtlHours: integer(env, 'UPLOAD_TTL_HOURS', 72, 1, 24 * 365),
+    authTokens: authTokens(env),
+    corsOrigins,
+    speosVersions,
+    speosProfiles: list(env, 'SPEOS_PROFILES', ['Standard', 'High Quality', 'Fast Preview']),
+    maxThreadCount: integer(env, 'MAX_THREAD_COUNT', 64, 1, 4096),
+    signingKey,
+    logLevel,
+    shutdownGraceSeconds: integer(env, 'SHUTDOWN_GRACE_SECONDS', 30, 0, 3600),
+  };
+}

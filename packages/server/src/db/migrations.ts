@@ -1,0 +1,92 @@
+/**
+ * Schema migrations, written once in Kysely's schema builder so SQLite and PostgreSQL
+ * share them. Applied at start-up; each runs once (kysely_migration table).
+ */
+import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
+
+const migrations: Record<string, Migration> = {
+  '0001_tasks_uploads_history': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('tasks')
+        .addColumn('task_id', 'varchar(36)', (c) => c.primaryKey())
+        .addColumn('owner', 'varchar(100)')
+        .addColumn('status', 'varchar(20)', (c) => c.notNull())
+        .addColumn('job_name', 'varchar(200)')
+        .addColumn('display_name', 'varchar(200)')
+        .addColumn('submitter', 'varchar(100)')
+        .addColumn('solver_type', 'varchar(20)', (c) => c.notNull().defaultTo('speos'))
+        .addColumn('profile_name', 'varchar(100)')
+        .addColumn('version', 'varchar(20)')
+        .addColumn('thread_count', 'integer')
+        .addColumn('priority', 'integer')
+        .addColumn('params', 'text', (c) => c.notNull().defaultTo('{}'))
+        .addColumn('master_upload_id', 'varchar(64)')
+        .addColumn('include_upload_id', 'varchar(64)')
+        .addColumn('confirm_digest', 'varchar(64)')
+        .addColumn('progress_info', 'text')
+        .addColumn('message', 'text')
+        .addColumn('error_detail', 'text')
+        .addColumn('parent_task_id', 'varchar(36)')
+        .addColumn('retry_count', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addColumn('started_at', 'bigint')
+        .addColumn('finished_at', 'bigint')
+        .execute();
+      await db.schema.createIndex('tasks_owner_created').on('tasks').columns(['owner', 'created_at']).execute();
+      await db.schema.createIndex('tasks_status_created').on('tasks').columns(['status', 'created_at']).execute();
+      await db.schema.createIndex('tasks_parent').on('tasks').column('parent_task_id').execute();
+
+      await db.schema
+        .createTable('uploads')
+        .addColumn('upload_id', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('task_id', 'varchar(36)', (c) => c.notNull())
+        .addColumn('owner', 'varchar(100)')
+        .addColumn('file_type', 'varchar(10)', (c) => c.notNull())
+        .addColumn('object_key', 'varchar(1024)', (c) => c.notNull())
+        .addColumn('filename', 'varchar(255)', (c) => c.notNull())
+        .addColumn('content_type', 'varchar(255)', (c) => c.notNull())
+        .addColumn('file_size', 'bigint', (c) => c.notNull())
+        .addColumn('chunk_size', 'bigint', (c) => c.notNull())
+        .addColumn('total_chunks', 'integer', (c) => c.notNull())
+        .addColumn('status', 'varchar(20)', (c) => c.notNull())
+        .addColumn('etag', 'varchar(100)')
+        .addColumn('parts_digest', 'varchar(64)')
+        .addColumn('completed_parts', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addColumn('completed_at', 'bigint')
+        .execute();
+      await db.schema.createIndex('uploads_task').on('uploads').column('task_id').execute();
+      await db.schema.createIndex('uploads_object_key').on('uploads').column('object_key').execute();
+      await db.schema.createIndex('uploads_status_created').on('uploads').columns(['status', 'created_at']).execute();
+
+      await db.schema
+        .createTable('task_status_history')
+        .addColumn('task_id', 'varchar(36)', (c) => c.notNull())
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('status', 'varchar(20)', (c) => c.notNull())
+        .addColumn('message', 'text')
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('task_status_history_pk', ['task_id', 'seq'])
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('task_status_history').execute();
+      await db.schema.dropTable('uploads').execute();
+      await db.schema.dropTable('tasks').execute();
+    },
+  },
+};
+
+const provider: MigrationProvider = { getMigrations: async () => migrations };
+
+/** Applies every pending migration; throws with the failing migration's name. */
+export async function migrateToLatest(db: Kysely<unknown>): Promise<void> {
+  const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new Error(`database migration ${failed} failed: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}

@@ -1,0 +1,76 @@
+/** Table types for Kysely. Times are epoch milliseconds (ordering within a second matters). */
+import type { Insertable, Selectable, Updateable } from 'kysely';
+
+export interface TasksTable {
+  task_id: string;
+  owner: string | null;
+  status: string;
+  job_name: string | null;
+  display_name: string | null;
+  submitter: string | null;
+  solver_type: string;
+  profile_name: string | null;
+  version: string | null;
+  thread_count: number | null;
+  priority: number | null;
+  /** JSON object of the optional solver options. */
+  params: string;
+  master_upload_id: string | null;
+  include_upload_id: string | null;
+  /** sha256 of the confirm request, so a repeated confirm can be told from a different one. */
+  confirm_digest: string | null;
+  progress_info: string | null;
+  message: string | null;
+  error_detail: string | null;
+  parent_task_id: string | null;
+  retry_count: number;
+  created_at: number;
+  updated_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+}
+
+export interface UploadsTable {
+  upload_id: string;
+  task_id: string;
+  owner: string | null;
+  file_type: string;
+  object_key: string;
+  filename: string;
+  content_type: string;
+  file_size: number;
+  chunk_size: number;
+  total_chunks: number;
+  /** UPLOADING | COMPLETED | ABORTED | EXPIRED */
+  status: string;
+  /** The object's ETag after complete (`<md5>-<N>`). */
+  etag: string | null;
+  /** sha256 over the completed part list, so a repeated complete can be recognised. */
+  parts_digest: string | null;
+  /** JSON [[part_number, etag, size], …] as completed, so list can answer after complete. */
+  completed_parts: string | null;
+  created_at: number;
+  updated_at: number;
+  completed_at: number | null;
+}
+
+export interface TaskStatusHistoryTable {
+  task_id: string;
+  /** 1, 2, 3… per task: the order of the changes. */
+  seq: number;
+  status: string;
+  message: string | null;
+  at: number;
+}
+
+export interface Database {
+  tasks: TasksTable;
+  uploads: UploadsTable;
+  task_status_history: TaskStatusHistoryTable;
+}
+
+export type TaskRow = Selectable<TasksTable>;
+export type NewTask = Insertable<TasksTable>;
+export type TaskUpdate = Updateable<TasksTable>;
+export type UploadRow = Selectable<UploadsTable>;
+export type NewUpload = Insertable<UploadsTable>;

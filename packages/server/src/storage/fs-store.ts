@@ -1,0 +1,429 @@
+/**
+ * The embedded object store: S3 multipart semantics on the local filesystem.
+ *
+ * Layout under `root`:
+ *   multipart/<uploadId>/upload.json        the upload (key, content type)
+ *   multipart/<uploadId>/data/<n>.<md5>.<r> one file per received attempt of part n
+ *   multipart/<uploadId>/<n>                symlink → the current attempt of part n
+ *   multipart/<uploadId>/completed.json     written by complete: the parts it pinned
+ *   objects/<sha256(key)>.json              manifest of a completed object
+ *
+ * Why symlinks: replacing a part is one rename(2) of a link, so two concurrent PUTs of
+ * one part leave exactly one attempt's bytes visible, never a mix; the link's target
+ * names the part's MD5, so listing parts reads no data.
+ * Why manifests: complete writes a small JSON file instead of concatenating 500 MB; reads
+ * stream the part files in order. User file names never reach the filesystem.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import {
+  type FileHandle,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  readlink,
+  rename,
+  rm,
+  stat,
+  symlink,
+  unlink,
+  writeFile,
+} from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { ApiError, MAX_PARTS } from '@speos-portal/protocol';
+import { KeyedMutex } from './keyed-mutex.js';
+import type { ObjectInfo, ObjectStore, StoredPart } from './object-store.js';
+import type { UrlSigner } from './url-signer.js';
+
+const UPLOAD_ID = /^[0-9a-f]{32}$/;
+const DATA_FILE = /^(\d+)\.([0-9a-f]{32})\.[0-9a-f]+$/;
+/** Writes are gathered into batches of this size: fewer syscalls than one per socket chunk. */
+const WRITE_BATCH_BYTES = 1024 * 1024;
+
+interface UploadMeta {
+  key: string;
+  contentType: string;
+  createdAt: number;
+}
+
+interface Manifest extends ObjectInfo {
+  key: string;
+  uploadId: string;
+  /** Paths relative to the store root, in part order. */
+  parts: { file: string; size: number }[];
+}
+
+interface Completion {
+  parts: { partNumber: number; etag: string }[];
+  info: ObjectInfo;
+}
+
+function noSuchUpload(uploadId: string): ApiError {
+  return new ApiError(
+    'NO_SUCH_UPLOAD',
+    `Upload ${uploadId} does not exist, was aborted or has expired. Start a new upload with /tasks/upload/multipart/init.`,
+  );
+}
+
+function isMissing(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+/** fsync a directory so a rename or new entry in it survives a crash. */
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Writes a small file durably and atomically (temp file, fsync, rename, fsync dir). */
+async function writeFileDurably(file: string, content: string): Promise<void> {
+  const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+  const handle = await open(tmp, 'wx', 0o600);
+  try {
+    await handle.writeFile(content);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(tmp, file);
+  await syncDir(path.dirname(file));
+}
+
+/** S3's multipart ETag: MD5 over the concatenated binary MD5s of the parts, then `-N`. */
+export function multipartEtag(partEtags: string[]): string {
+  const hash = createHash('md5');
+  for (const etag of partEtags) hash.update(Buffer.from(etag, 'hex'));
+  return `${hash.digest('hex')}-${partEtags.length}`;
+}
+
+export interface FsObjectStoreOptions {
+  /** Directory the store owns. */
+  root: string;
+  signer: UrlSigner;
+  /** Base URL of this server, e.g. http://localhost:8000 — upload URLs start with it. */
+  publicUrl: string;
+}
+
+export class FsObjectStore implements ObjectStore {
+  readonly kind = 'fs' as const;
+  readonly #root: string;
+  readonly #signer: UrlSigner;
+  readonly #publicUrl: string;
+  /** Guards each upload's commit steps (part link swap, complete, abort) against each other. */
+  readonly #locks = new KeyedMutex();
+
+  constructor(options: FsObjectStoreOptions) {
+    this.#root = options.root;
+    this.#signer = options.signer;
+    this.#publicUrl = options.publicUrl.replace(/\/+$/, '');
+  }
+
+  get signer(): UrlSigner {
+    return this.#signer;
+  }
+
+  async init(): Promise<void> {
+    await mkdir(path.join(this.#root, 'multipart'), { recursive: true });
+    await mkdir(path.join(this.#root, 'objects'), { recursive: true });
+    await mkdir(path.join(this.#root, 'trash'), { recursive: true });
+    // Leftovers of an abort interrupted by a crash.
+    await rm(path.join(this.#root, 'trash'), { recursive: true, force: true });
+    await mkdir(path.join(this.#root, 'trash'), { recursive: true });
+  }
+
+  #uploadDir(uploadId: string): string {
+    if (!UPLOAD_ID.test(uploadId)) throw noSuchUpload(uploadId);
+    return path.join(this.#root, 'multipart', uploadId);
+  }
+
+  #manifestFile(key: string): string {
+    return path.join(this.#root, 'objects', `${createHash('sha256').update(key).digest('hex')}.json`);
+  }
+
+  async #readUpload(uploadId: string): Promise<UploadMeta> {
+    try {
+      return JSON.parse(await readFile(path.join(this.#uploadDir(uploadId), 'upload.json'), 'utf8')) as UploadMeta;
+    } catch (error) {
+      if (isMissing(error)) throw noSuchUpload(uploadId);
+      throw error;
+    }
+  }
+
+  async #readCompletion(uploadId: string): Promise<Completion | null> {
+    try {
+      return JSON.parse(await readFile(path.join(this.#uploadDir(uploadId), 'completed.json'), 'utf8')) as Completion;
+    } catch (error) {
+      if (isMissing(error)) return null;
+      throw error;
+    }
+  }
+
+  /** The upload, if it is still accepting parts (exists, for this key, not completed). */
+  async #openUpload(key: string, uploadId: string): Promise<UploadMeta> {
+    const meta = await this.#readUpload(uploadId);
+    if (meta.key !== key) throw noSuchUpload(uploadId);
+    if (await this.#readCompletion(uploadId)) throw noSuchUpload(uploadId);
+    return meta;
+  }
+
+  async createMultipartUpload(key: string, options: { contentType: string }): Promise<string> {
+    const uploadId = randomBytes(16).toString('hex');
+    const dir = this.#uploadDir(uploadId);
+    await mkdir(path.join(dir, 'data'), { recursive: true });
+    const meta: UploadMeta = { key, contentType: options.contentType, createdAt: Date.now() };
+    await writeFileDurably(path.join(dir, 'upload.json'), JSON.stringify(meta));
+    await syncDir(path.join(this.#root, 'multipart'));
+    return uploadId;
+  }
+
+  async presignUploadPart(
+    _key: string,
+    uploadId: string,
+    partNumber: number,
+    options: { size: number; expiresAt: number },
+  ): Promise<string> {
+    const query = this.#signer.query({ uploadId, partNumber, size: options.size, expiresAt: options.expiresAt });
+    return `${this.#publicUrl}/storage/uploads/${uploadId}/parts/${partNumber}?${query}`;
+  }
+
+  /**
+   * Receives one part: streams `body` to a new file while hashing it, insists on exactly
+   * `size` bytes, fsyncs, then swaps the part's link to it. Resolves with the MD5 only
+   * once the bytes and the link are on stable storage.
+   */
+  async receivePart(uploadId: string, partNumber: number, size: number, body: AsyncIterable<Buffer>): Promise<string> {
+    const dir = this.#uploadDir(uploadId);
+    await this.#readUpload(uploadId);
+    if (await this.#readCompletion(uploadId)) throw noSuchUpload(uploadId);
+    const attempt = randomBytes(6).toString('hex');
+    const tmp = path.join(dir, 'data', `${partNumber}.${attempt}.tmp`);
+    let handle: FileHandle;
+    try {
+      handle = await open(tmp, 'wx', 0o600);
+    } catch (error) {
+      if (isMissing(error)) throw noSuchUpload(uploadId); // aborted meanwhile
+      throw error;
+    }
+    let etag: string;
+    try {
+      etag = await this.#writeBody(handle, body, size, partNumber);
+    } catch (error) {
+      await handle.close().catch(() => {});
+      await unlink(tmp).catch(() => {});
+      throw error;
+    }
+    await handle.close();
+    const dataName = `${partNumber}.${etag}.${attempt}`;
+    return this.#locks.run(uploadId, async () => {
+      try {
+        if (await this.#readCompletion(uploadId)) throw noSuchUpload(uploadId);
+        await rename(tmp, path.join(dir, 'data', dataName));
+        const link = path.join(dir, String(partNumber));
+        const previous = await readlink(link).catch(() => null);
+        const tmpLink = path.join(dir, `.${partNumber}.${attempt}.link`);
+        await symlink(path.join('data', dataName), tmpLink);
+        await rename(tmpLink, link);
+        await syncDir(path.join(dir, 'data'));
+        await syncDir(dir);
+        if (previous) await unlink(path.join(dir, previous)).catch(() => {});
+        return etag;
+      } catch (error) {
+        await unlink(tmp).catch(() => {});
+        if (isMissing(error)) throw noSuchUpload(uploadId);
+        throw error;
+      }
+    });
+  }
+
+  async #writeBody(handle: FileHandle, body: AsyncIterable<Buffer>, size: number, partNumber: number): Promise<string> {
+    const hash = createHash('md5');
+    let received = 0;
+    let batch: Buffer[] = [];
+    let batchBytes = 0;
+    for await (const chunk of body) {
+      received += chunk.length;
+      if (received > size) {
+        throw new ApiError(
+          'PART_SIZE_MISMATCH',
+          `Part ${partNumber} must be exactly ${size} bytes; more were sent. Send file.slice(start_byte, end_byte).`,
+        );
+      }
+      hash.update(chunk);
+      batch.push(chunk);
+      batchBytes += chunk.length;
+      if (batchBytes >= WRITE_BATCH_BYTES) {
+        await handle.writev(batch);
+        batch = [];
+        batchBytes = 0;
+      }
+    }
+    if (batch.length > 0) await handle.writev(batch);
+    if (received !== size) {
+      throw new ApiError(
+        'PART_SIZE_MISMATCH',
+        `Part ${partNumber} must be exactly ${size} bytes; ${received} were received. Send file.slice(start_byte, end_byte).`,
+      );
+    }
+    await handle.sync();
+    return hash.digest('hex');
+  }
+
+  async #currentParts(uploadId: string): Promise<(StoredPart & { file: string })[]> {
+    const dir = this.#uploadDir(uploadId);
+    const parts: (StoredPart & { file: string })[] = [];
+    for (const name of await readdir(dir)) {
+      if (!/^\d+$/.test(name)) continue;
+      const partNumber = Number(name);
+      if (partNumber < 1 || partNumber > MAX_PARTS) continue;
+      const target = await readlink(path.join(dir, name)).catch(() => null);
+      const match = target ? DATA_FILE.exec(path.basename(target)) : null;
+      if (!target || !match) continue;
+      const file = path.join(dir, target);
+      const info = await stat(file).catch(() => null);
+      if (!info) continue;
+      parts.push({ partNumber, etag: match[2]!, size: info.size, file });
+    }
+    return parts.sort((a, b) => a.partNumber - b.partNumber);
+  }
+
+  async listParts(key: string, uploadId: string): Promise<StoredPart[]> {
+    await this.#openUpload(key, uploadId);
+    return (await this.#currentParts(uploadId)).map(({ partNumber, etag, size }) => ({ partNumber, etag, size }));
+  }
+
+  async completeMultipartUpload(
+    key: string,
+    uploadId: string,
+    parts: { partNumber: number; etag: string }[],
+  ): Promise<ObjectInfo> {
+    return this.#locks.run(uploadId, async () => {
+      const meta = await this.#readUpload(uploadId);
+      if (meta.key !== key) throw noSuchUpload(uploadId);
+      const done = await this.#readCompletion(uploadId);
+      if (done) {
+        if (JSON.stringify(done.parts) === JSON.stringify(parts)) return done.info;
+        throw noSuchUpload(uploadId);
+      }
+      for (let i = 1; i < parts.length; i++) {
+        if (parts[i]!.partNumber <= parts[i - 1]!.partNumber) {
+          throw new ApiError('INVALID_PART_ORDER', 'Parts must be listed in strictly ascending part_number order.');
+        }
+      }
+      const stored = new Map((await this.#currentParts(uploadId)).map((p) => [p.partNumber, p]));
+      const chosen = parts.map(({ partNumber, etag }) => {
+        const part = stored.get(partNumber);
+        if (!part) throw new ApiError('MISSING_PARTS', `Part ${partNumber} was never uploaded.`);
+        if (part.etag !== etag) {
+          throw new ApiError('ETAG_MISMATCH', `Part ${partNumber}: the stored ETag is ${part.etag}, not ${etag}.`);
+        }
+        return part;
+      });
+      const info: ObjectInfo = {
+        size: chosen.reduce((sum, p) => sum + p.size, 0),
+        etag: multipartEtag(chosen.map((p) => p.etag)),
+        contentType: meta.contentType,
+      };
+      const manifest: Manifest = {
+        key,
+        uploadId,
+        ...info,
+        parts: chosen.map((p) => ({ file: path.relative(this.#root, p.file), size: p.size })),
+      };
+      const previous = await this.#readManifest(key);
+      await writeFileDurably(this.#manifestFile(key), JSON.stringify(manifest));
+      const completion: Completion = { parts, info };
+      await writeFileDurably(path.join(this.#uploadDir(uploadId), 'completed.json'), JSON.stringify(completion));
+      // Attempts that lost a race or were not chosen are garbage now.
+      const keep = new Set(chosen.map((p) => path.basename(p.file)));
+      const dataDir = path.join(this.#uploadDir(uploadId), 'data');
+      for (const name of await readdir(dataDir)) {
+        if (!keep.has(name)) await unlink(path.join(dataDir, name)).catch(() => {});
+      }
+      if (previous && previous.uploadId !== uploadId) await this.#removeUploadDir(previous.uploadId);
+      return info;
+    });
+  }
+
+  async #removeUploadDir(uploadId: string): Promise<void> {
+    const dir = this.#uploadDir(uploadId);
+    const trash = path.join(this.#root, 'trash', `${uploadId}.${randomBytes(4).toString('hex')}`);
+    try {
+      await rename(dir, trash); // one atomic step: the upload is gone for every reader
+    } catch (error) {
+      if (isMissing(error)) return;
+      throw error;
+    }
+    await rm(trash, { recursive: true, force: true });
+  }
+
+  async abortMultipartUpload(key: string, uploadId: string): Promise<void> {
+    if (!UPLOAD_ID.test(uploadId)) return;
+    await this.#locks.run(uploadId, async () => {
+      const meta = await this.#readUpload(uploadId).catch(() => null);
+      if (!meta || meta.key !== key) return;
+      const manifest = await this.#readManifest(key);
+      if (manifest?.uploadId === uploadId) await unlink(this.#manifestFile(key)).catch(() => {});
+      await this.#removeUploadDir(uploadId);
+    });
+  }
+
+  async #readManifest(key: string): Promise<Manifest | null> {
+    try {
+      return JSON.parse(await readFile(this.#manifestFile(key), 'utf8')) as Manifest;
+    } catch (error) {
+      if (isMissing(error)) return null;
+      throw error;
+    }
+  }
+
+  async headObject(key: string): Promise<ObjectInfo | null> {
+    const manifest = await this.#readManifest(key);
+    return manifest ? { size: manifest.size, etag: manifest.etag, contentType: manifest.contentType } : null;
+  }
+
+  async getObject(key: string, range?: { start: number; end: number }): Promise<Readable> {
+    const manifest = await this.#readManifest(key);
+    if (!manifest) throw new ApiError('NOT_FOUND', `No stored object for ${key}.`);
+    const start = range?.start ?? 0;
+    const end = range?.end ?? manifest.size - 1;
+    const root = this.#root;
+    async function* concatenate(): AsyncGenerator<Buffer> {
+      let offset = 0;
+      for (const part of manifest!.parts) {
+        const partStart = offset;
+        const partEnd = offset + part.size - 1;
+        offset += part.size;
+        if (partEnd < start || partStart > end) continue;
+        const stream = createReadStream(path.join(root, part.file), {
+          start: Math.max(start - partStart, 0),
+          end: Math.min(end, partEnd) - partStart,
+          highWaterMark: 1024 * 1024,
+        });
+        for await (const chunk of stream) yield chunk as Buffer;
+      }
+    }
+    return Readable.from(concatenate(), { objectMode: false });
+  }
+
+  async deleteObject(key: string): Promise<void> {
+    const manifest = await this.#readManifest(key);
+    if (!manifest) return;
+    await this.#locks.run(manifest.uploadId, async () => {
+      await unlink(this.#manifestFile(key)).catch(() => {});
+      await this.#removeUploadDir(manifest.uploadId);
+    });
+  }
+
+  async check(): Promise<void> {
+    const probe = path.join(this.#root, 'trash', `.ready-${randomBytes(4).toString('hex')}`);
+    await writeFile(probe, 'ok');
+    await unlink(probe);
+  }
+}

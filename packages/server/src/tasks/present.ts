@@ -1,0 +1,59 @@
+/** Turns database rows into the API's Task object (spec/API.md "Tasks"). */
+import type { ProgressInfo, Task, TaskFile, TaskStatus } from '@speos-portal/protocol';
+import { toSeconds } from '../clock.js';
+import type { TaskRow, UploadRow } from '../db/schema.js';
+
+function taskFile(upload: UploadRow | undefined): TaskFile | null {
+  if (!upload) return null;
+  return {
+    object_key: upload.object_key,
+    filename: upload.filename,
+    size: Number(upload.file_size),
+    upload_id: upload.upload_id,
+    upload_status: upload.status,
+  };
+}
+
+/** H:MM:SS, as the solver's users read durations. */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return `${h}:${String(m).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
+}
+
+export function presentTask(row: TaskRow, uploads: Map<string, UploadRow>, retried: string[], nowMs: number): Task {
+  const started = row.started_at === null ? null : Number(row.started_at);
+  const finished = row.finished_at === null ? null : Number(row.finished_at);
+  const elapsed = started === null ? null : ((finished ?? nowMs) - started) / 1000;
+  return {
+    task_id: row.task_id,
+    status: row.status as TaskStatus,
+    job_name: row.job_name,
+    display_name: row.display_name ?? row.job_name,
+    submitter: row.submitter,
+    solver_type: row.solver_type,
+    profile_name: row.profile_name,
+    version: row.version,
+    thread_count: row.thread_count === null ? null : Number(row.thread_count),
+    priority: row.priority === null ? null : Number(row.priority),
+    params: JSON.parse(row.params) as Record<string, unknown>,
+    master: taskFile(row.master_upload_id ? uploads.get(row.master_upload_id) : undefined),
+    include: taskFile(row.include_upload_id ? uploads.get(row.include_upload_id) : undefined),
+    created_at: toSeconds(Number(row.created_at)),
+    updated_at: toSeconds(Number(row.updated_at)),
+    started_at: started === null ? null : toSeconds(started),
+    finished_at: finished === null ? null : toSeconds(finished),
+    elapsed_seconds: elapsed === null ? null : Math.round(elapsed * 10) / 10,
+    duration: elapsed === null ? null : formatDuration(elapsed),
+    progress_info: row.progress_info ? (JSON.parse(row.progress_info) as ProgressInfo) : null,
+    message: row.message,
+    error_detail: row.error_detail,
+    parent_task_id: row.parent_task_id,
+    retry_count: Number(row.retry_count),
+    retried_task_ids: retried,
+    // Outputs arrive with the worker; until a task has some there is nothing to download.
+    download_url: null,
+    download_name: null,
+  };
+}

@@ -1,0 +1,148 @@
+/** SQL for tasks, uploads and status history, shared by SQLite and PostgreSQL. */
+import type { TaskStatus } from '@speos-portal/protocol';
+import type { Kysely, Transaction } from 'kysely';
+import type { Db } from '../db/connect.js';
+import type { Database, NewTask, NewUpload, TaskRow, UploadRow } from '../db/schema.js';
+
+type Executor = Kysely<Database> | Transaction<Database>;
+
+/** Who is asking: a user name when auth is on, null when it is off (everyone sees all). */
+export type Owner = string | null;
+
+export async function findTask(db: Executor, taskId: string, owner: Owner): Promise<TaskRow | undefined> {
+  let query = db.selectFrom('tasks').selectAll().where('task_id', '=', taskId);
+  if (owner !== null) query = query.where('owner', '=', owner);
+  return query.executeTakeFirst();
+}
+
+export async function findUpload(db: Executor, uploadId: string, owner: Owner): Promise<UploadRow | undefined> {
+  let query = db.selectFrom('uploads').selectAll().where('upload_id', '=', uploadId);
+  if (owner !== null) query = query.where('owner', '=', owner);
+  return query.executeTakeFirst();
+}
+
+export async function findUploadsById(db: Executor, uploadIds: string[]): Promise<Map<string, UploadRow>> {
+  if (uploadIds.length === 0) return new Map();
+  const rows = await db.selectFrom('uploads').selectAll().where('upload_id', 'in', uploadIds).execute();
+  return new Map(rows.map((r) => [r.upload_id, r]));
+}
+
+export async function insertTask(db: Executor, task: NewTask): Promise<void> {
+  await db.insertInto('tasks').values(task).execute();
+  await appendHistory(db, task.task_id, task.status as TaskStatus, null, task.created_at);
+}
+
+export async function insertUpload(db: Executor, upload: NewUpload): Promise<void> {
+  await db.insertInto('uploads').values(upload).execute();
+}
+
+/** Records a status change; `seq` keeps the order even within one millisecond. */
+export async function appendHistory(
+  db: Executor,
+  taskId: string,
+  status: TaskStatus,
+  message: string | null,
+  at: number,
+): Promise<void> {
+  const last = await db
+    .selectFrom('task_status_history')
+    .select((eb) => eb.fn.max('seq').as('seq'))
+    .where('task_id', '=', taskId)
+    .executeTakeFirst();
+  await db
+    .insertInto('task_status_history')
+    .values({ task_id: taskId, seq: Number(last?.seq ?? 0) + 1, status, message, at })
+    .execute();
+}
+
+/**
+ * Moves a task to `status` only if it is in one of `from` (compare-and-set, so two
+ * concurrent requests cannot both make the same transition). Returns whether it moved.
+ */
+export async function transitionTask(
+  db: Executor,
+  taskId: string,
+  from: TaskStatus[],
+  status: TaskStatus,
+  at: number,
+  message: string | null,
+  extra: Partial<Omit<TaskRow, 'task_id' | 'status'>> = {},
+): Promise<boolean> {
+  const result = await db
+    .updateTable('tasks')
+    .set({ ...extra, status, updated_at: at })
+    .where('task_id', '=', taskId)
+    .where('status', 'in', from)
+    .executeTakeFirst();
+  if (Number(result.numUpdatedRows) === 0) return false;
+  await appendHistory(db, taskId, status, message, at);
+  return true;
+}
+
+export async function statusHistory(db: Executor, taskId: string) {
+  return db
+    .selectFrom('task_status_history')
+    .select(['status', 'message', 'at'])
+    .where('task_id', '=', taskId)
+    .orderBy('seq')
+    .execute();
+}
+
+export async function retriedTaskIds(db: Executor, taskIds: string[]): Promise<Map<string, string[]>> {
+  const result = new Map<string, string[]>();
+  if (taskIds.length === 0) return result;
+  const rows = await db
+    .selectFrom('tasks')
+    .select(['task_id', 'parent_task_id'])
+    .where('parent_task_id', 'in', taskIds)
+    .orderBy('created_at')
+    .execute();
+  for (const row of rows) {
+    const list = result.get(row.parent_task_id!) ?? [];
+    list.push(row.task_id);
+    result.set(row.parent_task_id!, list);
+  }
+  return result;
+}
+
+export interface TaskFilter {
+  owner: Owner;
+  statuses?: string[];
+  submitter?: string;
+  query?: string;
+}
+
+/** Escapes LIKE wildcards so a search for "50%" means the characters 5, 0 and %. */
+function likePattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+export async function listTasks(
+  db: Db,
+  filter: TaskFilter,
+  page: number,
+  pageSize: number,
+): Promise<{ rows: TaskRow[]; total: number }> {
+  let query = db.selectFrom('tasks');
+  if (filter.owner !== null) query = query.where('owner', '=', filter.owner);
+  if (filter.statuses?.length) query = query.where('status', 'in', filter.statuses);
+  if (filter.submitter) query = query.where('submitter', '=', filter.submitter);
+  if (filter.query) {
+    const pattern = likePattern(filter.query);
+    query = query.where((eb) =>
+      eb.or([
+        eb('job_name', 'like', eb.val(pattern)).$castTo<boolean>(),
+        eb('display_name', 'like', eb.val(pattern)).$castTo<boolean>(),
+      ]),
+    );
+  }
+  const total = await query.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst();
+  const rows = await query
+    .selectAll()
+    .orderBy('created_at', 'desc')
+    .orderBy('task_id', 'desc')
+    .limit(pageSize)
+    .offset((page - 1) * pageSize)
+    .execute();
+  return { rows, total: Number(total?.n ?? 0) };
+}

@@ -1,0 +1,103 @@
+/** Task-reading routes: list, one task, its detail with history, its input files. */
+
+import { Type } from '@sinclair/typebox';
+import { FileType, Task, TaskDetail, TaskIdParams, TaskListQuery, TaskListResponse } from '@speos-portal/protocol';
+import type { FastifyPluginAsync } from 'fastify';
+import { contentDisposition } from '../http/content-disposition.js';
+import { errorResponses } from '../http/openapi.js';
+import { parseRange } from '../http/range.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import type { TaskService } from './service.js';
+
+export interface TaskRoutesOptions {
+  tasks: TaskService;
+  store: ObjectStore;
+  hide: boolean;
+}
+
+export const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (app, { tasks, store, hide }) => {
+  const tags = ['tasks'];
+
+  app.get(
+    '/tasks',
+    {
+      schema: {
+        hide,
+        tags,
+        summary: 'List tasks, newest first (paged; filter by status, submitter, name)',
+        querystring: TaskListQuery,
+        response: { 200: TaskListResponse, ...errorResponses([]) },
+      },
+    },
+    async (request) => tasks.list(request.owner, request.query as TaskListQuery),
+  );
+
+  app.get(
+    '/tasks/:task_id',
+    {
+      schema: {
+        hide,
+        tags,
+        summary: 'One task',
+        params: TaskIdParams,
+        response: { 200: Task, ...errorResponses(['TASK_NOT_FOUND']) },
+      },
+    },
+    async (request) => tasks.get(request.owner, (request.params as { task_id: string }).task_id),
+  );
+
+  app.get(
+    '/tasks/:task_id/detail',
+    {
+      schema: {
+        hide,
+        tags,
+        summary: 'One task with its status history',
+        params: TaskIdParams,
+        response: { 200: TaskDetail, ...errorResponses(['TASK_NOT_FOUND']) },
+      },
+    },
+    async (request) => tasks.detail(request.owner, (request.params as { task_id: string }).task_id),
+  );
+
+  app.get(
+    '/tasks/:task_id/files/:file_type',
+    {
+      schema: {
+        hide,
+        tags,
+        summary: 'Download the uploaded master or include file exactly as stored (Range supported)',
+        params: Type.Object({ task_id: TaskIdParams.properties.task_id, file_type: FileType }),
+        response: {
+          200: Type.String({ format: 'binary', description: 'the file' }),
+          206: Type.String({ format: 'binary', description: 'the requested byte range' }),
+          416: Type.Null({ description: 'the range lies outside the file' }),
+          ...errorResponses(['TASK_NOT_FOUND', 'NOT_FOUND', 'UPLOAD_NOT_COMPLETED']),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { task_id: taskId, file_type: fileType } = request.params as { task_id: string; file_type: FileType };
+      const upload = await tasks.inputFile(request.owner, taskId, fileType);
+      const size = Number(upload.file_size);
+      const range = parseRange(request.headers.range, size);
+      reply
+        .header('Content-Type', upload.content_type)
+        .header('Content-Disposition', contentDisposition(upload.filename))
+        .header('Accept-Ranges', 'bytes')
+        .header('ETag', `"${upload.etag}"`);
+      if (range === 'unsatisfiable') {
+        return reply.code(416).header('Content-Range', `bytes */${size}`).send();
+      }
+      if (range) {
+        reply
+          .code(206)
+          .header('Content-Range', `bytes ${range.start}-${range.end}/${size}`)
+          .header('Content-Length', range.end - range.start + 1);
+        return reply.send(await store.getObject(upload.object_key, range));
+      }
+      reply.header('Content-Length', size);
+      return reply.send(await store.getObject(upload.object_key));
+    },
+  );
+};

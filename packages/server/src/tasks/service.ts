@@ -1,0 +1,101 @@
+/** Reading tasks: list (paged, filtered, newest first), one task, its history, its input files. */
+import {
+  ApiError,
+  type FileType,
+  TASK_STATUSES,
+  type Task,
+  type TaskDetail,
+  type TaskListResponse,
+} from '@speos-portal/protocol';
+import type { Clock } from '../clock.js';
+import { toSeconds } from '../clock.js';
+import type { Db } from '../db/connect.js';
+import type { TaskRow, UploadRow } from '../db/schema.js';
+import { presentTask } from './present.js';
+import { findTask, findUploadsById, listTasks, type Owner, retriedTaskIds, statusHistory } from './repository.js';
+
+export class TaskService {
+  readonly #db: Db;
+  readonly #clock: Clock;
+
+  constructor(deps: { db: Db; clock: Clock }) {
+    this.#db = deps.db;
+    this.#clock = deps.clock;
+  }
+
+  async #present(rows: TaskRow[]): Promise<Task[]> {
+    const uploadIds = rows.flatMap((r) => [r.master_upload_id, r.include_upload_id]).filter((id): id is string => !!id);
+    const uploads = await findUploadsById(this.#db, uploadIds);
+    const retried = await retriedTaskIds(
+      this.#db,
+      rows.map((r) => r.task_id),
+    );
+    const now = this.#clock();
+    return rows.map((row) => presentTask(row, uploads, retried.get(row.task_id) ?? [], now));
+  }
+
+  async list(
+    owner: Owner,
+    query: { page?: number; page_size?: number; status?: string; submitter?: string; q?: string },
+  ): Promise<TaskListResponse> {
+    const page = query.page ?? 1;
+    const pageSize = query.page_size ?? 20;
+    const statuses = query.status
+      ?.split(',')
+      .map((s) => s.trim().toUpperCase())
+      .filter(Boolean);
+    const unknown = statuses?.filter((s) => !(TASK_STATUSES as readonly string[]).includes(s)) ?? [];
+    if (unknown.length > 0) {
+      throw new ApiError(
+        'VALIDATION_FAILED',
+        `status ${unknown.join(', ')} is not a task status; use ${TASK_STATUSES.join(', ')} (several separated by commas).`,
+      );
+    }
+    const { rows, total } = await listTasks(
+      this.#db,
+      { owner, statuses, submitter: query.submitter?.trim() || undefined, query: query.q?.trim() || undefined },
+      page,
+      pageSize,
+    );
+    return { items: await this.#present(rows), total, page, page_size: pageSize };
+  }
+
+  async #row(owner: Owner, taskId: string): Promise<TaskRow> {
+    const row = await findTask(this.#db, taskId, owner);
+    if (!row) throw new ApiError('TASK_NOT_FOUND', `Task ${taskId} does not exist.`);
+    return row;
+  }
+
+  async get(owner: Owner, taskId: string): Promise<Task> {
+    const [task] = await this.#present([await this.#row(owner, taskId)]);
+    return task!;
+  }
+
+  async detail(owner: Owner, taskId: string): Promise<TaskDetail> {
+    const task = await this.get(owner, taskId);
+    const history = await statusHistory(this.#db, taskId);
+    return {
+      ...task,
+      status_history: history.map((h) => ({
+        status: h.status as Task['status'],
+        at: toSeconds(Number(h.at)),
+        message: h.message,
+      })),
+    };
+  }
+
+  /** The completed upload behind a task's master or include file. */
+  async inputFile(owner: Owner, taskId: string, fileType: FileType): Promise<UploadRow> {
+    const row = await this.#row(owner, taskId);
+    const uploadId = fileType === 'master' ? row.master_upload_id : row.include_upload_id;
+    const upload = uploadId ? (await findUploadsById(this.#db, [uploadId])).get(uploadId) : undefined;
+    if (!upload) throw new ApiError('NOT_FOUND', `Task ${taskId} has no ${fileType} file.`);
+    if (upload.status !== 'COMPLETED') {
+      throw new ApiError(
+        'UPLOAD_NOT_COMPLETED',
+        `The ${fileType} file of task ${taskId} is ${upload.status}, not completed.`,
+      );
+    }
+    return upload;
+  }
+}

@@ -1,0 +1,564 @@
+/**
+ * The upload endpoints' rules (spec/API.md 1–8), independent of HTTP. Handlers parse and
+ * call these; these take the repository, the object store, the config and the clock.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import {
+  ApiError,
+  type CompleteRequest,
+  type CompleteResponse,
+  type ConfirmRequest,
+  type ConfirmResponse,
+  type FileType,
+  type InitRequest,
+  type InitResponse,
+  type ListResponse,
+  MAX_PARTS,
+  normalizeEtag,
+  partCount,
+  partRange,
+  type SignRequest,
+  type SignResponse,
+  SOLVER_OPTION_FIELDS,
+  type UploadPart,
+  type UploadRef,
+} from '@speos-portal/protocol';
+import { type Clock, toSeconds } from '../clock.js';
+import type { Config } from '../config.js';
+import type { Db } from '../db/connect.js';
+import type { UploadRow } from '../db/schema.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import { findTask, findUpload, insertTask, insertUpload, type Owner, transitionTask } from '../tasks/repository.js';
+import { cleanFilename } from './filename.js';
+
+export interface UploadServiceDeps {
+  db: Db;
+  store: ObjectStore;
+  config: Config;
+  clock: Clock;
+}
+
+export interface UploadEvents {
+  onCompleted?(upload: UploadRow): void;
+  onAborted?(upload: UploadRow): void;
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+function validation(field: string, message: string): ApiError {
+  return new ApiError('VALIDATION_FAILED', `${field}: ${message}`, { errors: [{ field, message }] });
+}
+
+/** Names numbers compactly for a person: "3, 7, 9–12". */
+export function describeNumbers(numbers: number[], limit = 20): string {
+  const shown = numbers.slice(0, limit).join(', ');
+  return numbers.length > limit ? `${shown} and ${numbers.length - limit} more` : shown;
+}
+
+export class UploadService {
+  readonly #db: Db;
+  readonly #store: ObjectStore;
+  readonly #config: Config;
+  readonly #clock: Clock;
+  readonly #events: UploadEvents;
+
+  constructor(deps: UploadServiceDeps, events: UploadEvents = {}) {
+    this.#db = deps.db;
+    this.#store = deps.store;
+    this.#config = deps.config;
+    this.#clock = deps.clock;
+    this.#events = events;
+  }
+
+  async #presign(upload: UploadRow, partNumbers: number[]): Promise<{ expiresAt: number; parts: UploadPart[] }> {
+    const expiresAt = toSeconds(this.#clock()) + this.#config.urlTtlSeconds;
+    const fileSize = Number(upload.file_size);
+    const chunkSize = Number(upload.chunk_size);
+    const parts = await Promise.all(
+      partNumbers.map(async (partNumber) => {
+        const range = partRange(fileSize, chunkSize, partNumber);
+        const upload_url = await this.#store.presignUploadPart(upload.object_key, upload.upload_id, partNumber, {
+          size: range.size,
+          expiresAt,
+        });
+        return {
+          part_number: partNumber,
+          upload_url,
+          start_byte: range.startByte,
+          end_byte: range.endByte,
+          size: range.size,
+        };
+      }),
+    );
+    return { expiresAt, parts };
+  }
+
+  /** 1. Creates the task (or attaches to one) and the multipart upload; hands out every part URL. */
+  async init(owner: Owner, request: InitRequest): Promise<InitResponse> {
+    const filename = cleanFilename(request.filename);
+    const fileType: FileType = request.file_type ?? 'master';
+    const chunkSize = request.chunk_size ?? this.#config.chunkSize;
+    if (request.file_size > this.#config.maxFileSize) {
+      throw new ApiError(
+        'FILE_TOO_LARGE',
+        `file_size ${request.file_size} bytes is above this server's limit of ${this.#config.maxFileSize} bytes (${(this.#config.maxFileSize / 1048576).toFixed(0)} MiB). Ask the operator to raise MAX_FILE_SIZE.`,
+      );
+    }
+    const totalChunks = partCount(request.file_size, chunkSize);
+    if (totalChunks > MAX_PARTS) {
+      throw new ApiError(
+        'TOO_MANY_PARTS',
+        `${totalChunks} parts of ${chunkSize} bytes exceed the limit of ${MAX_PARTS}; use chunk_size of at least ${Math.ceil(request.file_size / MAX_PARTS)}.`,
+      );
+    }
+    const now = this.#clock();
+    let taskId = request.task_id;
+    if (taskId !== undefined) {
+      const task = await findTask(this.#db, taskId, owner);
+      if (!task) throw new ApiError('TASK_NOT_FOUND', `Task ${taskId} does not exist.`);
+      if (task.status !== 'UPLOADING') {
+        throw new ApiError(
+          'INVALID_STATE',
+          `Task ${taskId} is ${task.status}; files can only be added while it is UPLOADING. Start a new upload without task_id.`,
+        );
+      }
+      const existingId = fileType === 'master' ? task.master_upload_id : task.include_upload_id;
+      const existing = existingId ? await findUpload(this.#db, existingId, owner) : undefined;
+      if (existing && (existing.status === 'UPLOADING' || existing.status === 'COMPLETED')) {
+        throw new ApiError(
+          'INVALID_STATE',
+          `Task ${taskId} already has ${fileType} upload ${existing.upload_id} (${existing.status}). Resume it with list and sign, or abort it first.`,
+        );
+      }
+    } else {
+      taskId = randomUUID();
+    }
+    const objectKey = `speos_tasks/${taskId}/${fileType}/${filename}`;
+    const contentType = request.content_type ?? 'application/octet-stream';
+    const uploadId = await this.#store.createMultipartUpload(objectKey, { contentType });
+    const upload: UploadRow = {
+      upload_id: uploadId,
+      task_id: taskId,
+      owner,
+      file_type: fileType,
+      object_key: objectKey,
+      filename,
+      content_type: contentType,
+      file_size: request.file_size,
+      chunk_size: chunkSize,
+      total_chunks: totalChunks,
+      status: 'UPLOADING',
+      etag: null,
+      parts_digest: null,
+      completed_parts: null,
+      created_at: now,
+      updated_at: now,
+      completed_at: null,
+    };
+    const slot = fileType === 'master' ? 'master_upload_id' : 'include_upload_id';
+    try {
+      await this.#db.transaction().execute(async (trx) => {
+        if (request.task_id === undefined) {
+          await insertTask(trx, {
+            task_id: taskId,
+            owner,
+            status: 'UPLOADING',
+            job_name: null,
+            display_name: null,
+            submitter: null,
+            solver_type: 'speos',
+            profile_name: null,
+            version: null,
+            thread_count: null,
+            priority: null,
+            params: '{}',
+            master_upload_id: null,
+            include_upload_id: null,
+            confirm_digest: null,
+            progress_info: null,
+            message: null,
+            error_detail: null,
+            parent_task_id: null,
+            retry_count: 0,
+            created_at: now,
+            updated_at: now,
+            started_at: null,
+            finished_at: null,
+          });
+        }
+        await insertUpload(trx, upload);
+        const attached = await trx
+          .updateTable('tasks')
+          .set({ [slot]: uploadId, updated_at: now })
+          .where('task_id', '=', taskId)
+          .where('status', '=', 'UPLOADING')
+          .executeTakeFirst();
+        if (Number(attached.numUpdatedRows) === 0) {
+          throw new ApiError('INVALID_STATE', `Task ${taskId} stopped accepting files while this upload started.`);
+        }
+      });
+    } catch (error) {
+      await this.#store.abortMultipartUpload(objectKey, uploadId).catch(() => {});
+      throw error;
+    }
+    const { expiresAt, parts } = await this.#presign(
+      upload,
+      Array.from({ length: totalChunks }, (_, i) => i + 1),
+    );
+    return {
+      task_id: taskId,
+      upload_id: uploadId,
+      object_key: objectKey,
+      file_type: fileType,
+      total_chunks: totalChunks,
+      chunk_size: chunkSize,
+      expires_at: expiresAt,
+      parts,
+    };
+  }
+
+  /** The upload named by a request, if it is the caller's and the ids agree; else 404. */
+  async #upload(owner: Owner, ref: UploadRef): Promise<UploadRow> {
+    const upload = await findUpload(this.#db, ref.upload_id, owner);
+    if (!upload || upload.task_id !== ref.task_id || upload.object_key !== ref.object_key) {
+      throw new ApiError(
+        'NO_SUCH_UPLOAD',
+        `No upload ${ref.upload_id} with that task_id and object_key. Check the values init returned, or start a new upload.`,
+      );
+    }
+    if (upload.status === 'ABORTED' || upload.status === 'EXPIRED') {
+      throw new ApiError(
+        'NO_SUCH_UPLOAD',
+        `Upload ${ref.upload_id} was ${upload.status.toLowerCase()}; its parts are gone. Start a new upload with init.`,
+      );
+    }
+    return upload;
+  }
+
+  /** 5. Parts the server holds. After complete: the parts it was completed with. */
+  async list(owner: Owner, ref: UploadRef): Promise<ListResponse> {
+    const upload = await this.#upload(owner, ref);
+    if (upload.status === 'COMPLETED') {
+      const parts = JSON.parse(upload.completed_parts ?? '[]') as [number, string, number][];
+      return { parts: parts.map(([part_number, etag, size]) => ({ part_number, etag, size })) };
+    }
+    const parts = await this.#store.listParts(upload.object_key, upload.upload_id);
+    return { parts: parts.map((p) => ({ part_number: p.partNumber, etag: p.etag, size: p.size })) };
+  }
+
+  /** 7. Fresh URLs for the given parts, or for every part the server does not hold yet. */
+  async sign(owner: Owner, request: SignRequest): Promise<SignResponse> {
+    const upload = await this.#upload(owner, request);
+    if (upload.status === 'COMPLETED') {
+      throw new ApiError(
+        'UPLOAD_ALREADY_COMPLETED',
+        `Upload ${upload.upload_id} is already completed; nothing to sign.`,
+      );
+    }
+    const total = Number(upload.total_chunks);
+    let numbers = request.part_numbers;
+    if (numbers) {
+      const outside = numbers.filter((n) => n > total);
+      if (outside.length > 0) {
+        throw validation('part_numbers', `this upload has parts 1…${total}; ${describeNumbers(outside)} do not exist`);
+      }
+      numbers = [...new Set(numbers)].sort((a, b) => a - b);
+    } else {
+      const stored = new Set(
+        (await this.#store.listParts(upload.object_key, upload.upload_id)).map((p) => p.partNumber),
+      );
+      numbers = Array.from({ length: total }, (_, i) => i + 1).filter((n) => !stored.has(n));
+    }
+    const { expiresAt, parts } = await this.#presign(upload, numbers);
+    return { expires_at: expiresAt, parts };
+  }
+
+  /** 3. Checks the part list against the upload and the stored parts, then assembles the object. */
+  async complete(owner: Owner, request: CompleteRequest): Promise<CompleteResponse> {
+    const upload = await this.#upload(owner, request);
+    if (request.file_type !== undefined && request.file_type !== upload.file_type) {
+      throw validation('file_type', `this upload is the task's ${upload.file_type}, not its ${request.file_type}`);
+    }
+    const parts = request.parts.map((p) => ({ partNumber: p.part_number, etag: normalizeEtag(p.etag) }));
+    const digest = sha256(JSON.stringify(parts));
+    const response = (size: number, etag: string): CompleteResponse => ({
+      task_id: upload.task_id,
+      object_key: upload.object_key,
+      file_type: upload.file_type as FileType,
+      size,
+      etag,
+      message: 'Upload completed',
+    });
+    if (upload.status === 'COMPLETED') {
+      if (upload.parts_digest === digest) return response(Number(upload.file_size), upload.etag!);
+      throw new ApiError(
+        'UPLOAD_ALREADY_COMPLETED',
+        `Upload ${upload.upload_id} was already completed with a different part list.`,
+      );
+    }
+    this.#checkPartList(parts, Number(upload.total_chunks));
+    const stored = new Map(
+      (await this.#store.listParts(upload.object_key, upload.upload_id)).map((p) => [p.partNumber, p]),
+    );
+    const neverUploaded = parts.filter((p) => !stored.has(p.partNumber)).map((p) => p.partNumber);
+    if (neverUploaded.length > 0) {
+      throw new ApiError(
+        'MISSING_PARTS',
+        `The server holds no data for part${neverUploaded.length > 1 ? 's' : ''} ${describeNumbers(neverUploaded)}; upload ${neverUploaded.length > 1 ? 'them' : 'it'} (sign gives fresh URLs) and complete again.`,
+        { missing_parts: neverUploaded },
+      );
+    }
+    const fileSize = Number(upload.file_size);
+    const chunkSize = Number(upload.chunk_size);
+    for (const part of parts) {
+      const held = stored.get(part.partNumber)!;
+      if (held.etag !== part.etag) {
+        throw new ApiError(
+          'ETAG_MISMATCH',
+          `Part ${part.partNumber}: the ETag sent (${part.etag}) differs from the stored part's (${held.etag}). Upload the part again, or send the ETag its PUT returned.`,
+          { part_number: part.partNumber },
+        );
+      }
+      const expected = partRange(fileSize, chunkSize, part.partNumber).size;
+      if (held.size !== expected) {
+        throw new ApiError(
+          'PART_SIZE_MISMATCH',
+          `Part ${part.partNumber} holds ${held.size} bytes but should hold ${expected}; upload it again.`,
+          { part_number: part.partNumber },
+        );
+      }
+    }
+    const info = await this.#store.completeMultipartUpload(upload.object_key, upload.upload_id, parts);
+    const now = this.#clock();
+    const completedParts = parts.map((p) => [p.partNumber, p.etag, stored.get(p.partNumber)!.size]);
+    const result = await this.#db
+      .updateTable('uploads')
+      .set({
+        status: 'COMPLETED',
+        etag: info.etag,
+        parts_digest: digest,
+        completed_parts: JSON.stringify(completedParts),
+        updated_at: now,
+        completed_at: now,
+      })
+      .where('upload_id', '=', upload.upload_id)
+      .where('status', '=', 'UPLOADING')
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 0) {
+      // A concurrent complete won; answer as a repeated call would.
+      const current = await findUpload(this.#db, upload.upload_id, owner);
+      if (current?.status === 'COMPLETED' && current.parts_digest === digest) {
+        return response(Number(current.file_size), current.etag!);
+      }
+      throw new ApiError(
+        'INVALID_STATE',
+        `Upload ${upload.upload_id} changed state during complete; list it and retry.`,
+      );
+    }
+    this.#events.onCompleted?.({ ...upload, status: 'COMPLETED' });
+    return response(info.size, info.etag);
+  }
+
+  /** Order, duplicates, range and completeness of a complete request's part list. */
+  #checkPartList(parts: { partNumber: number }[], total: number): void {
+    for (let i = 1; i < parts.length; i++) {
+      const previous = parts[i - 1]!.partNumber;
+      const current = parts[i]!.partNumber;
+      if (current === previous) {
+        throw new ApiError('DUPLICATE_PART', `Part ${current} is listed twice; list each part once.`, {
+          part_number: current,
+        });
+      }
+      if (current < previous) {
+        throw new ApiError(
+          'INVALID_PART_ORDER',
+          `Parts must be sorted by part_number: ${current} comes after ${previous}. Sort the list and complete again.`,
+        );
+      }
+    }
+    const beyond = parts.filter((p) => p.partNumber > total).map((p) => p.partNumber);
+    if (beyond.length > 0) {
+      throw new ApiError(
+        'INVALID_PART',
+        `This upload has parts 1…${total}; part ${describeNumbers(beyond)} does not exist.`,
+      );
+    }
+    if (parts.length < total) {
+      const listed = new Set(parts.map((p) => p.partNumber));
+      const missing = Array.from({ length: total }, (_, i) => i + 1).filter((n) => !listed.has(n));
+      throw new ApiError(
+        'MISSING_PARTS',
+        `This upload has ${total} parts; the list lacks part${missing.length > 1 ? 's' : ''} ${describeNumbers(missing)}.`,
+        { missing_parts: missing },
+      );
+    }
+  }
+
+  /** 6. Deletes the upload's data; the task becomes ABORTED if this was its master. Idempotent. */
+  async abort(
+    owner: Owner,
+    ref: UploadRef,
+  ): Promise<{ task_id: string; upload_id: string; status: string; message: string }> {
+    const upload = await findUpload(this.#db, ref.upload_id, owner);
+    if (!upload || upload.task_id !== ref.task_id || upload.object_key !== ref.object_key) {
+      throw new ApiError('NO_SUCH_UPLOAD', `No upload ${ref.upload_id} with that task_id and object_key.`);
+    }
+    const answer = {
+      task_id: upload.task_id,
+      upload_id: upload.upload_id,
+      status: 'ABORTED',
+      message: 'Upload aborted',
+    };
+    if (upload.status === 'ABORTED' || upload.status === 'EXPIRED') return answer;
+    const submitted = await this.#db
+      .selectFrom('tasks')
+      .select(['task_id', 'status'])
+      .where((eb) =>
+        eb.or([eb('master_upload_id', '=', upload.upload_id), eb('include_upload_id', '=', upload.upload_id)]),
+      )
+      .where('status', 'not in', ['UPLOADING', 'ABORTED', 'EXPIRED'])
+      .executeTakeFirst();
+    if (submitted) {
+      throw new ApiError(
+        'INVALID_STATE',
+        `This file belongs to task ${submitted.task_id}, which is already submitted (${submitted.status}). Stop or delete the task instead.`,
+      );
+    }
+    const now = this.#clock();
+    const changed = await this.#db.transaction().execute(async (trx) => {
+      const result = await trx
+        .updateTable('uploads')
+        .set({ status: 'ABORTED', updated_at: now })
+        .where('upload_id', '=', upload.upload_id)
+        .where('status', 'in', ['UPLOADING', 'COMPLETED'])
+        .executeTakeFirst();
+      if (Number(result.numUpdatedRows) === 0) return false;
+      const task = await findTask(trx, upload.task_id, owner);
+      const isMasterOfTask = task?.master_upload_id === upload.upload_id;
+      const isOnlyFile = task && task.master_upload_id === null && task.include_upload_id === upload.upload_id;
+      if (isMasterOfTask || isOnlyFile) {
+        await transitionTask(trx, upload.task_id, ['UPLOADING'], 'ABORTED', now, 'upload aborted');
+      }
+      return true;
+    });
+    if (changed) {
+      await this.#store.abortMultipartUpload(upload.object_key, upload.upload_id);
+      if (upload.status === 'COMPLETED') await this.#store.deleteObject(upload.object_key);
+      this.#events.onAborted?.(upload);
+    }
+    return answer;
+  }
+
+  /** 4. Submits the task: PENDING, with its parameters. Same body again → same answer. */
+  async confirm(owner: Owner, request: ConfirmRequest): Promise<ConfirmResponse> {
+    const task = await findTask(this.#db, request.task_id, owner);
+    if (!task) throw new ApiError('TASK_NOT_FOUND', `Task ${request.task_id} does not exist.`);
+    const version = request.version ?? this.#config.speosVersions[0] ?? 'v252';
+    if (!this.#config.speosVersions.includes(version)) {
+      throw validation(
+        'version',
+        `"${version}" is not installed here; choose one of ${this.#config.speosVersions.join(', ')}`,
+      );
+    }
+    const threadCount = request.thread_count ?? Math.min(8, this.#config.maxThreadCount);
+    if (threadCount > this.#config.maxThreadCount) {
+      throw validation(
+        'thread_count',
+        `must be at most ${this.#config.maxThreadCount} on this server, got ${threadCount}`,
+      );
+    }
+    const params: Record<string, unknown> = {};
+    for (const field of SOLVER_OPTION_FIELDS) {
+      if (request[field] !== undefined) params[field] = request[field];
+    }
+    const fields = {
+      job_name: request.job_name.trim(),
+      display_name: request.display_name?.trim() || request.job_name.trim(),
+      submitter: request.submitter?.trim() || owner || null,
+      solver_type: request.solver_type ?? 'speos',
+      profile_name: request.profile_name?.trim() || 'Standard',
+      version,
+      thread_count: threadCount,
+      priority: request.priority ?? 2,
+      params: JSON.stringify(params),
+    };
+    if (fields.job_name === '') throw validation('job_name', 'must not be blank');
+    const digest = sha256(
+      JSON.stringify({ ...fields, master: request.master_object_key, include: request.include_object_key ?? null }),
+    );
+    const answer: ConfirmResponse = { task_id: task.task_id, status: 'PENDING', message: 'Task submitted' };
+
+    if (task.status !== 'UPLOADING') {
+      if (task.confirm_digest === digest) return answer;
+      if (task.confirm_digest !== null) {
+        throw new ApiError(
+          'ALREADY_CONFIRMED',
+          `Task ${task.task_id} was already submitted with other parameters (it is ${task.status}). Retry it to run it again with new ones.`,
+        );
+      }
+      throw new ApiError('INVALID_STATE', `Task ${task.task_id} is ${task.status} and cannot be submitted.`);
+    }
+    const master = task.master_upload_id ? await findUpload(this.#db, task.master_upload_id, owner) : undefined;
+    if (!master || master.object_key !== request.master_object_key || master.status === 'ABORTED') {
+      throw new ApiError(
+        'NO_SUCH_UPLOAD',
+        `Task ${task.task_id} has no master upload with object_key "${request.master_object_key}". Use the object_key that init returned for the master file.`,
+      );
+    }
+    if (master.status !== 'COMPLETED') {
+      throw new ApiError(
+        'UPLOAD_NOT_COMPLETED',
+        `The master upload is ${master.status}; call complete after all parts are uploaded, then confirm.`,
+      );
+    }
+    const include = request.include_object_key
+      ? await this.#includeUpload(owner, request.include_object_key)
+      : undefined;
+    const now = this.#clock();
+    const confirmed = await this.#db.transaction().execute(async (trx) => {
+      const moved = await transitionTask(trx, task.task_id, ['UPLOADING'], 'PENDING', now, 'submitted', {
+        ...fields,
+        include_upload_id: include?.upload_id ?? task.include_upload_id,
+        confirm_digest: digest,
+      });
+      if (!moved) return false;
+      if (include && include.task_id !== task.task_id) {
+        // The include was uploaded as its own task: that placeholder is absorbed into this one.
+        await trx
+          .deleteFrom('tasks')
+          .where('task_id', '=', include.task_id)
+          .where('master_upload_id', 'is', null)
+          .where('status', '=', 'UPLOADING')
+          .execute();
+        await trx.deleteFrom('task_status_history').where('task_id', '=', include.task_id).execute();
+      }
+      return true;
+    });
+    if (confirmed) return answer;
+    // Lost a race with a concurrent confirm: decide as if it had come second.
+    const current = await findTask(this.#db, task.task_id, owner);
+    if (current?.confirm_digest === digest) return answer;
+    throw new ApiError('ALREADY_CONFIRMED', `Task ${task.task_id} was already submitted with other parameters.`);
+  }
+
+  async #includeUpload(owner: Owner, objectKey: string): Promise<UploadRow> {
+    let query = this.#db
+      .selectFrom('uploads')
+      .selectAll()
+      .where('object_key', '=', objectKey)
+      .where('file_type', '=', 'include')
+      .where('status', 'in', ['UPLOADING', 'COMPLETED']);
+    if (owner !== null) query = query.where('owner', '=', owner);
+    const include = await query.orderBy('created_at', 'desc').executeTakeFirst();
+    if (!include) {
+      throw new ApiError(
+        'NO_SUCH_UPLOAD',
+        `No include upload of yours has object_key "${objectKey}". Upload the archive with file_type "include" first.`,
+      );
+    }
+    if (include.status !== 'COMPLETED') {
+      throw new ApiError('UPLOAD_NOT_COMPLETED', 'The include archive is still uploading; complete it, then confirm.');
+    }
+    return include;
+  }
+}
