@@ -1,0 +1,24 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const src = (pkg: string) => fileURLToPath(new URL(`./packages/${pkg}/src/index.ts`, import.meta.url));
+
+export default defineConfig({
+  resolve: {
+    // Tests run the TypeScript sources directly; `npm start` runs the built dist/.
+    alias: {
+      '@speos-portal/protocol': src('protocol'),
+      '@speos-portal/server': src('server'),
+      '@speos-portal/client': src('client'),
+    },
+  },
+  test: {
+    include: ['packages/*/src/**/*.test.ts', 'test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+    // Two cores: more files at once only makes the I/O-heavy tests fight.
+    maxWorkers: 2,
+    minWorkers: 1,
+  },
+});
