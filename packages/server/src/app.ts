@@ -90,6 +90,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       security: config.authTokens.size > 0 ? [{ bearer: [] }] : [],
     },
   });
+  // The docs' page and its static assets (registered next) are public.
+  app.addHook('onRoute', (route) => {
+    if (route.url.startsWith('/docs')) route.config = { ...(route.config as object), public: true };
+  });
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true } });
   app.get('/openapi.json', { schema: { hide: true }, config: { public: true } }, async () => app.swagger());
 
@@ -121,10 +125,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         .header('Retry-After', '5')
         .send({ detail: `Not ready: ${(error as Error).message}`, code: 'STORAGE_UNAVAILABLE' });
     }
-  });
-  // The docs' static assets are public; so is the page itself.
-  app.addHook('onRoute', (route) => {
-    if (route.url.startsWith('/docs')) route.config = { ...(route.config as object), public: true };
   });
   return app;
 }

@@ -1,6 +1,6 @@
 /** SQL for tasks, uploads and status history, shared by SQLite and PostgreSQL. */
 import type { TaskStatus } from '@speos-portal/protocol';
-import type { Kysely, Transaction } from 'kysely';
+import { type Kysely, sql, type Transaction } from 'kysely';
 import type { Db } from '../db/connect.js';
 import type { Database, NewTask, NewUpload, TaskRow, UploadRow } from '../db/schema.js';
 
@@ -129,11 +129,9 @@ export async function listTasks(
   if (filter.submitter) query = query.where('submitter', '=', filter.submitter);
   if (filter.query) {
     const pattern = likePattern(filter.query);
-    query = query.where((eb) =>
-      eb.or([
-        eb('job_name', 'like', eb.val(pattern)).$castTo<boolean>(),
-        eb('display_name', 'like', eb.val(pattern)).$castTo<boolean>(),
-      ]),
+    // SQLite has no default LIKE escape character; name it for both databases.
+    query = query.where(
+      sql<boolean>`(job_name like ${pattern} escape '\\' or display_name like ${pattern} escape '\\')`,
     );
   }
   const total = await query.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst();

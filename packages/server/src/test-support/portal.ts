@@ -72,7 +72,11 @@ export interface PortalProcess {
  * Starts `speos-portal serve` (the built CLI) as a child process, for tests that kill it.
  * Needs `npm run build` first (`npm test` does it).
  */
-export async function spawnPortal(dataDir: string, env: Record<string, string> = {}, port?: number): Promise<PortalProcess> {
+export async function spawnPortal(
+  dataDir: string,
+  env: Record<string, string> = {},
+  port?: number,
+): Promise<PortalProcess> {
   const chosen = port ?? (await freePort());
   const child = spawn(process.execPath, [CLI, 'serve'], {
     env: { ...process.env, PORT: String(chosen), DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...env },
@@ -85,7 +89,9 @@ export async function spawnPortal(dataDir: string, env: Record<string, string> =
   child.stderr?.on('data', (d) => {
     output += d;
   });
-  const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  const exited = new Promise<number | string>((resolve) =>
+    child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)),
+  );
   const url = `http://127.0.0.1:${chosen}`;
   const deadline = Date.now() + 20_000;
   for (;;) {

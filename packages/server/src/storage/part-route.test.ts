@@ -1,0 +1,186 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MiB, randomBytesSeeded, TestApi } from '../test-support/api.js';
+import { md5, startTestPortal, type TestPortal } from '../test-support/portal.js';
+
+let portal: TestPortal;
+let api: TestApi;
+
+beforeAll(async () => {
+  portal = await startTestPortal({ CORS_ORIGINS: 'http://portal.example' });
+  api = new TestApi(portal.url);
+});
+afterAll(() => portal.close());
+
+const data = randomBytesSeeded(7 * MiB, 7);
+
+async function freshUpload() {
+  const res = await api.init({ filename: 'part-test.bin', file_size: data.length });
+  expect(res.status).toBe(200);
+  return res.body;
+}
+
+function withParam(url: string, name: string, value: string): string {
+  const u = new URL(url);
+  u.searchParams.set(name, value);
+  return u.toString();
+}
+
+describe('PUT {upload_url}', () => {
+  it('answers exactly 200, an empty body and the quoted MD5 as ETag', async () => {
+    const init = await freshUpload();
+    const part = init.parts[0];
+    const res = await fetch(part.upload_url, { method: 'PUT', body: data.subarray(0, part.size) });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('etag')).toBe(`"${md5(data.subarray(0, part.size))}"`);
+    expect(await res.text()).toBe('');
+  });
+
+  it('accepts any content type, and no content type at all', async () => {
+    const init = await freshUpload();
+    const [p1, p2] = init.parts;
+    const zip = await fetch(p1.upload_url, {
+      method: 'PUT',
+      body: data.subarray(p1.start_byte, p1.end_byte),
+      headers: { 'content-type': 'application/zip' },
+    });
+    expect(zip.status).toBe(200);
+    const blob = await fetch(p2.upload_url, {
+      method: 'PUT',
+      body: new Blob([data.subarray(p2.start_byte, p2.end_byte)]),
+    });
+    expect(blob.status).toBe(200);
+  });
+
+  it('refuses a body of the wrong length with 400 PART_SIZE_MISMATCH and keeps nothing', async () => {
+    const init = await freshUpload();
+    const part = init.parts[0];
+    const short = await api.putPart(part.upload_url, data.subarray(0, part.size - 1));
+    expect(short.status).toBe(400);
+    expect(short.body.code).toBe('PART_SIZE_MISMATCH');
+    expect(short.body.detail).toContain(String(part.size));
+    const long = await api.putPart(part.upload_url, data.subarray(0, part.size + 1));
+    expect(long.status).toBe(400);
+    expect(long.body.code).toBe('PART_SIZE_MISMATCH');
+    const list = await api.post('/tasks/upload/multipart/list', init);
+    expect(list.body.parts).toEqual([]);
+  });
+
+  it('refuses a streamed body (no Content-Length) that runs past the part size', async () => {
+    const init = await freshUpload();
+    const part = init.parts[1]; // 2 MiB
+    const oversized = data.subarray(0, part.size + 100_000);
+    const stream = new ReadableStream({
+      start(controller) {
+        for (let i = 0; i < oversized.length; i += 65536) controller.enqueue(oversized.subarray(i, i + 65536));
+        controller.close();
+      },
+    });
+    const res = await fetch(part.upload_url, { method: 'PUT', body: stream, duplex: 'half' } as RequestInit);
+    expect(res.status).toBe(400);
+    expect((await res.json()).code).toBe('PART_SIZE_MISMATCH');
+  });
+
+  it('refuses tampered URLs with 403 SIGNATURE_INVALID', async () => {
+    const init = await freshUpload();
+    const [p1, p2] = init.parts;
+    const body = data.subarray(0, p1.size);
+    const cases = [
+      withParam(p1.upload_url, 'signature', 'A'.repeat(43)),
+      withParam(p1.upload_url, 'expires', String(init.expires_at + 3600)),
+      withParam(p1.upload_url, 'size', String(p1.size - 1)),
+      p1.upload_url.replace('/parts/1?', '/parts/2?'),
+      p2.upload_url.replace(init.upload_id, 'f'.repeat(32)),
+    ];
+    for (const url of cases) {
+      const res = await api.putPart(url, body);
+      expect(res.status, url).toBe(403);
+      expect(res.body.code).toBe('SIGNATURE_INVALID');
+    }
+    const malformed = await api.putPart(p1.upload_url.replace(/signature=[^&]+/, ''), body);
+    expect(malformed.status).toBe(422);
+  });
+
+  it('refuses an expired URL with 403 URL_EXPIRED, and sign gives a working one', async () => {
+    const shortLived = await startTestPortal({ URL_TTL_SECONDS: '1' });
+    try {
+      const short = new TestApi(shortLived.url);
+      const init = (await short.init({ filename: 'a.bin', file_size: 1000 })).body;
+      await new Promise((r) => setTimeout(r, 2100));
+      const expired = await short.putPart(init.parts[0].upload_url, data.subarray(0, 1000));
+      expect(expired.status).toBe(403);
+      expect(expired.body.code).toBe('URL_EXPIRED');
+      expect(expired.body.detail).toContain('/tasks/upload/multipart/sign');
+      const signed = await short.post('/tasks/upload/multipart/sign', init);
+      const retried = await short.putPart(signed.body.parts[0].upload_url, data.subarray(0, 1000));
+      expect(retried.status).toBe(200);
+    } finally {
+      await shortLived.close();
+    }
+  });
+
+  it('replaces a re-sent part', async () => {
+    const init = await freshUpload();
+    const part = init.parts[0];
+    const first = await api.putPart(part.upload_url, randomBytesSeeded(part.size, 100));
+    const second = await api.putPart(part.upload_url, randomBytesSeeded(part.size, 200));
+    expect(first.etag).not.toBe(second.etag);
+    const list = await api.post('/tasks/upload/multipart/list', init);
+    expect(list.body.parts).toEqual([{ part_number: 1, etag: second.etag, size: part.size }]);
+  });
+
+  it('never mixes the bytes of two concurrent PUTs of one part', async () => {
+    const init = await freshUpload();
+    const part = init.parts[0];
+    const a = randomBytesSeeded(part.size, 11);
+    const b = randomBytesSeeded(part.size, 22);
+    for (let round = 0; round < 5; round++) {
+      const [ra, rb] = await Promise.all([api.putPart(part.upload_url, a), api.putPart(part.upload_url, b)]);
+      expect([ra.status, rb.status]).toEqual([200, 200]);
+      const list = await api.post('/tasks/upload/multipart/list', init);
+      const stored = list.body.parts[0].etag;
+      expect([md5(a), md5(b)]).toContain(stored);
+      // The bytes on disk are the ones the listed ETag names.
+      const upload = path.join(portal.dataDir, 'storage', 'multipart', init.upload_id);
+      const onDisk = await readFile(path.join(upload, '1'));
+      expect(md5(onDisk)).toBe(stored);
+    }
+  });
+
+  it('answers 404 NO_SUCH_UPLOAD after abort', async () => {
+    const init = await freshUpload();
+    await api.post('/tasks/upload/multipart/abort', init);
+    const res = await api.putPart(init.parts[0].upload_url, data.subarray(0, init.parts[0].size));
+    expect(res.status).toBe(404);
+    expect(res.body.code).toBe('NO_SUCH_UPLOAD');
+  });
+
+  it('answers CORS preflights and exposes ETag to browsers', async () => {
+    const init = await freshUpload();
+    const url = init.parts[1].upload_url;
+    const preflight = await fetch(url, {
+      method: 'OPTIONS',
+      headers: {
+        origin: 'http://portal.example',
+        'access-control-request-method': 'PUT',
+        'access-control-request-headers': 'content-type',
+      },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-origin')).toBe('http://portal.example');
+    expect(preflight.headers.get('access-control-allow-methods')).toContain('PUT');
+    expect(preflight.headers.get('access-control-allow-headers')?.toLowerCase()).toContain('content-type');
+    const put = await fetch(url, {
+      method: 'PUT',
+      body: data.subarray(init.parts[1].start_byte, init.parts[1].end_byte),
+      headers: { origin: 'http://portal.example' },
+    });
+    expect(put.headers.get('access-control-expose-headers')).toContain('ETag');
+    const stranger = await fetch(url, {
+      method: 'OPTIONS',
+      headers: { origin: 'http://evil.example', 'access-control-request-method': 'PUT' },
+    });
+    expect(stranger.headers.get('access-control-allow-origin')).toBeNull();
+  });
+});

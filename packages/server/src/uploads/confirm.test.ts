@@ -1,0 +1,148 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytesSeeded, TestApi } from '../test-support/api.js';
+import { startTestPortal, type TestPortal } from '../test-support/portal.js';
+
+let portal: TestPortal;
+let api: TestApi;
+const data = randomBytesSeeded(6 * 1024 * 1024, 5);
+
+beforeAll(async () => {
+  portal = await startTestPortal({ SPEOS_VERSIONS: 'v252,v251', MAX_THREAD_COUNT: '32' });
+  api = new TestApi(portal.url);
+});
+afterAll(() => portal.close());
+
+const confirm = (body: unknown) => api.post('/tasks/upload/confirm', body);
+
+/** The seed's confirm example, for a given upload. */
+const seedConfirm = (init: { task_id: string; object_key: string }) => ({
+  task_id: init.task_id,
+  master_object_key: init.object_key,
+  profile_name: 'Standard',
+  version: 'v252',
+  job_name: '任务名',
+  submitter: '提交者',
+  thread_count: '8',
+  priority: '2',
+});
+
+describe('POST /tasks/upload/confirm', () => {
+  it("queues the task with the seed's example values (numbers as strings)", async () => {
+    const { init } = await api.uploadFile(data, { filename: 'model.zip', content_type: 'application/zip' });
+    const res = await confirm(seedConfirm(init));
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ task_id: init.task_id, status: 'PENDING', message: 'Task submitted' });
+    const task = (await api.get(`/tasks/${init.task_id}`)).body;
+    expect(task).toMatchObject({
+      status: 'PENDING',
+      job_name: '任务名',
+      display_name: '任务名',
+      submitter: '提交者',
+      profile_name: 'Standard',
+      version: 'v252',
+      thread_count: 8,
+      priority: 2,
+      solver_type: 'speos',
+      master: { filename: 'model.zip', size: data.length, upload_status: 'COMPLETED' },
+    });
+  });
+
+  it('stores the optional solver options in params and applies defaults', async () => {
+    const { init } = await api.uploadFile(data);
+    const res = await confirm({
+      task_id: init.task_id,
+      master_object_key: init.object_key,
+      job_name: 'headlamp',
+      use_gpu: true,
+      ray_count: '1000000',
+      simulation_index: 0,
+      walltime_hours: 2.5,
+    });
+    expect(res.status).toBe(200);
+    const task = (await api.get(`/tasks/${init.task_id}`)).body;
+    expect(task.params).toEqual({ use_gpu: true, ray_count: 1000000, simulation_index: 0, walltime_hours: 2.5 });
+    expect(task).toMatchObject({ profile_name: 'Standard', version: 'v252', thread_count: 8, priority: 2 });
+  });
+
+  it('answers a repeated confirm the same way and never queues twice, even when sent at once', async () => {
+    const { init } = await api.uploadFile(data);
+    const answers = await Promise.all(Array.from({ length: 8 }, () => confirm(seedConfirm(init))));
+    expect(answers.map((a) => a.status)).toEqual(Array(8).fill(200));
+    const history = (await api.get(`/tasks/${init.task_id}/detail`)).body.status_history;
+    expect(history.filter((h: { status: string }) => h.status === 'PENDING')).toHaveLength(1);
+    const different = await confirm({ ...seedConfirm(init), job_name: 'other' });
+    expect(different.status).toBe(409);
+    expect(different.body.code).toBe('ALREADY_CONFIRMED');
+  });
+
+  it('refuses a master that is not completed, and unknown tasks or keys', async () => {
+    const init = (await api.init({ filename: 'a.bin', file_size: data.length })).body;
+    const notDone = await confirm(seedConfirm(init));
+    expect(notDone.status).toBe(409);
+    expect(notDone.body.code).toBe('UPLOAD_NOT_COMPLETED');
+    const unknownTask = await confirm({ ...seedConfirm(init), task_id: crypto.randomUUID() });
+    expect(unknownTask.status).toBe(404);
+    expect(unknownTask.body.code).toBe('TASK_NOT_FOUND');
+    const wrongKey = await confirm({ ...seedConfirm(init), master_object_key: 'speos_tasks/x/master/y.zip' });
+    expect(wrongKey.status).toBe(404);
+    expect(wrongKey.body.code).toBe('NO_SUCH_UPLOAD');
+  });
+
+  it.each([
+    [{ job_name: undefined }, 'job_name is required'],
+    [{ job_name: '' }, 'job_name must not be empty'],
+    [{ job_name: '   ' }, 'job_name: must not be blank'],
+    [{ job_name: 'x'.repeat(201) }, 'job_name must be at most 200 characters'],
+    [{ version: 'v999' }, 'choose one of v252, v251'],
+    [{ thread_count: 0 }, 'thread_count must be at least 1'],
+    [{ thread_count: '64' }, 'thread_count: must be at most 32'],
+    [{ thread_count: 'eight' }, 'thread_count must be a whole number'],
+    [{ priority: 6 }, 'priority must be at most 5'],
+    [{ priority: -1 }, 'priority must be at least 0'],
+    [{ use_gpu: 'maybe' }, 'use_gpu must be of type boolean'],
+    [{ solver_type: 'fred' }, 'solver_type must be "speos"'],
+  ])('refuses %j with 422 and leaves the task UPLOADING', async (change, message) => {
+    const { init } = await api.uploadFile(data);
+    const res = await confirm({ ...seedConfirm(init), ...change });
+    expect(res.status).toBe(422);
+    expect(res.body.code).toBe('VALIDATION_FAILED');
+    expect(res.body.detail).toContain(message);
+    expect((await api.get(`/tasks/${init.task_id}`)).body.status).toBe('UPLOADING');
+  });
+
+  describe('include archives', () => {
+    it('uses an include uploaded as its own task; that placeholder task is absorbed', async () => {
+      const include = await api.uploadFile(data, { filename: '材质库.zip', file_type: 'include' });
+      expect(include.init.object_key).toBe(`speos_tasks/${include.init.task_id}/include/材质库.zip`);
+      const { init } = await api.uploadFile(data);
+      const res = await confirm({ ...seedConfirm(init), include_object_key: include.init.object_key });
+      expect(res.status).toBe(200);
+      const task = (await api.get(`/tasks/${init.task_id}`)).body;
+      expect(task.include).toMatchObject({ filename: '材质库.zip', object_key: include.init.object_key });
+      expect((await api.get(`/tasks/${include.init.task_id}`)).status).toBe(404);
+      const download = await fetch(`${portal.url}/tasks/${init.task_id}/files/include`);
+      expect(Buffer.from(await download.arrayBuffer()).equals(data)).toBe(true);
+    });
+
+    it('uses an include attached to the task with task_id', async () => {
+      const { init } = await api.uploadFile(data);
+      const include = await api.uploadFile(data, { filename: 'inc.zip', file_type: 'include', task_id: init.task_id });
+      const res = await confirm({ ...seedConfirm(init), include_object_key: include.init.object_key });
+      expect(res.status).toBe(200);
+      expect((await api.get(`/tasks/${init.task_id}`)).body.include.filename).toBe('inc.zip');
+    });
+
+    it('refuses an include that is unfinished or unknown', async () => {
+      const unfinished = (await api.init({ filename: 'inc.zip', file_size: 10, file_type: 'include' })).body;
+      const { init } = await api.uploadFile(data);
+      const res = await confirm({ ...seedConfirm(init), include_object_key: unfinished.object_key });
+      expect(res.status).toBe(409);
+      expect(res.body.code).toBe('UPLOAD_NOT_COMPLETED');
+      const unknown = await confirm({ ...seedConfirm(init), include_object_key: 'speos_tasks/a/include/b.zip' });
+      expect(unknown.status).toBe(404);
+      expect(unknown.body.code).toBe('NO_SUCH_UPLOAD');
+      const masterAsInclude = await confirm({ ...seedConfirm(init), include_object_key: init.object_key });
+      expect(masterAsInclude.status).toBe(404);
+    });
+  });
+});
