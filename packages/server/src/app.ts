@@ -50,8 +50,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ajv: { customOptions: { coerceTypes: true, useDefaults: false, removeAdditional: false, allErrors: true } },
     routerOptions: { ignoreTrailingSlash: true },
   });
+  // While shutting down, responses to requests still in flight close their connection,
+  // so keep-alive clients do not hold the process open until their idle timeout.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
   app.addHook('onSend', async (request, reply) => {
     reply.header('X-Request-Id', request.id);
+    if (closing) reply.header('Connection', 'close');
   });
   // Optional fields sent as null mean "not given" (as pydantic's Optional does).
   app.addHook('preValidation', async (request) => {
