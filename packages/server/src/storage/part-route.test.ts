@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MiB, randomBytesSeeded, TestApi } from '../test-support/api.js';
+import { asBody, MiB, randomBytesSeeded, TestApi } from '../test-support/api.js';
 import { md5, startTestPortal, type TestPortal } from '../test-support/portal.js';
 
 let portal: TestPortal;
@@ -31,7 +31,7 @@ describe('PUT {upload_url}', () => {
   it('answers exactly 200, an empty body and the quoted MD5 as ETag', async () => {
     const init = await freshUpload();
     const part = init.parts[0];
-    const res = await fetch(part.upload_url, { method: 'PUT', body: data.subarray(0, part.size) });
+    const res = await fetch(part.upload_url, { method: 'PUT', body: asBody(data.subarray(0, part.size)) });
     expect(res.status).toBe(200);
     expect(res.headers.get('etag')).toBe(`"${md5(data.subarray(0, part.size))}"`);
     expect(await res.text()).toBe('');
@@ -42,13 +42,13 @@ describe('PUT {upload_url}', () => {
     const [p1, p2] = init.parts;
     const zip = await fetch(p1.upload_url, {
       method: 'PUT',
-      body: data.subarray(p1.start_byte, p1.end_byte),
+      body: asBody(data.subarray(p1.start_byte, p1.end_byte)),
       headers: { 'content-type': 'application/zip' },
     });
     expect(zip.status).toBe(200);
     const blob = await fetch(p2.upload_url, {
       method: 'PUT',
-      body: new Blob([data.subarray(p2.start_byte, p2.end_byte)]),
+      body: new Blob([asBody(data.subarray(p2.start_byte, p2.end_byte)) as BlobPart]),
     });
     expect(blob.status).toBe(200);
   });
@@ -173,7 +173,7 @@ describe('PUT {upload_url}', () => {
     expect(preflight.headers.get('access-control-allow-headers')?.toLowerCase()).toContain('content-type');
     const put = await fetch(url, {
       method: 'PUT',
-      body: data.subarray(init.parts[1].start_byte, init.parts[1].end_byte),
+      body: asBody(data.subarray(init.parts[1].start_byte, init.parts[1].end_byte)),
       headers: { origin: 'http://portal.example' },
     });
     expect(put.headers.get('access-control-expose-headers')).toContain('ETag');

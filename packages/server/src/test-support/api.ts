@@ -1,5 +1,5 @@
 /** A small HTTP client for tests: JSON calls and raw part PUTs against a real portal. */
-import type { CompletedPart, InitResponse } from '@speos-portal/protocol';
+import type { CompletedPart, ErrorBody, InitResponse } from '@speos-portal/protocol';
 
 export interface Response<T = any> {
   status: number;
@@ -43,7 +43,7 @@ export class TestApi {
   async putPart(url: string, data: Uint8Array): Promise<{ status: number; etag: string | null; body: any }> {
     const res = await fetch(url, {
       method: 'PUT',
-      body: data,
+      body: asBody(data),
       headers: { 'content-type': 'application/octet-stream' },
     });
     const text = await res.text();
@@ -52,7 +52,7 @@ export class TestApi {
   }
 
   init(body: Record<string, unknown>) {
-    return this.post<InitResponse>('/tasks/upload/multipart/init', body);
+    return this.post<InitResponse & Partial<ErrorBody>>('/tasks/upload/multipart/init', body);
   }
 
   /** init → PUT every part → returns what complete needs (does not call complete). */
@@ -95,3 +95,6 @@ export function randomBytesSeeded(size: number, seed = 1): Buffer {
 }
 
 export const MiB = 1024 * 1024;
+
+/** Node's Buffer is a fine fetch body; the DOM typings only disagree about its ArrayBuffer type. */
+export const asBody = (data: Uint8Array): BodyInit => data as unknown as BodyInit;
