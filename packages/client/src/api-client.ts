@@ -1,0 +1,140 @@
+/**
+ * The JSON control plane (spec/API.md) over `fetch`. Small bodies only: part bytes go through
+ * a PartTransport, never through here.
+ */
+import type {
+  AbortResponse,
+  CompleteRequest,
+  CompleteResponse,
+  ConfirmRequest,
+  ConfirmResponse,
+  ErrorCode,
+  InitRequest,
+  InitResponse,
+  ListResponse,
+  SignRequest,
+  SignResponse,
+  Task,
+  TaskDetail,
+  TaskListQuery,
+  TaskListResponse,
+  UploadConfigResponse,
+  UploadRef,
+} from '@speos-portal/protocol';
+import { NetworkError, PortalApiError, parseRetryAfter } from './errors.js';
+
+export interface PortalClientOptions {
+  /** Base URL of the portal, e.g. `http://localhost:8000` or `https://host/api`. */
+  baseUrl: string;
+  /** Bearer token, when the server has auth on. */
+  token?: string | undefined;
+  /**
+   * The fetch to use (tests, proxies, polyfills).
+   * @default globalThis.fetch
+   */
+  fetch?: typeof fetch;
+}
+
+/**
+ * @example
+ * const api = new PortalClient({ baseUrl: 'http://localhost:8000' });
+ * const init = await api.init({ filename: 'model.speos', file_size: 42 });
+ */
+export class PortalClient {
+  readonly baseUrl: string;
+  readonly #token: string | undefined;
+  readonly #fetch: typeof fetch;
+
+  constructor(options: PortalClientOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.#token = options.token;
+    this.#fetch = options.fetch ?? ((...args) => globalThis.fetch(...args));
+  }
+
+  init(body: InitRequest, signal?: AbortSignal): Promise<InitResponse> {
+    return this.#post('/tasks/upload/multipart/init', body, signal);
+  }
+  list(ref: UploadRef, signal?: AbortSignal): Promise<ListResponse> {
+    return this.#post('/tasks/upload/multipart/list', ref, signal);
+  }
+  sign(body: SignRequest, signal?: AbortSignal): Promise<SignResponse> {
+    return this.#post('/tasks/upload/multipart/sign', body, signal);
+  }
+  complete(body: CompleteRequest, signal?: AbortSignal): Promise<CompleteResponse> {
+    return this.#post('/tasks/upload/multipart/complete', body, signal);
+  }
+  abort(ref: UploadRef, signal?: AbortSignal): Promise<AbortResponse> {
+    return this.#post('/tasks/upload/multipart/abort', ref, signal);
+  }
+  confirm(body: ConfirmRequest, signal?: AbortSignal): Promise<ConfirmResponse> {
+    return this.#post('/tasks/upload/confirm', body, signal);
+  }
+  config(signal?: AbortSignal): Promise<UploadConfigResponse> {
+    return this.#request('GET', '/tasks/upload/config', undefined, signal);
+  }
+  listTasks(query: TaskListQuery = {}, signal?: AbortSignal): Promise<TaskListResponse> {
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(query)) if (value !== undefined) params.set(key, String(value));
+    const qs = params.toString();
+    return this.#request('GET', `/tasks${qs ? `?${qs}` : ''}`, undefined, signal);
+  }
+  getTask(taskId: string, signal?: AbortSignal): Promise<Task> {
+    return this.#request('GET', `/tasks/${encodeURIComponent(taskId)}`, undefined, signal);
+  }
+  getTaskDetail(taskId: string, signal?: AbortSignal): Promise<TaskDetail> {
+    return this.#request('GET', `/tasks/${encodeURIComponent(taskId)}/detail`, undefined, signal);
+  }
+
+  #post<T>(path: string, body: unknown, signal?: AbortSignal): Promise<T> {
+    return this.#request('POST', path, body, signal);
+  }
+
+  async #request<T>(method: string, path: string, body: unknown, signal?: AbortSignal): Promise<T> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (this.#token) headers.authorization = `Bearer ${this.#token}`;
+    let response: Response;
+    try {
+      response = await this.#fetch(`${this.baseUrl}${path}`, {
+        method,
+        headers,
+        body: body === undefined ? null : JSON.stringify(body),
+        signal: signal ?? null,
+      });
+    } catch (error) {
+      if (signal?.aborted) throw signal.reason ?? error;
+      throw new NetworkError(`cannot reach ${this.baseUrl}: ${describeFetchError(error)}`, { cause: error });
+    }
+    const text = await response.text().catch((error: unknown) => {
+      throw new NetworkError(`connection lost while reading ${method} ${path}`, { cause: error });
+    });
+    if (!response.ok) throw toApiError(response.status, text, response.headers.get('retry-after'), `${method} ${path}`);
+    try {
+      return (text ? JSON.parse(text) : undefined) as T;
+    } catch {
+      throw new PortalApiError(response.status, undefined, `${method} ${path}: the answer is not JSON`, undefined);
+    }
+  }
+}
+
+/** Turns an error response (ours or a proxy's) into a PortalApiError with the server's `detail`. */
+export function toApiError(status: number, text: string, retryAfter: string | null, what: string): PortalApiError {
+  let code: ErrorCode | undefined;
+  let detail = `${what}: HTTP ${status}`;
+  try {
+    const parsed = JSON.parse(text) as { detail?: unknown; code?: unknown };
+    if (typeof parsed.code === 'string') code = parsed.code as ErrorCode;
+    if (typeof parsed.detail === 'string') detail = parsed.detail;
+    else if (parsed.detail !== undefined) detail = JSON.stringify(parsed.detail);
+  } catch {
+    if (text.trim()) detail = `${detail} ${text.trim().slice(0, 200)}`;
+  }
+  return new PortalApiError(status, code, detail, parseRetryAfter(retryAfter));
+}
+
+function describeFetchError(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } })?.cause;
+  if (cause?.code) return cause.code;
+  if (cause?.message) return cause.message;
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { NetworkError } from './errors.js';
+import { backoffDelay, DEFAULT_RETRY_POLICY, decideRetry } from './retry-policy.js';
+
+const policy = { maxAttempts: 5, baseDelayMs: 100, maxDelayMs: 1000 };
+const mid = () => 0.5;
+
+describe('decideRetry', () => {
+  it('retries network errors, 5xx, 408 and 429 with growing delays', () => {
+    for (const status of [undefined, 500, 502, 503, 408, 429]) {
+      const d1 = decideRetry({ status, attempt: 1, error: new NetworkError('reset') }, policy, mid);
+      const d3 = decideRetry({ status, attempt: 3, error: new NetworkError('reset') }, policy, mid);
+      expect(d1.action, String(status)).toBe('retry');
+      expect(d3.action).toBe('retry');
+      if (d1.action === 'retry' && d3.action === 'retry') expect(d3.delayMs).toBeGreaterThan(d1.delayMs);
+    }
+  });
+
+  it('keeps jittered delays between half and all of the exponential step, capped', () => {
+    expect(backoffDelay(1, policy, () => 0)).toBe(50);
+    expect(backoffDelay(1, policy, () => 1)).toBe(100);
+    expect(backoffDelay(3, policy, () => 1)).toBe(400);
+    expect(backoffDelay(30, policy, () => 1)).toBe(1000);
+  });
+
+  it('respects Retry-After, within the ceiling', () => {
+    expect(decideRetry({ status: 429, attempt: 1, retryAfterMs: 700 }, policy, mid)).toMatchObject({ delayMs: 700 });
+    expect(decideRetry({ status: 503, attempt: 1, retryAfterMs: 60_000 }, policy, mid)).toMatchObject({
+      delayMs: 1000,
+    });
+  });
+
+  it('gives up after maxAttempts', () => {
+    expect(decideRetry({ status: 503, attempt: 5 }, policy).action).toBe('fail');
+    expect(decideRetry({ attempt: 5, error: new Error('ECONNRESET') }, policy).action).toBe('fail');
+  });
+
+  it('re-signs an expired URL, and a 403 on a URL known to be past expiry', () => {
+    expect(decideRetry({ status: 403, code: 'URL_EXPIRED', attempt: 1, canResign: true }).action).toBe('resign');
+    expect(
+      decideRetry({ status: 403, code: 'AccessDenied', attempt: 1, canResign: true, urlExpiresAt: 1000, now: 2000 })
+        .action,
+    ).toBe('resign');
+    // Control-plane calls have no URL to re-sign.
+    expect(decideRetry({ status: 403, code: 'URL_EXPIRED', attempt: 1 }).action).toBe('fail');
+  });
+
+  it('stops on NO_SUCH_UPLOAD and fails fast on other 4xx', () => {
+    expect(decideRetry({ status: 404, code: 'NO_SUCH_UPLOAD', attempt: 1, canResign: true }).action).toBe('fail');
+    for (const [status, code] of [
+      [400, 'PART_SIZE_MISMATCH'],
+      [401, 'UNAUTHENTICATED'],
+      [403, 'SIGNATURE_INVALID'],
+      [409, 'ALREADY_CONFIRMED'],
+      [422, 'VALIDATION_FAILED'],
+    ] as const) {
+      expect(decideRetry({ status, code, attempt: 1, canResign: true }).action, code).toBe('fail');
+    }
+  });
+
+  it('waits for the network while offline without using up attempts', () => {
+    const d = decideRetry({ attempt: 99, online: false, error: new TypeError('fetch failed') }, DEFAULT_RETRY_POLICY);
+    expect(d).toMatchObject({ action: 'retry', waitForOnline: true });
+  });
+});
