@@ -3,7 +3,6 @@
  * store from a Config; `buildApp` takes them ready-made (tests hand in their own).
  */
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -16,10 +15,11 @@ import { registerErrorHandling } from './http/errors.js';
 import { Metrics } from './http/metrics.js';
 import { FsObjectStore } from './storage/fs-store.js';
 import type { ObjectStore } from './storage/object-store.js';
+import { closeObjectStore, openObjectStore, storeWarnings } from './storage/open-store.js';
 import { partRoute } from './storage/part-route.js';
-import { loadSigningKey, UrlSigner } from './storage/url-signer.js';
 import { taskRoutes } from './tasks/routes.js';
 import { TaskService } from './tasks/service.js';
+import { startUploadExpiry } from './uploads/expiry.js';
 import { uploadRoutes } from './uploads/routes.js';
 import { UploadService } from './uploads/service.js';
 
@@ -142,12 +142,24 @@ export async function createPortal(
   options: { logger?: FastifyServerOptions['logger']; clock?: Clock } = {},
 ) {
   const db = await openDatabase(config.databaseUrl, config.dataDir);
-  const signer = new UrlSigner(await loadSigningKey(config.signingKey, config.dataDir));
-  const store = new FsObjectStore({ root: path.join(config.dataDir, 'storage'), signer, publicUrl: config.publicUrl });
-  await store.init();
+  const store = await openObjectStore(config).catch(async (error) => {
+    await db.destroy();
+    throw error;
+  });
   const app = await buildApp({ config, db, store, ...options });
+  for (const warning of await storeWarnings(store)) app.log.warn(warning);
+  const expiry = startUploadExpiry({
+    db,
+    store,
+    clock: options.clock ?? systemClock,
+    ttlHours: config.uploadTtlHours,
+    intervalSeconds: config.uploadExpiryIntervalSeconds,
+    log: app.log,
+  });
   app.addHook('onClose', async () => {
+    await expiry.stop();
+    closeObjectStore(store);
     await db.destroy();
   });
-  return { app, db, store };
+  return { app, db, store, expiry };
 }

@@ -14,10 +14,14 @@ export interface Config {
   /** Unset: SQLite in dataDir. */
   databaseUrl: string | undefined;
   storage: 'fs' | 's3';
+  /** Set when storage is 's3'. */
+  s3: S3Config | undefined;
   maxFileSize: number;
   chunkSize: number;
   urlTtlSeconds: number;
   uploadTtlHours: number;
+  /** How often unfinished uploads past uploadTtlHours are looked for and reclaimed. */
+  uploadExpiryIntervalSeconds: number;
   /** token → user; empty: auth off. */
   authTokens: Map<string, string>;
   /** '*' or an allow-list of origins. */
@@ -30,6 +34,18 @@ export interface Config {
   logLevel: string;
   /** Seconds to let in-flight requests finish after SIGTERM. */
   shutdownGraceSeconds: number;
+}
+
+/** The S3-compatible store (STORAGE=s3). */
+export interface S3Config {
+  /** Unset: AWS S3's own endpoint for the region. */
+  endpoint: string | undefined;
+  region: string;
+  bucket: string;
+  /** Unset (both): the AWS SDK's default credential chain (AWS_* variables, instance role). */
+  accessKeyId: string | undefined;
+  secretAccessKey: string | undefined;
+  forcePathStyle: boolean;
 }
 
 export class ConfigError extends Error {
@@ -94,12 +110,64 @@ function url(env: Env, name: string, fallback: string): string {
   return raw.replace(/\/+$/, '');
 }
 
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return fallback;
+  if (['true', '1', 'yes', 'on'].includes(raw)) return true;
+  if (['false', '0', 'no', 'off'].includes(raw)) return false;
+  throw new ConfigError(name, `expected true or false, got "${env[name]}"`);
+}
+
+/** S3 settings, read only when STORAGE=s3; each message names the variable to set. */
+function s3Config(env: Env): S3Config {
+  const bucket = env.S3_BUCKET?.trim();
+  if (!bucket) throw new ConfigError('S3_BUCKET', 'is required when STORAGE=s3 (the bucket that holds the uploads)');
+  // S3's bucket naming rules (3–63 characters: lower-case letters, digits, dots, hyphens).
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+    throw new ConfigError('S3_BUCKET', `"${bucket}" is not a valid bucket name (3–63 of a-z 0-9 . -)`);
+  }
+  const endpoint = env.S3_ENDPOINT?.trim() ? url(env, 'S3_ENDPOINT', '') : undefined;
+  const region = env.S3_REGION?.trim() || 'us-east-1';
+  if (!/^[a-z0-9-]{2,40}$/i.test(region)) throw new ConfigError('S3_REGION', `"${region}" is not a region name`);
+  const accessKeyId = env.S3_ACCESS_KEY_ID?.trim() || undefined;
+  const secretAccessKey = env.S3_SECRET_ACCESS_KEY?.trim() || undefined;
+  if (accessKeyId && !secretAccessKey) {
+    throw new ConfigError('S3_SECRET_ACCESS_KEY', 'is required when S3_ACCESS_KEY_ID is set');
+  }
+  if (secretAccessKey && !accessKeyId) {
+    throw new ConfigError('S3_ACCESS_KEY_ID', 'is required when S3_SECRET_ACCESS_KEY is set');
+  }
+  return {
+    endpoint,
+    region,
+    bucket,
+    accessKeyId,
+    secretAccessKey,
+    forcePathStyle: boolean(env, 'S3_FORCE_PATH_STYLE', false),
+  };
+}
+
+/** DATABASE_URL: unset (SQLite in DATA_DIR), sqlite:/path/file.db, or postgres://…. */
+function databaseUrl(env: Env): string | undefined {
+  const raw = env.DATABASE_URL?.trim();
+  if (!raw) return undefined;
+  if (raw.startsWith('sqlite:')) return raw;
+  if (/^postgres(ql)?:\/\//.test(raw)) {
+    try {
+      new URL(raw);
+    } catch {
+      throw new ConfigError('DATABASE_URL', 'is not a valid postgres://user:password@host:port/database URL');
+    }
+    return raw;
+  }
+  throw new ConfigError('DATABASE_URL', 'expected postgres://user:password@host:port/database or sqlite:/path/file.db');
+}
+
 export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
   const port = integer(env, 'PORT', 8000, 0, 65535);
   const host = env.HOST?.trim() || '127.0.0.1';
   const storage = (env.STORAGE?.trim() || 'fs') as Config['storage'];
   if (storage !== 'fs' && storage !== 's3') throw new ConfigError('STORAGE', `must be "fs" or "s3", got "${storage}"`);
-  if (storage === 's3') throw new ConfigError('STORAGE', '"s3" is not available in this version yet; use "fs"');
   const chunkSize = integer(env, 'CHUNK_SIZE', DEFAULT_CHUNK_SIZE, MIN_CHUNK_SIZE, MAX_CHUNK_SIZE);
   const maxFileSize = integer(env, 'MAX_FILE_SIZE', DEFAULT_MAX_FILE_SIZE, 1, 5 * 1024 ** 4);
   const urlHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
@@ -129,12 +197,14 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     host,
     publicUrl: url(env, 'PUBLIC_URL', `http://${urlHost}:${port}`),
     dataDir: path.resolve(cwd, env.DATA_DIR?.trim() || './data'),
-    databaseUrl: env.DATABASE_URL?.trim() || undefined,
+    databaseUrl: databaseUrl(env),
     storage,
+    s3: storage === 's3' ? s3Config(env) : undefined,
     maxFileSize,
     chunkSize,
     urlTtlSeconds: integer(env, 'URL_TTL_SECONDS', 3600, 1, 7 * 24 * 3600),
     uploadTtlHours: integer(env, 'UPLOAD_TTL_HOURS', 72, 1, 24 * 365),
+    uploadExpiryIntervalSeconds: integer(env, 'UPLOAD_EXPIRY_INTERVAL_SECONDS', 600, 1, 24 * 3600),
     authTokens: authTokens(env),
     corsOrigins,
     speosVersions,

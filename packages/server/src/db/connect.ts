@@ -1,26 +1,33 @@
-/** Opens the metadata database: SQLite in DATA_DIR by default (DATABASE_URL may point elsewhere). */
+/**
+ * Opens the metadata database: SQLite in DATA_DIR by default, PostgreSQL when DATABASE_URL
+ * is `postgres://…` (several API servers share it). Both run the same migrations and the
+ * same repository code.
+ */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { Kysely, SqliteDialect } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import Sqlite from 'libsql';
+import pg from 'pg';
 import { ConfigError } from '../config.js';
 import { migrateToLatest } from './migrations.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
 
+const POSTGRES_URL = /^postgres(ql)?:\/\//;
+
+/** Which database a DATABASE_URL names (unset: SQLite in DATA_DIR). */
+export function databaseKind(databaseUrl: string | undefined): 'sqlite' | 'postgres' {
+  return databaseUrl && POSTGRES_URL.test(databaseUrl) ? 'postgres' : 'sqlite';
+}
+
 function sqlitePath(databaseUrl: string | undefined, dataDir: string): string {
   if (!databaseUrl) return path.join(dataDir, 'speos-portal.db');
   if (databaseUrl.startsWith('sqlite:')) return path.resolve(databaseUrl.slice('sqlite:'.length).replace(/^\/\//, ''));
-  if (/^postgres(ql)?:/.test(databaseUrl)) {
-    throw new ConfigError('DATABASE_URL', 'PostgreSQL is not available in this version yet; unset it to use SQLite');
-  }
-  throw new ConfigError('DATABASE_URL', `expected sqlite:/path/file.db, got "${databaseUrl}"`);
+  throw new ConfigError('DATABASE_URL', 'expected postgres://user:password@host:port/database or sqlite:/path/file.db');
 }
 
-/** Opens (creating if needed) and migrates the database. */
-export async function openDatabase(databaseUrl: string | undefined, dataDir: string): Promise<Db> {
-  const file = sqlitePath(databaseUrl, dataDir);
+function openSqlite(file: string): Db {
   mkdirSync(path.dirname(file), { recursive: true });
   const sqlite = new Sqlite(file);
   // WAL lets readers run beside the writer; synchronous=FULL makes every commit durable
@@ -29,7 +36,61 @@ export async function openDatabase(databaseUrl: string | undefined, dataDir: str
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
-  await migrateToLatest(db as unknown as Kysely<unknown>);
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+}
+
+const INT8_OID = 20;
+
+/**
+ * pg returns bigint (int8) columns and count(*) as strings, because they may exceed
+ * 2^53. Our bigints are epoch milliseconds and byte sizes (≤ 5 TiB): safe as Numbers,
+ * and the repository code expects the Numbers SQLite gives.
+ */
+const pgTypes = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8_OID
+      ? (value: string) => Number(value)
+      : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+/** A Kysely on PostgreSQL; `pool` sizes its connection pool (per process). */
+export function openPostgres(databaseUrl: string, options: { pool?: number } = {}): Db {
+  const pool = new pg.Pool({
+    connectionString: databaseUrl,
+    max: options.pool ?? 10,
+    types: pgTypes,
+    // Fail a start-up against a wrong host quickly instead of hanging.
+    connectionTimeoutMillis: 10_000,
+    application_name: 'speos-portal',
+  });
+  // An idle client's connection can drop (server restart); pg emits that on the pool,
+  // and an unhandled 'error' event would end the process. The next query reconnects.
+  pool.on('error', () => {});
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+}
+
+/** Opens (creating if needed) and migrates the database. */
+export async function openDatabase(databaseUrl: string | undefined, dataDir: string): Promise<Db> {
+  const db =
+    databaseKind(databaseUrl) === 'postgres'
+      ? openPostgres(databaseUrl!)
+      : openSqlite(sqlitePath(databaseUrl, dataDir));
+  try {
+    if (databaseKind(databaseUrl) === 'postgres') {
+      try {
+        await sql`select 1`.execute(db);
+      } catch (error) {
+        const where = new URL(databaseUrl!);
+        const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+        throw new Error(
+          `DATABASE_URL: cannot connect to PostgreSQL at ${where.host}${where.pathname} (${reason}: ${(error as Error).message})`,
+        );
+      }
+    }
+    await migrateToLatest(db as unknown as Kysely<unknown>);
+  } catch (error) {
+    await db.destroy().catch(() => {});
+    throw error;
+  }
   return db;
 }

@@ -21,8 +21,8 @@ const migrations: Record<string, Migration> = {
         .addColumn('thread_count', 'integer')
         .addColumn('priority', 'integer')
         .addColumn('params', 'text', (c) => c.notNull().defaultTo('{}'))
-        .addColumn('master_upload_id', 'varchar(64)')
-        .addColumn('include_upload_id', 'varchar(64)')
+        .addColumn('master_upload_id', 'varchar(255)')
+        .addColumn('include_upload_id', 'varchar(255)')
         .addColumn('confirm_digest', 'varchar(64)')
         .addColumn('progress_info', 'text')
         .addColumn('message', 'text')
@@ -40,7 +40,8 @@ const migrations: Record<string, Migration> = {
 
       await db.schema
         .createTable('uploads')
-        .addColumn('upload_id', 'varchar(64)', (c) => c.primaryKey())
+        // S3 upload ids are opaque and long (AWS and MinIO: 100+ characters); PostgreSQL enforces lengths.
+        .addColumn('upload_id', 'varchar(255)', (c) => c.primaryKey())
         .addColumn('task_id', 'varchar(36)', (c) => c.notNull())
         .addColumn('owner', 'varchar(100)')
         .addColumn('file_type', 'varchar(10)', (c) => c.notNull())

@@ -57,4 +57,10 @@ export interface ObjectStore {
   deleteObject(key: string): Promise<void>;
   /** Throws when the store cannot be reached (readiness). */
   check(): Promise<void>;
+  /**
+   * A URL that GETs the object directly from the store until `expiresIn` seconds from now,
+   * answered as a download named `filename`. Stores that serve downloads through the API
+   * server (the filesystem store) leave it out, and the route streams getObject instead.
+   */
+  presignGetObject?(key: string, options: { expiresIn: number; filename: string }): Promise<string>;
 }

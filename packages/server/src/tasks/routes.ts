@@ -9,6 +9,9 @@ import { parseRange } from '../http/range.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import type { TaskService } from './service.js';
 
+/** A presigned download only has to be valid when the GET starts, not until it ends. */
+const DOWNLOAD_URL_TTL_SECONDS = 900;
+
 export interface TaskRoutesOptions {
   tasks: TaskService;
   store: ObjectStore;
@@ -71,6 +74,7 @@ export const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (app, { t
         response: {
           200: Type.String({ format: 'binary', description: 'the file' }),
           206: Type.String({ format: 'binary', description: 'the requested byte range' }),
+          302: Type.Null({ description: 'S3 storage: Location is a presigned GET of the file' }),
           416: Type.Null({ description: 'the range lies outside the file' }),
           ...errorResponses(['TASK_NOT_FOUND', 'NOT_FOUND', 'UPLOAD_NOT_COMPLETED']),
         },
@@ -79,6 +83,14 @@ export const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (app, { t
     async (request, reply) => {
       const { task_id: taskId, file_type: fileType } = request.params as { task_id: string; file_type: FileType };
       const upload = await tasks.inputFile(request.owner, taskId, fileType);
+      if (store.presignGetObject) {
+        // S3 storage: the client fetches the bytes from the store itself (Range works there too).
+        const url = await store.presignGetObject(upload.object_key, {
+          expiresIn: DOWNLOAD_URL_TTL_SECONDS,
+          filename: upload.filename,
+        });
+        return reply.redirect(url, 302);
+      }
       const size = Number(upload.file_size);
       const range = parseRange(request.headers.range, size);
       reply

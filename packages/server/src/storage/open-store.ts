@@ -1,0 +1,41 @@
+/** Opens the object store a Config names, and checks it before the server takes requests. */
+import path from 'node:path';
+import type { Config } from '../config.js';
+import { FsObjectStore } from './fs-store.js';
+import type { ObjectStore } from './object-store.js';
+import { S3ObjectStore } from './s3-store.js';
+import { loadSigningKey, UrlSigner } from './url-signer.js';
+
+/**
+ * STORAGE=fs: the embedded store in DATA_DIR/storage. STORAGE=s3: the bucket, which must
+ * be reachable now — a wrong S3_BUCKET or S3_ENDPOINT stops the start with a message
+ * naming the variable instead of failing the first upload.
+ */
+export async function openObjectStore(config: Config): Promise<ObjectStore> {
+  if (config.storage === 's3' && config.s3) {
+    const store = new S3ObjectStore(config.s3);
+    try {
+      await store.check();
+    } catch (error) {
+      store.destroy();
+      throw error;
+    }
+    return store;
+  }
+  const signer = new UrlSigner(await loadSigningKey(config.signingKey, config.dataDir));
+  const store = new FsObjectStore({ root: path.join(config.dataDir, 'storage'), signer, publicUrl: config.publicUrl });
+  await store.init();
+  return store;
+}
+
+/** Start-up warnings about the store that do not stop the server (a bucket CORS rule without ETag). */
+export async function storeWarnings(store: ObjectStore): Promise<string[]> {
+  if (!(store instanceof S3ObjectStore)) return [];
+  const problem = await store.corsProblem().catch(() => null);
+  return problem ? [problem] : [];
+}
+
+/** Releases what the store holds open (the S3 client's sockets). */
+export function closeObjectStore(store: ObjectStore): void {
+  if (store instanceof S3ObjectStore) store.destroy();
+}

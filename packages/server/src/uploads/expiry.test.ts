@@ -1,0 +1,172 @@
+/**
+ * Unfinished uploads past UPLOAD_TTL_HOURS become EXPIRED and lose their parts — with a
+ * moved clock, on the embedded set-up (filesystem + SQLite) and, where the test servers
+ * run, on S3 + PostgreSQL (where one instance at a time sweeps).
+ */
+import { rm } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPortal } from '../app.js';
+import { loadConfig } from '../config.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import { asBody, MiB, randomBytesSeeded, TestApi } from '../test-support/api.js';
+import { freePort, tempDir } from '../test-support/portal.js';
+import { createPgDatabase, pgTestUrl, s3PortalEnv, s3TestOptions } from '../test-support/services.js';
+import { expireUploads } from './expiry.js';
+
+const HOUR = 3600 * 1000;
+
+/** A portal whose clock the test moves. */
+async function startPortal(env: Record<string, string>) {
+  let now = Date.now();
+  const dataDir = await tempDir('speos-expiry-');
+  const port = await freePort();
+  const config = loadConfig({
+    PORT: String(port),
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'silent',
+    UPLOAD_TTL_HOURS: '24',
+    UPLOAD_EXPIRY_INTERVAL_SECONDS: '3600',
+    ...env,
+  });
+  const portal = await createPortal(config, { clock: () => now });
+  await portal.app.listen({ port, host: '127.0.0.1' });
+  return {
+    ...portal,
+    api: new TestApi(`http://127.0.0.1:${port}`),
+    advance(ms: number) {
+      now += ms;
+    },
+    async close() {
+      await portal.app.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+function expirySuite(name: string, makeEnv: () => Promise<{ env: Record<string, string>; close(): Promise<void> }>) {
+  describe(`upload expiry: ${name}`, () => {
+    let portal: Awaited<ReturnType<typeof startPortal>>;
+    let cleanup: () => Promise<void>;
+    beforeAll(async () => {
+      const made = await makeEnv();
+      cleanup = made.close;
+      portal = await startPortal(made.env);
+    });
+    afterAll(async () => {
+      await portal?.close();
+      await cleanup?.();
+    });
+
+    it('expires unfinished uploads past the TTL: upload and task EXPIRED, history entry, parts deleted', async () => {
+      const api = portal.api;
+      const data = randomBytesSeeded(5 * MiB + 100, 21);
+      // Three uploads at the same time: one left unfinished, one completed, one abandoned
+      // include-only upload (its own placeholder task).
+      const stale = await api.uploadParts(data);
+      const done = await api.uploadFile(data);
+      const include = await api.uploadParts(data, { file_type: 'include', filename: 'refs.zip' });
+      portal.advance(23 * HOUR);
+      const fresh = await api.uploadParts(data); // 1 h old when the sweep runs
+      portal.advance(2 * HOUR);
+
+      const result = await portal.expiry.runNow();
+      expect(result.ran).toBe(true);
+      expect(result.expired.sort()).toEqual([stale.ref.upload_id, include.ref.upload_id].sort());
+
+      const detail = await api.get(`/tasks/${stale.ref.task_id}/detail`);
+      expect(detail.body.status).toBe('EXPIRED');
+      const last = detail.body.status_history.at(-1);
+      expect(last).toMatchObject({ status: 'EXPIRED' });
+      expect(last.message).toContain('24 h');
+      expect((await api.get(`/tasks/${include.ref.task_id}`)).body.status).toBe('EXPIRED');
+      expect((await api.get(`/tasks/${done.ref.task_id}`)).body.status).toBe('UPLOADING');
+      expect((await api.get(`/tasks/${fresh.ref.task_id}`)).body.status).toBe('UPLOADING');
+
+      const list = await api.post('/tasks/upload/multipart/list', stale.ref);
+      expect(list.status).toBe(404);
+      expect(list.body.code).toBe('NO_SUCH_UPLOAD');
+      await expect(portal.store.listParts(stale.ref.object_key, stale.ref.upload_id)).rejects.toMatchObject({
+        code: 'NO_SUCH_UPLOAD',
+      });
+      const late = await fetch(stale.init.parts[0]!.upload_url, {
+        method: 'PUT',
+        body: asBody(data.subarray(0, stale.init.parts[0]!.size)),
+      });
+      expect(late.status).toBe(404); // S3 answers NoSuchUpload in XML, the fs store in JSON
+      await late.arrayBuffer();
+      // The fresh one is untouched and still completes.
+      const completed = await api.post('/tasks/upload/multipart/complete', { ...fresh.ref, parts: fresh.parts });
+      expect(completed.status).toBe(200);
+
+      expect((await portal.expiry.runNow()).expired).toEqual([]);
+    });
+  });
+}
+
+expirySuite('filesystem + SQLite', async () => ({ env: {}, close: async () => {} }));
+
+const s3 = s3TestOptions('upload expiry on S3 + PostgreSQL');
+const pgServer = pgTestUrl('upload expiry on S3 + PostgreSQL');
+
+describe.skipIf(!s3 || !pgServer)('S3 + PostgreSQL', () => {
+  expirySuite('S3 + PostgreSQL', async () => {
+    const database = await createPgDatabase(pgServer!);
+    return { env: { ...s3PortalEnv(s3!), DATABASE_URL: database.url }, close: () => database.drop() };
+  });
+
+  it('lets one instance at a time sweep (advisory lock)', async () => {
+    const database = await createPgDatabase(pgServer!);
+    const a = await startPortal({ ...s3PortalEnv(s3!), DATABASE_URL: database.url });
+    try {
+      const upload = await a.api.uploadParts(randomBytesSeeded(MiB, 22));
+      // A store whose abort waits for the test, so the first sweep holds the lock meanwhile.
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let entered!: () => void;
+      const inside = new Promise<void>((resolve) => {
+        entered = resolve;
+      });
+      const slow: ObjectStore = Object.create(a.store, {
+        abortMultipartUpload: {
+          value: async (key: string, uploadId: string) => {
+            entered();
+            await gate;
+            return a.store.abortMultipartUpload(key, uploadId);
+          },
+        },
+      });
+      const clock = () => Date.now() + 25 * HOUR;
+      const first = expireUploads({ db: a.db, store: slow, clock, ttlHours: 24 });
+      await inside;
+      const second = await expireUploads({ db: a.db, store: a.store, clock, ttlHours: 24 });
+      expect(second).toEqual({ ran: false, expired: [] });
+      release();
+      expect(await first).toEqual({ ran: true, expired: [upload.ref.upload_id] });
+    } finally {
+      await a.close();
+      await database.drop();
+    }
+  });
+});
+
+describe('the periodic job', () => {
+  it('runs on its interval from createPortal and stops with the app', async () => {
+    const portal = await startPortal({ UPLOAD_EXPIRY_INTERVAL_SECONDS: '1' });
+    try {
+      const upload = await portal.api.uploadParts(randomBytesSeeded(MiB, 23));
+      portal.advance(25 * HOUR);
+      const deadline = Date.now() + 10_000;
+      let status = '';
+      while (Date.now() < deadline) {
+        status = (await portal.api.get(`/tasks/${upload.ref.task_id}`)).body.status;
+        if (status === 'EXPIRED') break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(status).toBe('EXPIRED');
+    } finally {
+      await portal.close();
+    }
+  });
+});

@@ -1,0 +1,154 @@
+/**
+ * Reclaims uploads left unfinished past UPLOAD_TTL_HOURS: the upload becomes EXPIRED (and
+ * its task too, when it was the task's master and the task is still UPLOADING), then its
+ * stored parts are deleted. Runs periodically in every API server; on PostgreSQL a
+ * session advisory lock makes one instance do each sweep (SQLite has one process per data
+ * directory anyway).
+ *
+ * The database moves first, by compare-and-set on status UPLOADING, so a sweep and a
+ * concurrent complete or abort cannot both win; the parts are deleted after the commit.
+ * If that delete fails the bucket's lifecycle rule (docs/operations.md) is the backstop.
+ */
+import { type Kysely, PostgresAdapter, sql } from 'kysely';
+import type { Clock } from '../clock.js';
+import type { Db } from '../db/connect.js';
+import type { Database, UploadRow } from '../db/schema.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import { findTask, transitionTask } from '../tasks/repository.js';
+
+/** Any key will do as long as nothing else in the database uses it: "SPEOSexp" as an int64. */
+const ADVISORY_LOCK_KEY = sql.raw('6003231012479297648');
+const BATCH = 100;
+
+export interface ExpiryLogger {
+  info(object: object, message: string): void;
+  warn(object: object, message: string): void;
+}
+
+export interface UploadExpiryDeps {
+  db: Db;
+  store: ObjectStore;
+  clock: Clock;
+  ttlHours: number;
+  log?: ExpiryLogger;
+}
+
+export interface SweepResult {
+  /** False when another instance holds the lock and did this sweep. */
+  ran: boolean;
+  /** Upload ids marked EXPIRED by this sweep. */
+  expired: string[];
+}
+
+const isPostgres = (db: Kysely<Database>) => db.getExecutor().adapter instanceof PostgresAdapter;
+
+/** Marks one upload EXPIRED (and its task, if it was what the task was waiting for). */
+async function expireOne(db: Db, upload: UploadRow, now: number, ttlHours: number): Promise<boolean> {
+  return db.transaction().execute(async (trx) => {
+    const result = await trx
+      .updateTable('uploads')
+      .set({ status: 'EXPIRED', updated_at: now })
+      .where('upload_id', '=', upload.upload_id)
+      .where('status', '=', 'UPLOADING')
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 0) return false; // completed or aborted meanwhile
+    const task = await findTask(trx, upload.task_id, null);
+    const isMaster = task?.master_upload_id === upload.upload_id;
+    const isOnlyFile = task && task.master_upload_id === null && task.include_upload_id === upload.upload_id;
+    if (isMaster || isOnlyFile) {
+      await transitionTask(
+        trx,
+        upload.task_id,
+        ['UPLOADING'],
+        'EXPIRED',
+        now,
+        `upload not completed within ${ttlHours} h; its parts were deleted`,
+      );
+    }
+    return true;
+  });
+}
+
+/** One sweep: expires every unfinished upload created before now − TTL. */
+export async function expireUploads(deps: UploadExpiryDeps): Promise<SweepResult> {
+  const { db, store, clock, ttlHours, log } = deps;
+  const sweep = async (): Promise<string[]> => {
+    const expired: string[] = [];
+    const now = clock();
+    const cutoff = now - ttlHours * 3600 * 1000;
+    for (;;) {
+      const batch = await db
+        .selectFrom('uploads')
+        .selectAll()
+        .where('status', '=', 'UPLOADING')
+        .where('created_at', '<', cutoff)
+        .orderBy('created_at')
+        .limit(BATCH)
+        .execute();
+      for (const upload of batch) {
+        if (!(await expireOne(db, upload, now, ttlHours))) continue;
+        expired.push(upload.upload_id);
+        try {
+          await store.abortMultipartUpload(upload.object_key, upload.upload_id);
+        } catch (error) {
+          log?.warn({ err: error, upload_id: upload.upload_id }, 'expired upload: deleting its parts failed');
+        }
+      }
+      if (batch.length < BATCH) break;
+    }
+    if (expired.length > 0) log?.info({ count: expired.length }, 'expired unfinished uploads');
+    return expired;
+  };
+
+  if (!isPostgres(db)) return { ran: true, expired: await sweep() };
+  // A session lock on one pooled connection, held for the sweep; the sweep's own queries
+  // use other connections. Another instance holding it means this sweep is theirs.
+  return db.connection().execute(async (conn) => {
+    const lock = sql<{ locked: boolean }>`select pg_try_advisory_lock(${ADVISORY_LOCK_KEY}) as locked`;
+    const { rows } = await lock.execute(conn);
+    if (!rows[0]?.locked) return { ran: false, expired: [] };
+    try {
+      return { ran: true, expired: await sweep() };
+    } finally {
+      await sql`select pg_advisory_unlock(${ADVISORY_LOCK_KEY})`.execute(conn);
+    }
+  });
+}
+
+export interface UploadExpiryJob {
+  /** Runs a sweep now (waiting for one already running first). */
+  runNow(): Promise<SweepResult>;
+  /** Stops the timer and waits for a sweep in progress. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Sweeps every `intervalSeconds` (the first one right away). The timer does not keep the
+ * process alive; a failed sweep is logged and tried again next time.
+ */
+export function startUploadExpiry(deps: UploadExpiryDeps & { intervalSeconds: number }): UploadExpiryJob {
+  let running: Promise<SweepResult> | null = null;
+  let stopped = false;
+  const run = (): Promise<SweepResult> => {
+    if (running) return running.catch(() => {}).then(run);
+    running = expireUploads(deps).finally(() => {
+      running = null;
+    });
+    return running;
+  };
+  const tick = () => {
+    if (stopped || running) return;
+    run().catch((error) => deps.log?.warn({ err: error }, 'upload expiry sweep failed; will retry'));
+  };
+  const timer = setInterval(tick, deps.intervalSeconds * 1000);
+  timer.unref();
+  setImmediate(tick);
+  return {
+    runNow: run,
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running?.catch(() => {});
+    },
+  };
+}
