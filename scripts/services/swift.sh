@@ -129,6 +129,8 @@ use = egg:swift#s3api
 location = $REGION
 # S3's minimum part size (5 MiB): Complete answers EntityTooSmall below it, as AWS does.
 min_segment_size = 5242880
+# S3 allows 10 000 parts per upload (s3api defaults to 1000); the portal plans up to 10 000.
+max_upload_part_num = 10000
 cors_preflight_allow_origin = $CORS_ORIGIN
 
 [filter:tempauth]
