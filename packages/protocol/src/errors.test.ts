@@ -8,7 +8,7 @@ describe('the error table', () => {
   it.each(['api.md', 'api.zh-CN.md'])('is documented in %s with the same statuses', (name) => {
     const text = doc(name);
     for (const code of ERROR_CODES) {
-      expect(text, code).toMatch(new RegExp(`\\| ${ERRORS[code].status} \\| \`${code}\` \\|`));
+      expect(text, code).toMatch(new RegExp(`\\|\\s*${ERRORS[code].status}\\s*\\|\\s*\`${code}\`\\s*\\|`));
     }
   });
 

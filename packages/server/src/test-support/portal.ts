@@ -51,7 +51,11 @@ export async function startTestPortal(
     dataDir,
     app,
     async close() {
+      // A test's client may keep connections open (keep-alive, a stalled PUT): give
+      // requests a moment to finish, then cut what is left rather than hang the suite.
+      const timer = setTimeout(() => app.server.closeAllConnections(), 1000);
       await app.close();
+      clearTimeout(timer);
       if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
     },
   };
