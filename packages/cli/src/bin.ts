@@ -1,15 +1,20 @@
 #!/usr/bin/env node
-/** `speos-portal` — serve the portal (upload and tasks commands arrive with the client SDK). */
+/** `speos-portal` — serve the portal, upload jobs, list and show tasks. */
 import { serve } from '@speos-portal/server';
+import { CliError, oneLine } from './cli-error.js';
 
 const USAGE = `Usage: speos-portal <command>
 
 Commands:
-  serve     start the portal (configuration from environment variables; see README)
+  serve                          start the portal (configuration from environment variables; see README)
+  upload FILE --job-name NAME    upload a SPEOS model (resumable) and submit the job
+  tasks list | tasks show ID     list tasks, show one task
 
 Options:
   -h, --help     show this help
-  -v, --version  show the version`;
+  -v, --version  show the version
+
+Run "speos-portal <command> --help" for a command's options.`;
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -36,11 +41,23 @@ async function main(argv: string[]): Promise<void> {
     await serve();
     return;
   }
+  if (command === 'upload') {
+    const { uploadCommand } = await import('./commands/upload.js');
+    await uploadCommand(rest);
+    process.exit(0); // keep-alive sockets and timers must not hold the terminal
+  }
+  if (command === 'tasks') {
+    const { tasksCommand } = await import('./commands/tasks.js');
+    await tasksCommand(rest);
+    return;
+  }
   console.error(`speos-portal: unknown command "${command}"\n\n${USAGE}`);
   process.exit(2);
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
-  console.error(`speos-portal: ${error instanceof Error ? error.message : String(error)}`);
-  process.exit(1);
+  const prefix =
+    process.argv[2] === 'upload' || process.argv[2] === 'tasks' ? `speos-portal ${process.argv[2]}` : 'speos-portal';
+  console.error(`${prefix}: ${oneLine(error)}`);
+  process.exit(error instanceof CliError ? error.exitCode : 1);
 });

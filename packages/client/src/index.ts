@@ -12,4 +12,5 @@ export * from './retry-policy.js';
 export * from './state-store.js';
 export * from './transport.js';
 export * from './uploader.js';
+export * from './with-retry.js';
 export * from './xhr-transport.js';

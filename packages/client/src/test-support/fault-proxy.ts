@@ -174,8 +174,13 @@ export async function startFaultProxy(target: string, initial: Partial<FaultProx
           if (out.destroyed) return;
           if (!out.write(chunk)) {
             await new Promise<void>((r) => {
-              out.once('drain', r);
-              out.once('close', r);
+              const done = () => {
+                out.off('drain', done);
+                out.off('close', done);
+                r();
+              };
+              out.on('drain', done);
+              out.on('close', done);
             });
           }
         }

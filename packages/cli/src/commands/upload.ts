@@ -1,0 +1,286 @@
+/**
+ * `speos-portal upload FILE --job-name …`: upload (resuming if an earlier run was cut off),
+ * complete and confirm. Progress is saved after every part in a JSON state file keyed by the
+ * file's absolute path, size and mtime, so re-running the same command continues.
+ */
+import { parseArgs } from 'node:util';
+import {
+  type ConfirmFields,
+  findResumableUploads,
+  type PortalClient,
+  type SavedUpload,
+  UploadError,
+  Uploader,
+  type UploadResult,
+  withRetry,
+} from '@speos-portal/client';
+import { defaultStateDir, JsonFileStateStore, NodeFileSource, NodeHttpTransport } from '@speos-portal/client/node';
+import { ConfirmRequest } from '@speos-portal/protocol';
+import { CliError } from '../cli-error.js';
+import { connect, explain, fetchConfig } from '../connection.js';
+import { formatBytes } from '../format.js';
+import { ProgressBar } from '../progress-bar.js';
+
+export const UPLOAD_USAGE = `Usage: speos-portal upload FILE --job-name NAME [options]
+
+Uploads FILE (the SPEOS master model), then submits the job. If an earlier run was
+interrupted (Ctrl-C, crash, reboot), running the same command again resumes it.
+
+Options:
+  --job-name NAME      job name (required, 1–200 characters)
+  --submitter NAME     who submits the job
+  --profile NAME       simulation profile (server default: Standard)
+  --version V          SPEOS version, e.g. v252 (server default)
+  --threads N          solver threads (server default: 8)
+  --priority N         SPEOS process priority 0–5 (server default: 2)
+  --include ARCHIVE    archive of files the master references
+  --server URL         portal URL (env SPEOS_PORTAL_URL, default http://localhost:8000)
+  --token T            bearer token (env SPEOS_PORTAL_TOKEN)
+  --concurrency N      parts in flight at once (default 4)
+  --restart            forget an interrupted upload of FILE and start over
+  --state-dir DIR      where progress is saved (env SPEOS_PORTAL_STATE_DIR,
+                       default $XDG_STATE_HOME/speos-portal or ~/.local/state/speos-portal)
+  --json               print the result as JSON on stdout, no progress
+  -h, --help           show this help`;
+
+const OPTIONS = {
+  'job-name': { type: 'string' },
+  submitter: { type: 'string' },
+  profile: { type: 'string' },
+  version: { type: 'string' },
+  threads: { type: 'string' },
+  priority: { type: 'string' },
+  include: { type: 'string' },
+  server: { type: 'string' },
+  token: { type: 'string' },
+  concurrency: { type: 'string' },
+  'state-dir': { type: 'string' },
+  'stall-timeout': { type: 'string' },
+  restart: { type: 'boolean' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function integerFlag(name: string, raw: string | undefined, min: number, max: number): number | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^\d+$/.test(raw.trim())) throw new CliError(`--${name} must be a whole number, got "${raw}"`, 2);
+  const value = Number(raw);
+  if (value < min || value > max) throw new CliError(`--${name} must be between ${min} and ${max}, got ${value}`, 2);
+  return value;
+}
+
+function parse(argv: string[]) {
+  try {
+    return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new CliError(`${(error as Error).message.split('\n')[0]}; see speos-portal upload --help`, 2);
+  }
+}
+
+export async function uploadCommand(argv: string[]): Promise<void> {
+  const { values, positionals } = parse(argv);
+  if (values.help) {
+    console.log(UPLOAD_USAGE);
+    return;
+  }
+  if (positionals.length !== 1) {
+    throw new CliError(`expected exactly one FILE, got ${positionals.length}; see speos-portal upload --help`, 2);
+  }
+  const jobName = values['job-name']?.trim();
+  if (!jobName) throw new CliError('--job-name is required', 2);
+  const threads = integerFlag('threads', values.threads, 1, 4096);
+  const priority = integerFlag('priority', values.priority, 0, 5);
+  const concurrency = integerFlag('concurrency', values.concurrency, 1, 64) ?? 4;
+  const stallSeconds = integerFlag('stall-timeout', values['stall-timeout'], 1, 3600) ?? 30;
+  const json = values.json === true;
+  // Checked before sending any bytes; the limits come from the protocol's schema, not retyped.
+  for (const [flag, field, value] of [
+    ['job-name', 'job_name', jobName],
+    ['submitter', 'submitter', values.submitter],
+    ['profile', 'profile_name', values.profile],
+  ] as const) {
+    const max = (ConfirmRequest.properties[field] as { maxLength?: number }).maxLength;
+    if (value !== undefined && max !== undefined && [...value].length > max) {
+      throw new CliError(`--${flag} must be at most ${max} characters, got ${[...value].length}`, 2);
+    }
+  }
+
+  const master = await NodeFileSource.open(positionals[0]!).catch((error: Error) => {
+    throw new CliError(error.message);
+  });
+  const include = values.include
+    ? await NodeFileSource.open(values.include).catch((error: Error) => {
+        throw new CliError(error.message);
+      })
+    : undefined;
+
+  const api = connect(values);
+  const config = await fetchConfig(api);
+  for (const source of include ? [master, include] : [master]) {
+    if (source.size > config.max_file_size) {
+      throw new CliError(
+        `${source.path} is ${formatBytes(source.size)}; this server accepts at most ${formatBytes(config.max_file_size)}`,
+      );
+    }
+  }
+  if (values.version && !config.speos_versions.includes(values.version)) {
+    throw new CliError(
+      `--version ${values.version} is not offered; the server has ${config.speos_versions.join(', ')}`,
+      2,
+    );
+  }
+  if (threads !== undefined && threads > config.max_thread_count) {
+    throw new CliError(`--threads ${threads} is above this server's maximum of ${config.max_thread_count}`, 2);
+  }
+
+  const store = new JsonFileStateStore(values['state-dir'] ? values['state-dir'] : defaultStateDir());
+  const log = (line: string) => {
+    if (!json) process.stderr.write(`${line}\n`);
+  };
+  await forgetStale(api, store, master, values.restart === true, log);
+  if (include) await forgetStale(api, store, include, values.restart === true, log);
+
+  const transport = new NodeHttpTransport({ maxSockets: concurrency * 2 });
+  const controller = new AbortController();
+  let interrupted = false;
+  const onSignal = () => {
+    interrupted = true;
+    controller.abort(new UploadError('PAUSED', 'interrupted'));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  const run = (source: NodeFileSource, fileType: 'master' | 'include', taskId?: string) => {
+    const uploader = new Uploader({
+      api,
+      transport,
+      source,
+      store,
+      fileType,
+      taskId,
+      concurrency,
+      stallTimeoutMs: stallSeconds * 1000,
+      keepState: true, // removed only after confirm, so a crash before it resumes instead of re-sending
+      signal: controller.signal,
+    });
+    const bar = json ? undefined : new ProgressBar(process.stderr, source.name);
+    uploader.on('resume', (r) =>
+      log(
+        `resuming ${source.name}: ${r.partsOnServer} of ${r.totalParts} parts already on the server (task ${r.taskId})`,
+      ),
+    );
+    uploader.on('warning', (w) => log(`warning: ${w.message}`));
+    if (bar) uploader.on('progress', (p) => bar.update(p));
+    return { uploader, done: uploader.start().finally(() => bar?.finish()) };
+  };
+
+  try {
+    const main = run(master, 'master');
+    const masterResult = await main.done;
+    let includeResult: UploadResult | undefined;
+    let includeUploader: Uploader | undefined;
+    if (include) {
+      const inc = run(include, 'include', masterResult.taskId);
+      includeUploader = inc.uploader;
+      includeResult = await inc.done;
+    }
+    const confirmFields: ConfirmFields = {
+      job_name: jobName,
+      ...(values.submitter !== undefined ? { submitter: values.submitter } : {}),
+      ...(values.profile !== undefined ? { profile_name: values.profile } : {}),
+      ...(values.version !== undefined ? { version: values.version } : {}),
+      ...(threads !== undefined ? { thread_count: threads } : {}),
+      ...(priority !== undefined ? { priority } : {}),
+    };
+    const confirmed = await withRetry(
+      (signal) =>
+        api.confirm(
+          {
+            ...confirmFields,
+            task_id: masterResult.taskId,
+            master_object_key: masterResult.objectKey,
+            ...(includeResult ? { include_object_key: includeResult.objectKey } : {}),
+          },
+          signal,
+        ),
+      { signal: controller.signal },
+    ).catch((error: unknown) => {
+      throw explain(api, error);
+    });
+    await main.uploader.forget();
+    await includeUploader?.forget();
+    if (json) {
+      console.log(
+        JSON.stringify({
+          task_id: confirmed.task_id,
+          status: confirmed.status,
+          message: confirmed.message,
+          master: describe(masterResult),
+          include: includeResult ? describe(includeResult) : null,
+        }),
+      );
+    } else {
+      log(`submitted task ${confirmed.task_id} (${confirmed.status}): ${jobName}`);
+    }
+  } catch (error) {
+    if (interrupted) {
+      throw new CliError('interrupted; progress is saved, run the same command again to resume', 130);
+    }
+    if (error instanceof UploadError) throw new CliError(error.message);
+    throw explain(api, error);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    transport.close();
+  }
+}
+
+function describe(r: UploadResult) {
+  return {
+    object_key: r.objectKey,
+    size: r.size,
+    etag: r.etag,
+    resumed: r.resumed,
+    parts_sent: r.partsSent,
+  };
+}
+
+/**
+ * Saved uploads of the same path whose file has since changed (size or mtime), or all of them
+ * with --restart: abort them on the server and forget them, saying so.
+ */
+async function forgetStale(
+  api: PortalClient,
+  store: JsonFileStateStore,
+  source: NodeFileSource,
+  restart: boolean,
+  log: (line: string) => void,
+): Promise<void> {
+  const current = await findResumableUploads(store, {
+    filename: source.name,
+    size: source.size,
+    lastModified: source.lastModified,
+    path: source.path,
+  });
+  const samePath = (await store.all()).filter((s) => s.path === source.path);
+  for (const state of samePath) {
+    const stillMatches = current.some((c) => c.task_id === state.task_id);
+    if (stillMatches && !restart) continue;
+    log(
+      stillMatches
+        ? `--restart: discarding the interrupted upload of ${source.name} (task ${state.task_id})`
+        : `${source.name} changed since its interrupted upload (${describeChange(state, source)}); starting a new upload`,
+    );
+    if (!state.completed) {
+      await api
+        .abort({ task_id: state.task_id, upload_id: state.upload_id, object_key: state.object_key })
+        .catch(() => {});
+    }
+    await store.remove(state.task_id);
+  }
+}
+
+function describeChange(state: SavedUpload, source: NodeFileSource): string {
+  if (state.size !== source.size) return `size ${state.size} → ${source.size} bytes`;
+  return `modified ${new Date(state.lastModified).toISOString()} → ${new Date(source.lastModified).toISOString()}`;
+}

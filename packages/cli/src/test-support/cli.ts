@@ -1,0 +1,65 @@
+/** Runs the built CLI (`packages/cli/dist/bin.js`) as a child process, as a user would. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const BIN = fileURLToPath(new URL('../../dist/bin.js', import.meta.url));
+
+export interface CliRun {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export function startCli(args: string[], env: Record<string, string> = {}): CliRun {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: { ...process.env, SPEOS_PORTAL_URL: '', SPEOS_PORTAL_TOKEN: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d) => {
+    out += d;
+  });
+  child.stderr?.on('data', (d) => {
+    err += d;
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return { child, stdout: () => out, stderr: () => err, exited };
+}
+
+export async function runCli(args: string[], env: Record<string, string> = {}) {
+  const run = startCli(args, env);
+  const { code } = await run.exited;
+  return { code, stdout: run.stdout(), stderr: run.stderr() };
+}
+
+/** The saved upload states in a state dir (what the CLI wrote after each part). */
+export async function savedStates(dir: string): Promise<{ task_id: string; uploaded_parts: [number, string][] }[]> {
+  let names: string[] = [];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  const states = [];
+  for (const name of names.filter((n) => n.endsWith('.json'))) {
+    try {
+      states.push(JSON.parse(await readFile(path.join(dir, name), 'utf8')));
+    } catch {}
+  }
+  return states;
+}
+
+/** Polls until `predicate` holds (or throws after `ms`). */
+export async function waitFor(predicate: () => Promise<boolean> | boolean, ms = 30_000, what = 'condition') {
+  const deadline = Date.now() + ms;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
