@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFaultProxy } from '../../../client/src/test-support/fault-proxy.js';
 import { md5File, md5Stored, metric, writeRandomFile } from '../../../client/src/test-support/files.js';
 import { freePort, spawnPortal, startTestPortal, tempDir } from '../../../server/src/test-support/portal.js';
-import { runCli, savedStates, startCli, waitFor } from '../test-support/cli.js';
+import { partsSaved, runCli, savedStates, startCli, waitFor } from '../test-support/cli.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -43,7 +43,7 @@ describe('speos-portal upload', () => {
         '--json',
       ];
       const first = startCli(args);
-      await waitFor(async () => (await savedStates(stateDir))[0]?.uploaded_parts.length! >= 3, 30_000, '3 parts');
+      await waitFor(async () => (await partsSaved(stateDir)) >= 3, 30_000, '3 parts');
       first.child.kill('SIGKILL');
       expect((await first.exited).signal).toBe('SIGKILL');
 
@@ -83,7 +83,7 @@ describe('speos-portal upload', () => {
       const md5 = await writeRandomFile(file, SIZE);
       const stateDir = path.join(dir, 'state-restart');
       const run = startCli(['upload', file, '--job-name', 'restart', '--server', proxy.url, '--state-dir', stateDir]);
-      await waitFor(async () => (await savedStates(stateDir))[0]?.uploaded_parts.length! >= 2, 30_000, '2 parts');
+      await waitFor(async () => (await partsSaved(stateDir)) >= 2, 30_000, '2 parts');
       server.child.kill('SIGKILL');
       await server.exited;
       await new Promise((r) => setTimeout(r, 500));
@@ -110,7 +110,7 @@ describe('speos-portal upload', () => {
       const stateDir = path.join(dir, 'state-changed');
       const args = ['upload', file, '--job-name', 'changed', '--server', proxy.url, '--state-dir', stateDir];
       const first = startCli(args);
-      await waitFor(async () => (await savedStates(stateDir))[0]?.uploaded_parts.length! >= 2, 30_000, '2 parts');
+      await waitFor(async () => (await partsSaved(stateDir)) >= 2, 30_000, '2 parts');
       first.child.kill('SIGINT'); // Ctrl-C: saved, says how to resume
       expect((await first.exited).code).toBe(130);
       expect(first.stderr()).toMatch(/interrupted; progress is saved, run the same command again to resume\n$/);

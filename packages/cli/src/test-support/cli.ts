@@ -63,3 +63,8 @@ export async function waitFor(predicate: () => Promise<boolean> | boolean, ms = 
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** Parts recorded in the first saved state of a state dir (0 when there is none yet). */
+export async function partsSaved(dir: string): Promise<number> {
+  return (await savedStates(dir))[0]?.uploaded_parts.length ?? 0;
+}
