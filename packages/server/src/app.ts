@@ -13,6 +13,7 @@ import { type Db, openDatabase } from './db/connect.js';
 import { registerAuth } from './http/auth.js';
 import { registerErrorHandling } from './http/errors.js';
 import { Metrics } from './http/metrics.js';
+import { DEFAULT_WEB_ROOT, registerWebUi } from './http/web-ui.js';
 import { FsObjectStore } from './storage/fs-store.js';
 import type { ObjectStore } from './storage/object-store.js';
 import { closeObjectStore, openObjectStore, storeWarnings } from './storage/open-store.js';
@@ -31,6 +32,8 @@ export interface AppDeps {
   store: ObjectStore;
   clock?: Clock;
   logger?: FastifyServerOptions['logger'];
+  /** Directory of the built web UI; undefined: `/` redirects to the API docs. */
+  webRoot?: string | undefined;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,100}$/;
@@ -116,6 +119,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (store instanceof FsObjectStore) await app.register(partRoute, { prefix, store, metrics, hide });
   }
 
+  await registerWebUi(app, deps.webRoot);
+
   app.get('/healthz', { schema: { hide: true }, config: { public: true } }, async () => ({
     status: 'ok',
     version: VERSION,
@@ -146,7 +151,7 @@ export async function createPortal(
     await db.destroy();
     throw error;
   });
-  const app = await buildApp({ config, db, store, ...options });
+  const app = await buildApp({ config, db, store, webRoot: config.webDir ?? DEFAULT_WEB_ROOT, ...options });
   for (const warning of await storeWarnings(store)) app.log.warn(warning);
   const expiry = startUploadExpiry({
     db,

@@ -34,12 +34,16 @@ export interface Config {
   logLevel: string;
   /** Seconds to let in-flight requests finish after SIGTERM. */
   shutdownGraceSeconds: number;
+  /** Built web UI to serve at `/`; unset: packages/web/dist beside the server. */
+  webDir: string | undefined;
 }
 
 /** The S3-compatible store (STORAGE=s3). */
 export interface S3Config {
   /** Unset: AWS S3's own endpoint for the region. */
   endpoint: string | undefined;
+  /** The endpoint as browsers reach it, if not S3_ENDPOINT (presigned URLs name this host). */
+  publicEndpoint: string | undefined;
   region: string;
   bucket: string;
   /** Unset (both): the AWS SDK's default credential chain (AWS_* variables, instance role). */
@@ -127,6 +131,7 @@ function s3Config(env: Env): S3Config {
     throw new ConfigError('S3_BUCKET', `"${bucket}" is not a valid bucket name (3–63 of a-z 0-9 . -)`);
   }
   const endpoint = env.S3_ENDPOINT?.trim() ? url(env, 'S3_ENDPOINT', '') : undefined;
+  const publicEndpoint = env.S3_PUBLIC_ENDPOINT?.trim() ? url(env, 'S3_PUBLIC_ENDPOINT', '') : undefined;
   const region = env.S3_REGION?.trim() || 'us-east-1';
   if (!/^[a-z0-9-]{2,40}$/i.test(region)) throw new ConfigError('S3_REGION', `"${region}" is not a region name`);
   const accessKeyId = env.S3_ACCESS_KEY_ID?.trim() || undefined;
@@ -139,6 +144,7 @@ function s3Config(env: Env): S3Config {
   }
   return {
     endpoint,
+    publicEndpoint,
     region,
     bucket,
     accessKeyId,
@@ -213,5 +219,6 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     signingKey,
     logLevel,
     shutdownGraceSeconds: integer(env, 'SHUTDOWN_GRACE_SECONDS', 30, 0, 3600),
+    webDir: env.WEB_DIR?.trim() ? path.resolve(cwd, env.WEB_DIR.trim()) : undefined,
   };
 }

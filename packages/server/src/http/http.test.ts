@@ -165,3 +165,39 @@ describe('operations and documentation', () => {
     expect(html.toLowerCase()).toContain('swagger');
   });
 });
+
+describe('the web UI at /', () => {
+  it('serves the built UI, public even with auth on, without shadowing the API', async () => {
+    const { mkdir, writeFile } = await import('node:fs/promises');
+    const { tempDir } = await import('../test-support/portal.js');
+    const web = await tempDir('speos-web-');
+    await mkdir(`${web}/assets`);
+    await writeFile(`${web}/index.html`, '<!doctype html><div id="root"></div>');
+    await writeFile(`${web}/assets/app-1a2b.js`, 'console.log("ui")');
+    const portal = await startTestPortal({ WEB_DIR: web, AUTH_TOKENS: `${ALICE}:alice` });
+    try {
+      const page = await fetch(`${portal.url}/`);
+      expect(page.status).toBe(200);
+      expect(page.headers.get('content-type')).toContain('text/html');
+      expect(page.headers.get('cache-control')).toBe('no-cache');
+      expect(await page.text()).toContain('id="root"');
+      const asset = await fetch(`${portal.url}/assets/app-1a2b.js`);
+      expect(asset.status).toBe(200);
+      expect(asset.headers.get('cache-control')).toContain('immutable');
+      expect((await fetch(`${portal.url}/tasks`)).status).toBe(401);
+    } finally {
+      await portal.close();
+    }
+  });
+
+  it('sends / to the API docs when no UI is built', async () => {
+    const portal = await startTestPortal({ WEB_DIR: '/nonexistent' });
+    try {
+      const res = await fetch(`${portal.url}/`, { redirect: 'manual' });
+      expect(res.status).toBe(302);
+      expect(res.headers.get('location')).toBe('/docs');
+    } finally {
+      await portal.close();
+    }
+  });
+});
