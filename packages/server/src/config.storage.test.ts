@@ -11,6 +11,7 @@ describe('loadConfig: S3 and PostgreSQL', () => {
       loadConfig({
         ...s3,
         S3_ENDPOINT: 'http://127.0.0.1:9000/',
+        S3_PUBLIC_ENDPOINT: 'https://s3.example.com',
         S3_REGION: 'cn-beijing',
         S3_ACCESS_KEY_ID: 'AKIA123',
         S3_SECRET_ACCESS_KEY: 'secret',
@@ -18,6 +19,7 @@ describe('loadConfig: S3 and PostgreSQL', () => {
       }).s3,
     ).toEqual({
       endpoint: 'http://127.0.0.1:9000',
+      publicEndpoint: 'https://s3.example.com',
       region: 'cn-beijing',
       bucket: 'speos-uploads',
       accessKeyId: 'AKIA123',
@@ -29,6 +31,7 @@ describe('loadConfig: S3 and PostgreSQL', () => {
   it('defaults to AWS: its endpoint, us-east-1, virtual-hosted style, the SDK credential chain', () => {
     expect(loadConfig(s3).s3).toEqual({
       endpoint: undefined,
+      publicEndpoint: undefined,
       region: 'us-east-1',
       bucket: 'speos-uploads',
       accessKeyId: undefined,
@@ -42,6 +45,7 @@ describe('loadConfig: S3 and PostgreSQL', () => {
     [{ ...s3, S3_BUCKET: 'Bad_Bucket' }, 'S3_BUCKET: "Bad_Bucket" is not a valid bucket name'],
     [{ ...s3, S3_ENDPOINT: 'minio:9000' }, 'S3_ENDPOINT: must start with http:// or https://'],
     [{ ...s3, S3_ENDPOINT: 'not a url' }, 'S3_ENDPOINT: not a URL'],
+    [{ ...s3, S3_PUBLIC_ENDPOINT: 's3.example.com' }, 'S3_PUBLIC_ENDPOINT: not a URL'],
     [{ ...s3, S3_REGION: 'us east' }, 'S3_REGION: "us east" is not a region name'],
     [{ ...s3, S3_ACCESS_KEY_ID: 'AKIA' }, 'S3_SECRET_ACCESS_KEY: is required when S3_ACCESS_KEY_ID is set'],
     [{ ...s3, S3_SECRET_ACCESS_KEY: 'x' }, 'S3_ACCESS_KEY_ID: is required when S3_SECRET_ACCESS_KEY is set'],

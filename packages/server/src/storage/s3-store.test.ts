@@ -171,6 +171,20 @@ describe.skipIf(!options)('S3 store on a real server', () => {
     for (const s of [missing, wrongKey, down]) s.destroy();
   });
 
+  it('signs URLs for S3_PUBLIC_ENDPOINT when browsers reach the store under another name', async () => {
+    const publicEndpoint = options!.endpoint!.replace('127.0.0.1', 'localhost');
+    const split = new S3ObjectStore({ ...options!, publicEndpoint });
+    const key = newKey();
+    const uploadId = await split.createMultipartUpload(key, { contentType: 'application/octet-stream' });
+    const data = randomBytes(10);
+    const url = await split.presignUploadPart(key, uploadId, 1, { size: data.length, expiresAt: soon() });
+    expect(url.startsWith(`${publicEndpoint}/`)).toBe(true);
+    expect((await put(url, data)).status).toBe(200);
+    expect(await split.listParts(key, uploadId)).toEqual([{ partNumber: 1, etag: md5(data), size: 10 }]);
+    await split.abortMultipartUpload(key, uploadId);
+    split.destroy();
+  });
+
   it('does not warn about CORS where the store cannot report it (Swift sets CORS in its proxy)', async () => {
     expect(await store.corsProblem()).toBeNull();
   });

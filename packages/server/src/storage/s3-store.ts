@@ -29,6 +29,12 @@ import type { ObjectInfo, ObjectStore, StoredPart } from './object-store.js';
 export interface S3ObjectStoreOptions {
   /** e.g. `http://127.0.0.1:9000`; unset: AWS's own endpoint for `region`. */
   endpoint?: string | undefined;
+  /**
+   * The endpoint as browsers reach it, when it differs from the server's (e.g. the server
+   * uses `http://minio:9000` inside a container network). Presigned URLs are signed for
+   * this host, since the host is part of the signature. Unset: `endpoint`.
+   */
+  publicEndpoint?: string | undefined;
   region: string;
   bucket: string;
   /** Unset (with the secret): the SDK's default chain (AWS_* variables, instance role…). */
@@ -120,6 +126,8 @@ export function mapS3Error(error: unknown, context: { uploadId?: string; operati
 export class S3ObjectStore implements ObjectStore {
   readonly kind = 's3' as const;
   readonly client: S3Client;
+  /** Signs the URLs handed to clients; the same client unless publicEndpoint differs. */
+  readonly #presigner: S3Client;
   readonly bucket: string;
   readonly #endpoint: string;
   readonly #pageSize: number;
@@ -129,19 +137,25 @@ export class S3ObjectStore implements ObjectStore {
     this.#pageSize = options.listPartsPageSize ?? 1000;
     this.#endpoint = options.endpoint ?? `https://s3.${options.region}.amazonaws.com`;
     const timeout = (options.requestTimeoutSeconds ?? 30) * 1000;
-    this.client = new S3Client({
-      region: options.region,
-      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-      forcePathStyle: options.forcePathStyle ?? false,
-      ...(options.accessKeyId && options.secretAccessKey
-        ? { credentials: { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey } }
-        : {}),
-      // Without these the SDK signs a CRC32 of an empty body into presigned part URLs and
-      // streams PutObject as aws-chunked, which S3-compatible stores refuse (501/411).
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-      requestHandler: { connectionTimeout: Math.min(timeout, 10_000), requestTimeout: timeout },
-    });
+    const clientConfig = (endpoint: string | undefined) =>
+      new S3Client({
+        region: options.region,
+        ...(endpoint ? { endpoint } : {}),
+        forcePathStyle: options.forcePathStyle ?? false,
+        ...(options.accessKeyId && options.secretAccessKey
+          ? { credentials: { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey } }
+          : {}),
+        // Without these the SDK signs a CRC32 of an empty body into presigned part URLs and
+        // streams PutObject as aws-chunked, which S3-compatible stores refuse (501/411).
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+        responseChecksumValidation: 'WHEN_REQUIRED',
+        requestHandler: { connectionTimeout: Math.min(timeout, 10_000), requestTimeout: timeout },
+      });
+    this.client = clientConfig(options.endpoint);
+    this.#presigner =
+      options.publicEndpoint && options.publicEndpoint !== options.endpoint
+        ? clientConfig(options.publicEndpoint)
+        : this.client;
   }
 
   /** Runs one SDK call, mapping its failure to the API's errors. */
@@ -184,7 +198,7 @@ export class S3ObjectStore implements ObjectStore {
       PartNumber: partNumber,
       ContentLength: options.size,
     });
-    return getSignedUrl(this.client, command, {
+    return getSignedUrl(this.#presigner, command, {
       expiresIn,
       ...(past ? { signingDate: new Date((options.expiresAt - 1) * 1000) } : {}),
     });
@@ -322,7 +336,7 @@ export class S3ObjectStore implements ObjectStore {
       Key: key,
       ResponseContentDisposition: contentDisposition(options.filename),
     });
-    return getSignedUrl(this.client, command, {
+    return getSignedUrl(this.#presigner, command, {
       expiresIn: Math.max(1, Math.min(Math.floor(options.expiresIn), MAX_PRESIGN_SECONDS)),
     });
   }
@@ -379,5 +393,6 @@ export class S3ObjectStore implements ObjectStore {
 
   destroy(): void {
     this.client.destroy();
+    if (this.#presigner !== this.client) this.#presigner.destroy();
   }
 }
