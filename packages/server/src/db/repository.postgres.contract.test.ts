@@ -1,5 +1,5 @@
 /** The repository contract on PostgreSQL (a fresh database on the PG_TEST_URL server). */
-import { describe } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createPgDatabase, pgTestUrl } from '../test-support/services.js';
 import { openDatabase } from './connect.js';
 import { runRepositoryContract } from './repository.contract.js';
@@ -17,5 +17,17 @@ describe.skipIf(!server)('PostgreSQL', () => {
         await database.drop();
       },
     };
+  });
+
+  it('migrates once when several servers start on one empty database at the same time', async () => {
+    const database = await createPgDatabase(server!);
+    try {
+      const dbs = await Promise.all(Array.from({ length: 4 }, () => openDatabase(database.url, '/nonexistent')));
+      const tables = await dbs[0]!.introspection.getTables();
+      expect(tables.map((t) => t.name).sort()).toEqual(['task_status_history', 'tasks', 'uploads']);
+      for (const db of dbs) await db.destroy();
+    } finally {
+      await database.drop();
+    }
   });
 });
