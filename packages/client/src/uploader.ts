@@ -535,16 +535,18 @@ export class Uploader extends Emitter<UploaderEvents> {
 
   /** A URL for part n that has not expired; one sign call refreshes every missing part at once. */
   async #urlFor(n: number, signal: AbortSignal): Promise<SignedUrl> {
-    for (let round = 0; round < 3; round++) {
-      const known = this.#urls.get(n);
-      if (known && Date.now() < known.expiresAt) return known;
-      if (known) this.#urls.delete(n);
-      this.#signing ??= this.#sign(signal).finally(() => {
-        this.#signing = undefined;
-      });
-      await this.#signing;
-    }
-    throw new UploadError('REQUEST_FAILED', `sign returned no URL for part ${n}`);
+    const known = this.#urls.get(n);
+    if (known && Date.now() < known.expiresAt) return known;
+    if (known) this.#urls.delete(n);
+    this.#signing ??= this.#sign(signal).finally(() => {
+      this.#signing = undefined;
+    });
+    await this.#signing;
+    // Use what sign just gave even if our clock says it is past expiry: with a skewed clock,
+    // checking again would sign forever; the storage's own 403 URL_EXPIRED still re-signs.
+    const fresh = this.#urls.get(n);
+    if (!fresh) throw new UploadError('REQUEST_FAILED', `sign returned no URL for part ${n}`);
+    return fresh;
   }
 
   async #sign(signal: AbortSignal): Promise<void> {
