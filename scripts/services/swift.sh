@@ -54,7 +54,7 @@ install_packages() {
   # Ask apt not to start the packaged services: we run our own throw-away ones.
   printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d.speos && chmod +x /usr/sbin/policy-rc.d.speos
   [ -e /usr/sbin/policy-rc.d ] || cp /usr/sbin/policy-rc.d.speos /usr/sbin/policy-rc.d
-  if ! ls /var/lib/apt/lists/*_Packages >/dev/null 2>&1; then apt-get update -qq; fi
+  apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     swift swift-proxy swift-account swift-container swift-object memcached curl >/dev/null
   if cmp -s /usr/sbin/policy-rc.d /usr/sbin/policy-rc.d.speos; then rm -f /usr/sbin/policy-rc.d; fi
