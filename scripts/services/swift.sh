@@ -14,7 +14,7 @@
 #   SWIFT_ACCOUNT_PORT (6202), SWIFT_MEMCACHED_PORT (11211),
 #   SWIFT_CORS_ORIGIN (* — the browser origin allowed to PUT parts),
 #   S3_TEST_BUCKET (speos-test).
-# Must run as root (the servers drop to user swift).
+# Must run as root (the servers may drop to user swift, which then owns DIR).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -192,8 +192,13 @@ start() {
   else
     write_configs
     if ! pid_alive "$DIR/run/memcached.pid"; then
-      memcached -d -u memcache -l 127.0.0.1 -p "$MEMCACHED_PORT" -m 64 -P "$DIR/run/memcached.pid" ||
-        die "memcached did not start (port $MEMCACHED_PORT in use? set SWIFT_MEMCACHED_PORT)"
+      # In the foreground under setsid (not -d): its pid is then $!, and a memcached left
+      # over from an earlier cluster would serve this one stale account info.
+      if (echo >"/dev/tcp/127.0.0.1/$MEMCACHED_PORT") 2>/dev/null; then
+        die "port $MEMCACHED_PORT is taken (a memcached not started by this script?); stop it or set SWIFT_MEMCACHED_PORT"
+      fi
+      setsid memcached -u memcache -l 127.0.0.1 -p "$MEMCACHED_PORT" -m 64 </dev/null >"$DIR/log/memcached.log" 2>&1 &
+      echo $! >"$DIR/run/memcached.pid"
     fi
     local kind
     for kind in object container account proxy; do
