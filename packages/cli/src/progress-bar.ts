@@ -12,7 +12,7 @@ export class ProgressBar {
   readonly #out: ProgressOutput;
   readonly #label: string;
   readonly #tty: boolean;
-  #lastDraw = 0;
+  #lastDraw = Number.NEGATIVE_INFINITY;
   #lastPercentStep = -1;
   #last: UploadProgress | undefined;
 

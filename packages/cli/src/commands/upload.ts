@@ -37,6 +37,7 @@ Options:
   --server URL         portal URL (env SPEOS_PORTAL_URL, default http://localhost:8000)
   --token T            bearer token (env SPEOS_PORTAL_TOKEN)
   --concurrency N      parts in flight at once (default 4)
+  --stall-timeout S    retry a part that made no progress for S seconds (default 30)
   --restart            forget an interrupted upload of FILE and start over
   --state-dir DIR      where progress is saved (env SPEOS_PORTAL_STATE_DIR,
                        default $XDG_STATE_HOME/speos-portal or ~/.local/state/speos-portal)
@@ -226,7 +227,13 @@ export async function uploadCommand(argv: string[]): Promise<void> {
     if (interrupted) {
       throw new CliError('interrupted; progress is saved, run the same command again to resume', 130);
     }
-    if (error instanceof UploadError) throw new CliError(error.message);
+    if (error instanceof UploadError) {
+      // Transient trouble that outlasted the retries: the saved state makes a re-run cheap.
+      const resumable = error.code === 'REQUEST_FAILED' && (await store.all()).some((s) => s.path === master.path);
+      throw new CliError(
+        resumable ? `${error.message}; progress is saved, run the same command again to resume` : error.message,
+      );
+    }
     throw explain(api, error);
   } finally {
     process.off('SIGINT', onSignal);
