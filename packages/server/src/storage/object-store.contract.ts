@@ -73,7 +73,8 @@ export function runObjectStoreContract(name: string, makeStore: () => Promise<St
     });
 
     const newKey = () => {
-      const key = `contract/${randomUUID()}/模型 model.speos.zip`;
+      // Spaces, CJK and URL-special characters: presigned URLs must encode them right.
+      const key = `contract/${randomUUID()}/模型 model #1 100% a+b&c=d?.speos.zip`;
       created.push(key);
       return key;
     };

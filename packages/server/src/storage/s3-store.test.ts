@@ -10,7 +10,7 @@ import { asBody } from '../test-support/api.js';
 import { freePort } from '../test-support/portal.js';
 import { s3TestOptions } from '../test-support/services.js';
 import { multipartEtag } from './fs-store.js';
-import { mapS3Error, S3ObjectStore } from './s3-store.js';
+import { corsRulesProblem, mapS3Error, S3ObjectStore } from './s3-store.js';
 
 const options = s3TestOptions('S3 store specifics');
 const md5 = (data: Buffer) => createHash('md5').update(data).digest('hex');
@@ -47,6 +47,22 @@ describe('mapS3Error', () => {
   it('leaves a refusal the caller cannot fix as it is (a 500 with the request id)', () => {
     const denied = { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } };
     expect(mapS3Error(denied, { operation: 'Test' })).toBe(denied);
+  });
+});
+
+describe('corsRulesProblem', () => {
+  it('is content with a rule that allows PUT and exposes ETag (in any case)', () => {
+    const rules = [
+      { AllowedMethods: ['GET'], ExposeHeaders: [] },
+      { AllowedMethods: ['put', 'GET'], ExposeHeaders: ['x-amz-request-id', 'Etag'] },
+    ];
+    expect(corsRulesProblem('b', rules)).toBeNull();
+  });
+
+  it('names the bucket and the missing piece otherwise', () => {
+    expect(corsRulesProblem('b', [])).toMatch(/bucket "b" has no CORS configuration/);
+    expect(corsRulesProblem('b', [{ AllowedMethods: ['PUT'] }])).toMatch(/exposes the ETag header/);
+    expect(corsRulesProblem('b', [{ AllowedMethods: ['GET'], ExposeHeaders: ['ETag'] }])).toMatch(/allows PUT/);
   });
 });
 
@@ -183,6 +199,12 @@ describe.skipIf(!options)('S3 store on a real server', () => {
     expect(await split.listParts(key, uploadId)).toEqual([{ partNumber: 1, etag: md5(data), size: 10 }]);
     await split.abortMultipartUpload(key, uploadId);
     split.destroy();
+  });
+
+  it('refuses a content type that cannot travel as a header with VALIDATION_FAILED, not a 503', async () => {
+    for (const contentType of ['application/zip; name=车灯', 'text/plain\r\nX-Evil: 1']) {
+      expect(await codeOf(store.createMultipartUpload(newKey(), { contentType }))).toBe('VALIDATION_FAILED');
+    }
   });
 
   it('does not warn about CORS where the store cannot report it (Swift sets CORS in its proxy)', async () => {

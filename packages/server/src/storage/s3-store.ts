@@ -17,6 +17,7 @@ import {
   HeadBucketCommand,
   HeadObjectCommand,
   ListPartsCommand,
+  PutObjectCommand,
   S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
@@ -123,6 +124,28 @@ export function mapS3Error(error: unknown, context: { uploadId?: string; operati
   return error;
 }
 
+/**
+ * What is wrong with a bucket's CORS rules for browser uploads, or null. The uploader
+ * reads each part's ETag from the PUT response, which a browser hides unless a rule that
+ * allows PUT lists ETag in ExposeHeaders.
+ */
+export function corsRulesProblem(
+  bucket: string,
+  rules: { AllowedMethods?: string[]; ExposeHeaders?: string[] }[],
+): string | null {
+  if (rules.length === 0) {
+    return `bucket "${bucket}" has no CORS configuration: browsers cannot PUT parts to it (see docs/operations.md)`;
+  }
+  const usable = rules.some(
+    (rule) =>
+      (rule.AllowedMethods ?? []).some((m) => m.toUpperCase() === 'PUT') &&
+      (rule.ExposeHeaders ?? []).some((h) => h.toLowerCase() === 'etag'),
+  );
+  return usable
+    ? null
+    : `no CORS rule of bucket "${bucket}" allows PUT and exposes the ETag header: browser uploads cannot read part ETags (see docs/operations.md)`;
+}
+
 export class S3ObjectStore implements ObjectStore {
   readonly kind = 's3' as const;
   readonly client: S3Client;
@@ -168,6 +191,15 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async createMultipartUpload(key: string, options: { contentType: string }): Promise<string> {
+    // It travels as an HTTP header: anything else would fail inside the SDK as if the
+    // store were down (a 503), when it is the request's fault.
+    if (!/^[\x20-\x7e]+$/.test(options.contentType)) {
+      throw new ApiError(
+        'VALIDATION_FAILED',
+        `content_type: "${options.contentType}" must be a media type in printable ASCII, such as application/zip`,
+        { errors: [{ field: 'content_type', message: 'must be printable ASCII' }] },
+      );
+    }
     const result = await this.#call('CreateMultipartUpload', undefined, () =>
       this.client.send(
         new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, ContentType: options.contentType }),
@@ -324,6 +356,22 @@ export class S3ObjectStore implements ObjectStore {
     return result.Body as Readable;
   }
 
+  async putObject(key: string, body: Readable, options: { size: number; contentType: string }): Promise<ObjectInfo> {
+    // One PUT with a known length: no aws-chunked encoding (Swift and RGW refuse it).
+    const result = await this.#call('PutObject', undefined, () =>
+      this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Body: body,
+          ContentLength: options.size,
+          ContentType: options.contentType,
+        }),
+      ),
+    );
+    return { size: options.size, etag: (result.ETag ?? '').replace(/"/g, ''), contentType: options.contentType };
+  }
+
   async deleteObject(key: string): Promise<void> {
     await this.#call('DeleteObject', undefined, () =>
       this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })),
@@ -367,28 +415,17 @@ export class S3ObjectStore implements ObjectStore {
 
   /**
    * Why browsers may fail to upload, judged from the bucket's CORS rules, or null when
-   * the rules expose ETag or the store does not report them (Swift configures CORS in its
-   * proxy, not per bucket). The client reads each part's ETag from the PUT response, which
-   * a browser hides unless the rule lists it in ExposeHeaders.
+   * the rules are fine or the store does not report them (Swift and MinIO configure CORS
+   * outside the bucket).
    */
   async corsProblem(): Promise<string | null> {
-    let rules: { ExposeHeaders?: string[]; AllowedMethods?: string[] }[];
     try {
-      rules = (await this.client.send(new GetBucketCorsCommand({ Bucket: this.bucket }))).CORSRules ?? [];
+      const answer = await this.client.send(new GetBucketCorsCommand({ Bucket: this.bucket }));
+      return corsRulesProblem(this.bucket, answer.CORSRules ?? []);
     } catch (error) {
-      if (isS3Error(error, 'NoSuchCORSConfiguration')) {
-        return `bucket "${this.bucket}" has no CORS configuration: browsers cannot PUT parts to it (see docs/operations.md)`;
-      }
+      if (isS3Error(error, 'NoSuchCORSConfiguration')) return corsRulesProblem(this.bucket, []);
       return null; // NotImplemented, AccessDenied…: we cannot tell, so do not cry wolf.
     }
-    const usable = rules.some(
-      (rule) =>
-        (rule.AllowedMethods ?? []).some((m) => m.toUpperCase() === 'PUT') &&
-        (rule.ExposeHeaders ?? []).some((h) => h.toLowerCase() === 'etag'),
-    );
-    return usable
-      ? null
-      : `no CORS rule of bucket "${this.bucket}" allows PUT and exposes the ETag header: browser uploads will fail to read part ETags (see docs/operations.md)`;
   }
 
   destroy(): void {
