@@ -188,6 +188,8 @@ export class Uploader extends Emitter<UploaderEvents> {
   #resumed = false;
   #partsSent = 0;
   #saveFailed = false;
+  /** ETags of the parts this object uploaded, by part number. */
+  readonly #sentEtags = new Map<number, string>();
 
   constructor(options: UploaderOptions) {
     super();
@@ -385,7 +387,10 @@ export class Uploader extends Emitter<UploaderEvents> {
       // A part of the wrong size is as good as missing: sending it again replaces it.
       if (!range || range.size !== part.size) continue;
       const etag = normalizeEtag(part.etag);
-      if (this.#o.verifyOnResume) {
+      // Parts this object sent itself (pause → start) were read from this very source; only
+      // parts from an earlier run need the content check.
+      const sentByUs = this.#sentEtags.get(part.part_number) === etag;
+      if (this.#o.verifyOnResume && !sentByUs) {
         const local = await source.md5(range.startByte, range.endByte, signal);
         if (local !== etag) {
           throw new UploadError(
@@ -488,6 +493,7 @@ export class Uploader extends Emitter<UploaderEvents> {
         }
         const etag = normalizeEtag(response.etag);
         this.#done.set(n, etag);
+        this.#sentEtags.set(n, etag);
         this.#confirmedBytes += part.size;
         this.#partsSent++;
         this.emit('part-done', { partNumber: n, etag, size: part.size });
