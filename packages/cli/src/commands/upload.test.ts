@@ -84,7 +84,17 @@ describe('speos-portal upload', () => {
       const file = path.join(dir, 'restart.speos');
       const md5 = await writeRandomFile(file, SIZE);
       const stateDir = path.join(dir, 'state-restart');
-      const run = startCli(['upload', file, '--job-name', 'restart', '--server', proxy.url, '--state-dir', stateDir]);
+      const run = startCli([
+        'upload',
+        file,
+        '--job-name',
+        'restart',
+        '--server',
+        proxy.url,
+        '--state-dir',
+        stateDir,
+        '--verbose',
+      ]);
       await waitFor(async () => (await partsSaved(stateDir)) >= 2, 30_000, '2 parts');
       server.child.kill('SIGKILL');
       await server.exited;
@@ -92,6 +102,8 @@ describe('speos-portal upload', () => {
       server = await spawnPortal(dataDir, {}, port);
       const { code } = await run.exited;
       expect(run.stderr()).toMatch(/submitted task/);
+      // --verbose told what happened while the server was away.
+      expect(run.stderr()).toMatch(/attempt 1: HTTP 502.*; retrying in \d+\.\d s\n/);
       expect(code).toBe(0);
       const taskId = /submitted task ([0-9a-f-]{36})/.exec(run.stderr())![1]!;
       expect(await md5Stored(server.url, taskId)).toBe(md5);

@@ -41,6 +41,7 @@ Options:
   --restart            forget an interrupted upload of FILE and start over
   --state-dir DIR      where progress is saved (env SPEOS_PORTAL_STATE_DIR,
                        default $XDG_STATE_HOME/speos-portal or ~/.local/state/speos-portal)
+  --verbose            also print every retry and re-sign
   --json               print the result as JSON on stdout, no progress
   -h, --help           show this help`;
 
@@ -59,6 +60,7 @@ const OPTIONS = {
   'stall-timeout': { type: 'string' },
   restart: { type: 'boolean' },
   json: { type: 'boolean' },
+  verbose: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -171,6 +173,17 @@ export async function uploadCommand(argv: string[]): Promise<void> {
       ),
     );
     uploader.on('warning', (w) => log(`warning: ${w.message}`));
+    if (values.verbose) {
+      uploader.on('retry', ({ what, attempt, decision }) => {
+        const next =
+          decision.action === 'retry'
+            ? `retrying in ${(decision.delayMs / 1000).toFixed(1)} s`
+            : decision.action === 'resign'
+              ? 'signing a fresh URL'
+              : 'giving up';
+        log(`${process.stderr.isTTY ? '\n' : ''}${what} attempt ${attempt}: ${decision.reason}; ${next}`);
+      });
+    }
     if (bar) uploader.on('progress', (p) => bar.update(p));
     return { uploader, done: uploader.start().finally(() => bar?.finish()) };
   };
