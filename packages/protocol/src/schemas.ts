@@ -303,3 +303,61 @@ export type TaskListResponse = Static<typeof TaskListResponse>;
 
 export const TaskIdParams = Type.Object({ task_id: TaskId });
 export const TaskFileParams = Type.Object({ task_id: TaskId, file_type: FileType });
+
+// --- task control (worker era) -------------------------------------------------------
+
+export const StopResponse = Type.Object({
+  task_id: Type.String(),
+  status: TaskStatus,
+  message: Type.String(),
+  terminated_processes: Type.Array(Type.Integer(), {
+    description: 'PIDs of the solver process group that were signalled',
+  }),
+  lock_released: Type.Boolean({ description: 'the task no longer holds a worker slot' }),
+});
+export type StopResponse = Static<typeof StopResponse>;
+
+export const RetryRequest = Type.Object({
+  display_name: Type.Optional(Type.String({ maxLength: 200 })),
+  submitter: Type.Optional(Type.String({ maxLength: 100 })),
+});
+export type RetryRequest = Static<typeof RetryRequest>;
+
+export const RetryResponse = Type.Object({
+  new_task_id: Type.String(),
+  original_task_id: Type.String(),
+  status: TaskStatus,
+  message: Type.String(),
+});
+export type RetryResponse = Static<typeof RetryResponse>;
+
+export const OutputFile = Type.Object({
+  name: Type.String({ description: 'path relative to the run directory, with /' }),
+  size: Type.Integer(),
+  url: Type.String({ description: 'download path of this file' }),
+});
+export type OutputFile = Static<typeof OutputFile>;
+
+export const OutputsResponse = Type.Object({
+  task_id: Type.String(),
+  files: Type.Array(OutputFile),
+  download_url: Nullable(Type.String({ description: 'a zip of every output file' })),
+  download_name: Nullable(Type.String()),
+});
+export type OutputsResponse = Static<typeof OutputsResponse>;
+
+export const LogQuery = Type.Object({
+  offset: Type.Optional(Type.Integer({ minimum: 0, default: 0, description: 'byte offset to read from' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 4 * 1024 * 1024, default: 1048576 })),
+});
+export type LogQuery = Static<typeof LogQuery>;
+
+export const LogResponse = Type.Object({
+  task_id: Type.String(),
+  offset: Type.Integer(),
+  next_offset: Type.Integer({ description: 'ask from here next time' }),
+  size: Type.Integer({ description: 'bytes of log so far' }),
+  content: Type.String({ description: 'UTF-8 text from offset to next_offset' }),
+  finished: Type.Boolean({ description: 'the task has ended; the log will not grow' }),
+});
+export type LogResponse = Static<typeof LogResponse>;

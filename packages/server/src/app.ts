@@ -18,11 +18,15 @@ import { FsObjectStore } from './storage/fs-store.js';
 import type { ObjectStore } from './storage/object-store.js';
 import { closeObjectStore, openObjectStore, storeWarnings } from './storage/open-store.js';
 import { partRoute } from './storage/part-route.js';
+import { TaskControl } from './tasks/control.js';
+import { controlRoutes } from './tasks/control-routes.js';
 import { taskRoutes } from './tasks/routes.js';
 import { TaskService } from './tasks/service.js';
 import { startUploadExpiry } from './uploads/expiry.js';
 import { uploadRoutes } from './uploads/routes.js';
 import { UploadService } from './uploads/service.js';
+import type { WorkerConfig } from './worker/config.js';
+import { Worker } from './worker/worker.js';
 
 export const VERSION = '0.1.0';
 
@@ -34,6 +38,8 @@ export interface AppDeps {
   logger?: FastifyServerOptions['logger'];
   /** Directory of the built web UI; undefined: `/` redirects to the API docs. */
   webRoot?: string | undefined;
+  /** Called when a task was queued (retry), so an in-process worker claims it at once. */
+  onQueued?: () => void;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,100}$/;
@@ -112,10 +118,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     { onCompleted: () => metrics.uploadsCompleted.inc(), onAborted: () => metrics.uploadsAborted.inc() },
   );
   const tasks = new TaskService({ db, clock });
+  const control = new TaskControl({ db, store, clock });
   for (const prefix of ['', '/api']) {
     const hide = prefix !== '';
     await app.register(uploadRoutes, { prefix, service: uploads, config, hide });
     await app.register(taskRoutes, { prefix, tasks, store, hide });
+    await app.register(controlRoutes, { prefix, control, store, hide, onQueued: deps.onQueued });
     if (store instanceof FsObjectStore) await app.register(partRoute, { prefix, store, metrics, hide });
   }
 
@@ -144,27 +152,58 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 /** Opens what a Config names (database, store) and builds the app on them. */
 export async function createPortal(
   config: Config,
-  options: { logger?: FastifyServerOptions['logger']; clock?: Clock } = {},
+  options: {
+    logger?: FastifyServerOptions['logger'];
+    clock?: Clock;
+    /** Run SPEOS jobs in this process too (set when a solver command is configured). */
+    worker?: WorkerConfig;
+  } = {},
 ) {
   const db = await openDatabase(config.databaseUrl, config.dataDir);
   const store = await openObjectStore(config).catch(async (error) => {
     await db.destroy();
     throw error;
   });
-  const app = await buildApp({ config, db, store, webRoot: config.webDir ?? DEFAULT_WEB_ROOT, ...options });
+  const clock = options.clock ?? systemClock;
+  let worker: Worker | undefined;
+  const app = await buildApp({
+    config,
+    db,
+    store,
+    clock,
+    logger: options.logger,
+    webRoot: config.webDir ?? DEFAULT_WEB_ROOT,
+    onQueued: () => worker?.poke(),
+  });
   for (const warning of await storeWarnings(store)) app.log.warn(warning);
   const expiry = startUploadExpiry({
     db,
     store,
-    clock: options.clock ?? systemClock,
+    clock,
     ttlHours: config.uploadTtlHours,
     intervalSeconds: config.uploadExpiryIntervalSeconds,
     log: app.log,
   });
+  if (options.worker && options.worker.commands.size > 0) {
+    const log = app.log.child({ component: 'worker' });
+    worker = new Worker({
+      db,
+      store,
+      config: options.worker,
+      clock,
+      log: (msg, fields) => log.info(fields ?? {}, msg),
+    });
+    worker.start();
+    app.log.info(
+      { versions: [...options.worker.commands.keys()], slots: options.worker.slots },
+      'in-process worker started',
+    );
+  }
   app.addHook('onClose', async () => {
+    await worker?.stop();
     await expiry.stop();
     closeObjectStore(store);
     await db.destroy();
   });
-  return { app, db, store, expiry };
+  return { app, db, store, expiry, worker };
 }

@@ -6,3 +6,4 @@ export { type RunningServer, serve, startServer } from './server.js';
 export { FsObjectStore, multipartEtag } from './storage/fs-store.js';
 export type { ObjectInfo, ObjectStore, StoredPart } from './storage/object-store.js';
 export { UrlSigner } from './storage/url-signer.js';
+export { runWorker } from './worker/main.js';

@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { createPortal } from './app.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
+import { loadWorkerConfig } from './worker/config.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -9,8 +10,8 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startServer(config: Config): Promise<RunningServer> {
-  const { app } = await createPortal(config);
+export async function startServer(config: Config, env: NodeJS.ProcessEnv = process.env): Promise<RunningServer> {
+  const { app } = await createPortal(config, { worker: loadWorkerConfig(env, config.dataDir) });
   const address = await app.listen({ port: config.port, host: config.host });
   app.log.info(
     { data_dir: config.dataDir, public_url: config.publicUrl },
@@ -36,7 +37,7 @@ export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<void>
   }
   let server: RunningServer;
   try {
-    server = await startServer(config);
+    server = await startServer(config, env);
   } catch (error) {
     const err = error as NodeJS.ErrnoException;
     if (err.code === 'EADDRINUSE')

@@ -3,6 +3,7 @@
  * share them. Applied at start-up; each runs once (kysely_migration table).
  */
 import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
+import { workerMigration } from './migration-0002-worker.js';
 
 const migrations: Record<string, Migration> = {
   '0001_tasks_uploads_history': {
@@ -79,6 +80,7 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('tasks').execute();
     },
   },
+  '0002_worker': workerMigration,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

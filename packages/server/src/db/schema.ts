@@ -1,5 +1,5 @@
 /** Table types for Kysely. Times are epoch milliseconds (ordering within a second matters). */
-import type { Insertable, Selectable, Updateable } from 'kysely';
+import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
 
 export interface TasksTable {
   task_id: string;
@@ -28,6 +28,17 @@ export interface TasksTable {
   updated_at: number;
   started_at: number | null;
   finished_at: number | null;
+  /** The worker holding the task while it runs, and until when (epoch ms). */
+  lease_owner: string | null;
+  lease_expires_at: number | null;
+  /** How many times a worker has claimed it (bounded re-queues after lost workers). */
+  attempts: Generated<number>;
+  /** 1 once stop was asked for a running task; its worker kills the solver. */
+  cancel_requested: Generated<number>;
+  /** JSON array of the PIDs a stop terminated. */
+  terminated_processes: string | null;
+  /** Bytes of solver output in task_logs. */
+  log_size: Generated<number>;
 }
 
 export interface UploadsTable {
@@ -63,8 +74,26 @@ export interface TaskStatusHistoryTable {
   at: number;
 }
 
+export interface TaskLogsTable {
+  task_id: string;
+  seq: number;
+  /** Byte offset of this chunk in the whole log. */
+  start: number;
+  data: string;
+}
+
+export interface TaskOutputsTable {
+  task_id: string;
+  /** Relative path in the run's working directory, with forward slashes. */
+  path: string;
+  size: number;
+  object_key: string;
+}
+
 export interface Database {
   tasks: TasksTable;
+  task_logs: TaskLogsTable;
+  task_outputs: TaskOutputsTable;
   uploads: UploadsTable;
   task_status_history: TaskStatusHistoryTable;
 }

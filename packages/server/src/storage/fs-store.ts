@@ -412,6 +412,35 @@ export class FsObjectStore implements ObjectStore {
     return Readable.from(concatenate(), { objectMode: false });
   }
 
+  /**
+   * A whole object from a stream: stored as a one-part upload, completed at once, so
+   * reads and deletes go through the same manifest path as uploaded files.
+   */
+  async putObject(key: string, body: Readable, options: { size: number; contentType: string }): Promise<ObjectInfo> {
+    const uploadId = await this.createMultipartUpload(key, { contentType: options.contentType });
+    try {
+      if (options.size === 0) {
+        // A part must have bytes; an empty object is a manifest without parts.
+        const info: ObjectInfo = {
+          size: 0,
+          etag: 'd41d8cd98f00b204e9800998ecf8427e',
+          contentType: options.contentType,
+        };
+        await writeFileDurably(this.#manifestFile(key), JSON.stringify({ key, uploadId, ...info, parts: [] }));
+        await writeFileDurably(
+          path.join(this.#uploadDir(uploadId), 'completed.json'),
+          JSON.stringify({ parts: [], info }),
+        );
+        return info;
+      }
+      const etag = await this.receivePart(uploadId, 1, options.size, body);
+      return await this.completeMultipartUpload(key, uploadId, [{ partNumber: 1, etag }]);
+    } catch (error) {
+      await this.abortMultipartUpload(key, uploadId).catch(() => {});
+      throw error;
+    }
+  }
+
   async deleteObject(key: string): Promise<void> {
     const manifest = await this.#readManifest(key);
     if (!manifest) return;

@@ -55,6 +55,8 @@ export interface ObjectStore {
   getObject(key: string, range?: { start: number; end: number }): Promise<Readable>;
   /** Deletes the object; a missing object is not an error. */
   deleteObject(key: string): Promise<void>;
+  /** Stores a whole object of exactly `size` bytes from a stream (the worker's result files). */
+  putObject(key: string, body: Readable, options: { size: number; contentType: string }): Promise<ObjectInfo>;
   /** Throws when the store cannot be reached (readiness). */
   check(): Promise<void>;
   /**

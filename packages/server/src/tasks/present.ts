@@ -2,6 +2,7 @@
 import type { ProgressInfo, Task, TaskFile, TaskStatus } from '@speos-portal/protocol';
 import { toSeconds } from '../clock.js';
 import type { TaskRow, UploadRow } from '../db/schema.js';
+import { zipName } from './control.js';
 
 function taskFile(upload: UploadRow | undefined): TaskFile | null {
   if (!upload) return null;
@@ -52,8 +53,7 @@ export function presentTask(row: TaskRow, uploads: Map<string, UploadRow>, retri
     parent_task_id: row.parent_task_id,
     retry_count: Number(row.retry_count),
     retried_task_ids: retried,
-    // Outputs arrive with the worker; until a task has some there is nothing to download.
-    download_url: null,
-    download_name: null,
+    download_url: row.status === 'SUCCESS' ? `/tasks/${row.task_id}/outputs.zip` : null,
+    download_name: row.status === 'SUCCESS' ? zipName(row) : null,
   };
 }

@@ -13,6 +13,7 @@ import type { FastifyInstance } from 'fastify';
 import { createPortal } from '../app.js';
 import type { Clock } from '../clock.js';
 import { loadConfig } from '../config.js';
+import { loadWorkerConfig } from '../worker/config.js';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -44,7 +45,9 @@ export async function startTestPortal(
   const dataDir = options.dataDir ?? (await tempDir());
   const port = await freePort();
   const config = loadConfig({ PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'silent', ...env });
-  const { app } = await createPortal(config, options.clock ? { clock: options.clock } : {});
+  // SPEOS_COMMAND_* in env starts an in-process worker, as `serve` does.
+  const worker = loadWorkerConfig({ WORKER_POLL_SECONDS: '0.2', ...env }, dataDir);
+  const { app } = await createPortal(config, { worker, ...(options.clock ? { clock: options.clock } : {}) });
   await app.listen({ port, host: '127.0.0.1' });
   return {
     url: `http://127.0.0.1:${port}`,

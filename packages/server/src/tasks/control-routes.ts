@@ -1,0 +1,196 @@
+/** Routes that act on submitted tasks: stop, retry, delete, logs, outputs (one or as zip). */
+import { once } from 'node:events';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { Type } from '@sinclair/typebox';
+import {
+  LogQuery,
+  LogResponse,
+  OutputsResponse,
+  RetryRequest,
+  RetryResponse,
+  StopResponse,
+  TaskIdParams,
+} from '@speos-portal/protocol';
+import type { FastifyPluginAsync } from 'fastify';
+import { Zip, ZipPassThrough } from 'fflate';
+import { contentDisposition } from '../http/content-disposition.js';
+import { errorResponses } from '../http/openapi.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import { contentTypeFor } from '../worker/outputs.js';
+import { type TaskControl, zipName } from './control.js';
+
+export interface ControlRoutesOptions {
+  control: TaskControl;
+  store: ObjectStore;
+  hide: boolean;
+  /** Called after a change that a worker in this process should notice at once. */
+  onQueued?: () => void;
+}
+
+type IdParams = { task_id: string };
+
+export const controlRoutes: FastifyPluginAsync<ControlRoutesOptions> = async (
+  app,
+  { control, store, hide, onQueued },
+) => {
+  const tags = ['tasks'];
+
+  app.post(
+    '/tasks/:task_id/stop',
+    {
+      schema: {
+        hide,
+        tags,
+        summary: 'Stop a task: PENDING → CANCELLED at once; RUNNING → solver terminated, then CANCELLED',
+        params: TaskIdParams,
+        response: { 200: StopResponse, ...errorResponses(['TASK_NOT_FOUND', 'TASK_NOT_RUNNING']) },
+      },
+    },
+    async (request) => control.stop(request.owner, (request.params as IdParams).task_id),
+  );
+
+  app.post(
+    '/tasks/:task_id/retry',
+    {
+      schema: {
+        hide,
+        tags,
+        summary: 'Run a finished task again: a new task on the same inputs',
+        params: TaskIdParams,
+        body: Type.Optional(RetryRequest),
+        response: { 200: RetryResponse, ...errorResponses(['TASK_NOT_FOUND', 'INVALID_STATE']) },
+      },
+    },
+    async (request) => {
+      const answer = await control.retry(
+        request.owner,
+        (request.params as IdParams).task_id,
+        (request.body ?? {}) as RetryRequest,
+      );
+      onQueued?.();
+      return answer;
+    },
+  );
+
+  app.delete(
+    '/tasks/:task_id',
+    {
+      schema: {
+        hide,
+        tags,
+        summary: 'Delete a task with its logs and outputs; inputs no other task uses are freed',
+        params: TaskIdParams,
+        response: {
+          204: Type.Null({ description: 'deleted' }),
+          ...errorResponses(['TASK_NOT_FOUND', 'INVALID_STATE']),
+        },
+      },
+    },
+    async (request, reply) => {
+      await control.delete(request.owner, (request.params as IdParams).task_id);
+      return reply.code(204).send();
+    },
+  );
+
+  app.get(
+    '/tasks/:task_id/logs',
+    {
+      schema: {
+        hide,
+        tags,
+        summary: "The solver's console output from byte `offset` (poll with next_offset)",
+        params: TaskIdParams,
+        querystring: LogQuery,
+        response: { 200: LogResponse, ...errorResponses(['TASK_NOT_FOUND']) },
+      },
+    },
+    async (request) => {
+      const { offset = 0, limit = 1048576 } = request.query as LogQuery;
+      return control.logs(request.owner, (request.params as IdParams).task_id, offset, limit);
+    },
+  );
+
+  app.get(
+    '/tasks/:task_id/outputs',
+    {
+      schema: {
+        hide,
+        tags,
+        summary: 'Result files of a run, with download links',
+        params: TaskIdParams,
+        response: { 200: OutputsResponse, ...errorResponses(['TASK_NOT_FOUND']) },
+      },
+    },
+    async (request) => control.outputs(request.owner, (request.params as IdParams).task_id),
+  );
+
+  app.get(
+    '/tasks/:task_id/outputs.zip',
+    {
+      schema: {
+        hide,
+        tags,
+        summary: 'Every result file in one zip (streamed)',
+        params: TaskIdParams,
+        response: { 200: Type.String({ format: 'binary' }), ...errorResponses(['TASK_NOT_FOUND']) },
+      },
+    },
+    async (request, reply) => {
+      const { task, rows } = await control.outputRows(request.owner, (request.params as IdParams).task_id);
+      const out = new PassThrough();
+      const zip = new Zip((error, chunk, final) => {
+        if (error) return out.destroy(error);
+        out.write(chunk);
+        if (final) out.end();
+      });
+      void (async () => {
+        for (const row of rows) {
+          const entry = new ZipPassThrough(row.path);
+          zip.add(entry);
+          for await (const chunk of await store.getObject(row.object_key)) {
+            entry.push(chunk as Uint8Array);
+            // Respect the client's pace: never buffer more than a few MB of zip.
+            if (out.writableLength > 8 * 1024 * 1024) await once(out, 'drain');
+          }
+          entry.push(new Uint8Array(0), true);
+        }
+        zip.end();
+      })().catch((error) => out.destroy(error as Error));
+      return reply
+        .header('Content-Type', 'application/zip')
+        .header('Content-Disposition', contentDisposition(zipName(task)))
+        .send(out);
+    },
+  );
+
+  app.get(
+    '/tasks/:task_id/outputs/*',
+    {
+      schema: {
+        hide,
+        tags,
+        summary: 'Download one result file (path as listed by /outputs)',
+        params: Type.Object({ task_id: TaskIdParams.properties.task_id, '*': Type.String({ minLength: 1 }) }),
+        response: {
+          200: Type.String({ format: 'binary' }),
+          302: Type.Null({ description: 'redirect to the object store (S3)' }),
+          ...errorResponses(['TASK_NOT_FOUND', 'NOT_FOUND']),
+        },
+      },
+    },
+    async (request, reply) => {
+      const params = request.params as IdParams & { '*': string };
+      const row = await control.outputFile(request.owner, params.task_id, params['*']);
+      const name = path.posix.basename(row.path);
+      if (store.presignGetObject) {
+        return reply.redirect(await store.presignGetObject(row.object_key, { expiresIn: 3600, filename: name }));
+      }
+      return reply
+        .header('Content-Type', contentTypeFor(row.path))
+        .header('Content-Disposition', contentDisposition(name))
+        .header('Content-Length', Number(row.size))
+        .send(await store.getObject(row.object_key));
+    },
+  );
+};

@@ -1,0 +1,287 @@
+/** Changing tasks after submission: stop, retry, delete; reading their logs and outputs. */
+import { randomUUID } from 'node:crypto';
+import {
+  ApiError,
+  type LogResponse,
+  type OutputsResponse,
+  type RetryRequest,
+  type RetryResponse,
+  type StopResponse,
+  type TaskStatus,
+} from '@speos-portal/protocol';
+import type { Clock } from '../clock.js';
+import type { Db } from '../db/connect.js';
+import type { TaskRow, UploadRow } from '../db/schema.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import { readLog } from '../worker/logs.js';
+import { findTask, insertTask, type Owner, transitionTask } from './repository.js';
+
+const FINISHED: TaskStatus[] = ['SUCCESS', 'FAILURE', 'CANCELLED', 'ABORTED', 'EXPIRED'];
+
+export interface ControlDeps {
+  db: Db;
+  store: ObjectStore;
+  clock: Clock;
+  /** How long stop waits for the worker to kill a running solver before forcing the state. */
+  stopWaitMs?: number;
+}
+
+/** `/tasks/{id}/outputs/a b/报告.html` — each path segment encoded. */
+export function outputUrl(taskId: string, relative: string): string {
+  return `/tasks/${taskId}/outputs/${relative.split('/').map(encodeURIComponent).join('/')}`;
+}
+
+export class TaskControl {
+  readonly #db: Db;
+  readonly #store: ObjectStore;
+  readonly #clock: Clock;
+  readonly #stopWaitMs: number;
+
+  constructor(deps: ControlDeps) {
+    this.#db = deps.db;
+    this.#store = deps.store;
+    this.#clock = deps.clock;
+    this.#stopWaitMs = deps.stopWaitMs ?? 20_000;
+  }
+
+  async #task(owner: Owner, taskId: string): Promise<TaskRow> {
+    const task = await findTask(this.#db, taskId, owner);
+    if (!task) throw new ApiError('TASK_NOT_FOUND', `Task ${taskId} does not exist.`);
+    return task;
+  }
+
+  /** PENDING → CANCELLED at once; RUNNING → the worker SIGTERMs (then SIGKILLs) the solver. */
+  async stop(owner: Owner, taskId: string): Promise<StopResponse> {
+    const task = await this.#task(owner, taskId);
+    const answer = (message: string, pids: number[]): StopResponse => ({
+      task_id: taskId,
+      status: 'CANCELLED',
+      message,
+      terminated_processes: pids,
+      lock_released: true,
+    });
+    if (task.status === 'PENDING') {
+      const moved = await transitionTask(
+        this.#db,
+        taskId,
+        ['PENDING'],
+        'CANCELLED',
+        this.#clock(),
+        'stopped before it started',
+        {
+          finished_at: this.#clock(),
+          message: 'stopped before it started',
+        },
+      );
+      if (moved) return answer('Task cancelled before it started', []);
+      return this.stop(owner, taskId); // a worker claimed it meanwhile: stop the run
+    }
+    if (task.status !== 'RUNNING') {
+      throw new ApiError(
+        'TASK_NOT_RUNNING',
+        `Task ${taskId} is ${task.status}; only PENDING or RUNNING tasks can be stopped.`,
+      );
+    }
+    await this.#db.updateTable('tasks').set({ cancel_requested: 1 }).where('task_id', '=', taskId).execute();
+    const deadline = Date.now() + this.#stopWaitMs;
+    while (Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      const now = await findTask(this.#db, taskId, owner);
+      if (!now || now.status === 'RUNNING') continue;
+      if (now.status === 'CANCELLED') {
+        return answer('Task stopped', JSON.parse(now.terminated_processes ?? '[]') as number[]);
+      }
+      throw new ApiError('TASK_NOT_RUNNING', `Task ${taskId} ended as ${now.status} before it could be stopped.`);
+    }
+    // The worker did not react (gone, or hung): release the task anyway. If the worker
+    // comes back, its next heartbeat finds the lease gone and it kills the solver.
+    await transitionTask(
+      this.#db,
+      taskId,
+      ['RUNNING'],
+      'CANCELLED',
+      this.#clock(),
+      'stopped; the worker did not confirm',
+      {
+        finished_at: this.#clock(),
+        lease_owner: null,
+        lease_expires_at: null,
+        message: 'stopped; the worker did not confirm',
+      },
+    );
+    return answer('Task stopped (the worker did not confirm in time)', []);
+  }
+
+  /** A new PENDING task on the same inputs and parameters. */
+  async retry(owner: Owner, taskId: string, request: RetryRequest): Promise<RetryResponse> {
+    const task = await this.#task(owner, taskId);
+    if (task.status === 'PENDING' || task.status === 'RUNNING') {
+      throw new ApiError('INVALID_STATE', `Task ${taskId} is ${task.status}; stop it before retrying.`);
+    }
+    if (task.confirm_digest === null || task.master_upload_id === null) {
+      throw new ApiError(
+        'INVALID_STATE',
+        `Task ${taskId} was never submitted (${task.status}); there is nothing to run again.`,
+      );
+    }
+    const master = await this.#db
+      .selectFrom('uploads')
+      .select('status')
+      .where('upload_id', '=', task.master_upload_id)
+      .executeTakeFirst();
+    if (master?.status !== 'COMPLETED') {
+      throw new ApiError('INVALID_STATE', `The master file of task ${taskId} is no longer stored; upload it again.`);
+    }
+    const now = this.#clock();
+    const newId = randomUUID();
+    await this.#db.transaction().execute(async (trx) => {
+      await insertTask(trx, {
+        ...task,
+        task_id: newId,
+        status: 'PENDING',
+        display_name: request.display_name?.trim() || task.display_name,
+        submitter: request.submitter?.trim() || task.submitter,
+        parent_task_id: task.task_id,
+        retry_count: Number(task.retry_count) + 1,
+        progress_info: null,
+        message: null,
+        error_detail: null,
+        created_at: now,
+        updated_at: now,
+        started_at: null,
+        finished_at: null,
+        lease_owner: null,
+        lease_expires_at: null,
+        attempts: 0,
+        cancel_requested: 0,
+        terminated_processes: null,
+        log_size: 0,
+      });
+    });
+    return { new_task_id: newId, original_task_id: taskId, status: 'PENDING', message: 'Task queued again' };
+  }
+
+  /** Deletes the task, its logs and outputs, and inputs no other task uses. */
+  async delete(owner: Owner, taskId: string): Promise<void> {
+    const task = await this.#task(owner, taskId);
+    if (task.status === 'RUNNING') {
+      throw new ApiError('INVALID_STATE', `Task ${taskId} is running; stop it first, then delete it.`);
+    }
+    const outputs = await this.#db
+      .selectFrom('task_outputs')
+      .select('object_key')
+      .where('task_id', '=', taskId)
+      .execute();
+    const uploads = await this.#db
+      .selectFrom('uploads')
+      .selectAll()
+      .where((eb) =>
+        eb.or([
+          eb('task_id', '=', taskId),
+          eb('upload_id', 'in', [task.master_upload_id ?? '', task.include_upload_id ?? '']),
+        ]),
+      )
+      .execute();
+    const removable: UploadRow[] = [];
+    for (const upload of uploads) {
+      const users = await this.#db
+        .selectFrom('tasks')
+        .select('task_id')
+        .where('task_id', '!=', taskId)
+        .where((eb) =>
+          eb.or([eb('master_upload_id', '=', upload.upload_id), eb('include_upload_id', '=', upload.upload_id)]),
+        )
+        .executeTakeFirst();
+      if (!users) removable.push(upload);
+    }
+    const deleted = await this.#db.transaction().execute(async (trx) => {
+      const result = await trx
+        .deleteFrom('tasks')
+        .where('task_id', '=', taskId)
+        .where('status', '!=', 'RUNNING')
+        .executeTakeFirst();
+      if (Number(result.numDeletedRows) === 0) return false;
+      await trx.deleteFrom('task_status_history').where('task_id', '=', taskId).execute();
+      await trx.deleteFrom('task_logs').where('task_id', '=', taskId).execute();
+      await trx.deleteFrom('task_outputs').where('task_id', '=', taskId).execute();
+      if (removable.length > 0) {
+        await trx
+          .deleteFrom('uploads')
+          .where(
+            'upload_id',
+            'in',
+            removable.map((u) => u.upload_id),
+          )
+          .execute();
+      }
+      return true;
+    });
+    if (!deleted) throw new ApiError('INVALID_STATE', `Task ${taskId} started running; stop it first, then delete it.`);
+    // Storage last: a crash here leaves unreferenced bytes, never a task without its files.
+    for (const { object_key } of outputs) await this.#store.deleteObject(object_key).catch(() => {});
+    for (const upload of removable) {
+      if (upload.status === 'UPLOADING')
+        await this.#store.abortMultipartUpload(upload.object_key, upload.upload_id).catch(() => {});
+      else if (upload.status === 'COMPLETED') await this.#store.deleteObject(upload.object_key).catch(() => {});
+    }
+  }
+
+  async outputs(owner: Owner, taskId: string): Promise<OutputsResponse> {
+    const task = await this.#task(owner, taskId);
+    const rows = await this.#db
+      .selectFrom('task_outputs')
+      .selectAll()
+      .where('task_id', '=', taskId)
+      .orderBy('path')
+      .execute();
+    return {
+      task_id: taskId,
+      files: rows.map((r) => ({ name: r.path, size: Number(r.size), url: outputUrl(taskId, r.path) })),
+      download_url: rows.length > 0 ? `/tasks/${taskId}/outputs.zip` : null,
+      download_name: rows.length > 0 ? zipName(task) : null,
+    };
+  }
+
+  async outputFile(owner: Owner, taskId: string, relative: string) {
+    await this.#task(owner, taskId);
+    const row = await this.#db
+      .selectFrom('task_outputs')
+      .selectAll()
+      .where('task_id', '=', taskId)
+      .where('path', '=', relative)
+      .executeTakeFirst();
+    if (!row) throw new ApiError('NOT_FOUND', `Task ${taskId} has no output file "${relative}".`);
+    return row;
+  }
+
+  async outputRows(owner: Owner, taskId: string) {
+    const task = await this.#task(owner, taskId);
+    const rows = await this.#db
+      .selectFrom('task_outputs')
+      .selectAll()
+      .where('task_id', '=', taskId)
+      .orderBy('path')
+      .execute();
+    return { task, rows };
+  }
+
+  async logs(owner: Owner, taskId: string, offset: number, limit: number): Promise<LogResponse> {
+    const task = await this.#task(owner, taskId);
+    const { text, next, size } = await readLog(this.#db, taskId, offset, limit);
+    return {
+      task_id: taskId,
+      offset,
+      next_offset: next,
+      size,
+      content: text,
+      finished: FINISHED.includes(task.status as TaskStatus) && next >= size,
+    };
+  }
+}
+
+/** `<job name>-outputs.zip`, safe as a file name. */
+export function zipName(task: Pick<TaskRow, 'job_name' | 'task_id'>): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what we remove
+  const base = (task.job_name ?? task.task_id).replace(/[\\/:*?"<>|\u0000-\u001f]/g, '_').trim() || task.task_id;
+  return `${base}-outputs.zip`;
+}

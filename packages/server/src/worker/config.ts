@@ -1,0 +1,76 @@
+/** Worker settings from the environment, checked at start with the variable's name. */
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { ConfigError } from '../config.js';
+import { checkTemplate } from './command.js';
+import { type ProgressPatterns, parsePatterns } from './progress.js';
+
+export interface WorkerConfig {
+  /** Names this worker in leases and logs. */
+  workerId: string;
+  /** Tasks run at once (WORKER_SLOTS). */
+  slots: number;
+  /** Per-task working directories live here. */
+  workDir: string;
+  /** A claimed task is this worker's until the lease lapses without a heartbeat. */
+  leaseSeconds: number;
+  /** Claims per task before a lost worker makes it FAILURE instead of PENDING again. */
+  maxAttempts: number;
+  pollSeconds: number;
+  /** After SIGTERM to a stopped solver, how long before SIGKILL. */
+  stopGraceSeconds: number;
+  /** SPEOS version → command template; `*` for SPEOS_COMMAND (every version). */
+  commands: Map<string, string>;
+  patterns: ProgressPatterns;
+  /** Keep working directories after a run (for debugging). */
+  keepWorkDirs: boolean;
+}
+
+type Env = Record<string, string | undefined>;
+
+function positive(env: Env, name: string, fallback: number, max: number): number {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0 || value > max) {
+    throw new ConfigError(name, `must be a number above 0 and at most ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+/** SPEOS_COMMAND_V252=… → v252; SPEOS_COMMAND=… → every version. */
+export function solverCommands(env: Env): Map<string, string> {
+  const commands = new Map<string, string>();
+  for (const [name, value] of Object.entries(env)) {
+    const match = /^SPEOS_COMMAND(?:_([A-Za-z0-9]+))?$/.exec(name);
+    if (!match || !value?.trim()) continue;
+    try {
+      checkTemplate(value);
+    } catch (error) {
+      throw new ConfigError(name, (error as Error).message);
+    }
+    commands.set(match[1] ? match[1].toLowerCase() : '*', value.trim());
+  }
+  return commands;
+}
+
+export function loadWorkerConfig(env: Env, dataDir: string): WorkerConfig {
+  let patterns: ProgressPatterns;
+  try {
+    patterns = parsePatterns(env.SPEOS_PROGRESS_PATTERNS);
+  } catch (error) {
+    throw new ConfigError('SPEOS_PROGRESS_PATTERNS', (error as Error).message);
+  }
+  return {
+    workerId: env.WORKER_ID?.trim() || `${hostname()}-${process.pid}`,
+    slots: Math.floor(positive(env, 'WORKER_SLOTS', 1, 256)),
+    workDir: path.resolve(env.WORKER_DIR?.trim() || path.join(dataDir, 'work')),
+    leaseSeconds: positive(env, 'WORKER_LEASE_SECONDS', 30, 3600),
+    maxAttempts: Math.floor(positive(env, 'WORKER_MAX_ATTEMPTS', 3, 100)),
+    pollSeconds: positive(env, 'WORKER_POLL_SECONDS', 2, 600),
+    stopGraceSeconds: positive(env, 'WORKER_STOP_GRACE_SECONDS', 10, 3600),
+    commands: solverCommands(env),
+    patterns,
+    keepWorkDirs: env.WORKER_KEEP_DIRS === '1' || env.WORKER_KEEP_DIRS === 'true',
+  };
+}

@@ -1,0 +1,53 @@
+/** `speos-portal worker`: runs SPEOS jobs from the shared database until SIGTERM. */
+import { systemClock } from '../clock.js';
+import { ConfigError, loadConfig } from '../config.js';
+import { openDatabase } from '../db/connect.js';
+import { closeObjectStore, openObjectStore } from '../storage/open-store.js';
+import { loadWorkerConfig } from './config.js';
+import { Worker } from './worker.js';
+
+function log(message: string, fields: Record<string, unknown> = {}): void {
+  console.log(JSON.stringify({ time: new Date().toISOString(), component: 'worker', msg: message, ...fields }));
+}
+
+export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  let config: ReturnType<typeof loadConfig>;
+  let workerConfig: ReturnType<typeof loadWorkerConfig>;
+  try {
+    config = loadConfig(env);
+    workerConfig = loadWorkerConfig(env, config.dataDir);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`speos-portal worker: bad configuration: ${error.message}`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  if (workerConfig.commands.size === 0) {
+    console.error(
+      'speos-portal worker: no solver command configured. Set e.g. SPEOS_COMMAND_V252="/opt/ansys_inc/v252/optical/SPEOSHPC.x {master} -t {thread_count} -p {priority}"',
+    );
+    process.exit(2);
+  }
+  const db = await openDatabase(config.databaseUrl, config.dataDir);
+  const store = await openObjectStore(config);
+  const worker = new Worker({ db, store, config: workerConfig, clock: systemClock, log });
+  worker.start();
+  log('worker started', {
+    worker_id: workerConfig.workerId,
+    versions: [...workerConfig.commands.keys()],
+    slots: workerConfig.slots,
+  });
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    log('stopping: running tasks go back to the queue', { signal });
+    await worker.stop();
+    closeObjectStore(store);
+    await db.destroy();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}

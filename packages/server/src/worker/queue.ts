@@ -1,0 +1,183 @@
+/**
+ * The job queue is the tasks table: PENDING rows, claimed oldest first with a lease.
+ * Claiming is one conditional UPDATE, so two workers can never both win a task:
+ * PostgreSQL skips rows another transaction holds (FOR UPDATE SKIP LOCKED); SQLite has a
+ * single writer.
+ */
+import { PostgresAdapter } from 'kysely';
+import type { Db } from '../db/connect.js';
+import type { TaskRow } from '../db/schema.js';
+import { appendHistory, transitionTask } from '../tasks/repository.js';
+
+export function isPostgres(db: Db): boolean {
+  return db.getExecutor().adapter instanceof PostgresAdapter;
+}
+
+/** Claims the oldest PENDING task of one of `versions` ('*' = any); undefined if none. */
+export async function claimNextTask(
+  db: Db,
+  workerId: string,
+  versions: string[],
+  leaseMs: number,
+  now: number,
+): Promise<TaskRow | undefined> {
+  return db.transaction().execute(async (trx) => {
+    let pick = trx.selectFrom('tasks').select('task_id').where('status', '=', 'PENDING');
+    if (!versions.includes('*')) pick = pick.where('version', 'in', versions);
+    pick = pick.orderBy('created_at').orderBy('task_id').limit(1);
+    if (isPostgres(db)) pick = pick.forUpdate().skipLocked();
+    const candidate = await pick.executeTakeFirst();
+    if (!candidate) return undefined;
+    const claimed = await trx
+      .updateTable('tasks')
+      .set((eb) => ({
+        status: 'RUNNING',
+        lease_owner: workerId,
+        lease_expires_at: now + leaseMs,
+        attempts: eb('attempts', '+', 1),
+        started_at: now,
+        finished_at: null,
+        updated_at: now,
+        message: null,
+        error_detail: null,
+        progress_info: null,
+      }))
+      .where('task_id', '=', candidate.task_id)
+      .where('status', '=', 'PENDING')
+      .executeTakeFirst();
+    if (Number(claimed.numUpdatedRows) === 0) return undefined;
+    await appendHistory(trx, candidate.task_id, 'RUNNING', `claimed by ${workerId}`, now);
+    return trx.selectFrom('tasks').selectAll().where('task_id', '=', candidate.task_id).executeTakeFirst();
+  });
+}
+
+export interface Heartbeat {
+  /** The lease is no longer ours (expired and re-queued, or the task was stopped). */
+  lost: boolean;
+  /** Someone asked to stop the task. */
+  cancelRequested: boolean;
+}
+
+/** Extends our lease; tells whether we still hold the task and whether stop was asked. */
+export async function heartbeat(
+  db: Db,
+  taskId: string,
+  workerId: string,
+  leaseMs: number,
+  now: number,
+): Promise<Heartbeat> {
+  const result = await db
+    .updateTable('tasks')
+    .set({ lease_expires_at: now + leaseMs })
+    .where('task_id', '=', taskId)
+    .where('lease_owner', '=', workerId)
+    .where('status', '=', 'RUNNING')
+    .executeTakeFirst();
+  if (Number(result.numUpdatedRows) === 0) return { lost: true, cancelRequested: true };
+  const row = await db.selectFrom('tasks').select('cancel_requested').where('task_id', '=', taskId).executeTakeFirst();
+  return { lost: false, cancelRequested: Number(row?.cancel_requested ?? 0) === 1 };
+}
+
+/** Ends our run of a task; false if the lease was no longer ours (nothing is written). */
+export async function finishTask(
+  db: Db,
+  taskId: string,
+  workerId: string,
+  status: 'SUCCESS' | 'FAILURE' | 'CANCELLED',
+  now: number,
+  fields: { message?: string | null; error_detail?: string | null; terminated_processes?: number[] },
+): Promise<boolean> {
+  return db.transaction().execute(async (trx) => {
+    const result = await trx
+      .updateTable('tasks')
+      .set({
+        status,
+        finished_at: now,
+        updated_at: now,
+        lease_owner: null,
+        lease_expires_at: null,
+        message: fields.message ?? null,
+        error_detail: fields.error_detail ?? null,
+        ...(fields.terminated_processes ? { terminated_processes: JSON.stringify(fields.terminated_processes) } : {}),
+      })
+      .where('task_id', '=', taskId)
+      .where('lease_owner', '=', workerId)
+      .where('status', '=', 'RUNNING')
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 0) return false;
+    await appendHistory(trx, taskId, status, fields.message ?? null, now);
+    return true;
+  });
+}
+
+/**
+ * Tasks whose worker stopped heart-beating: back to PENDING while attempts remain,
+ * else FAILURE with the reason. Returns how many were handled.
+ */
+export async function requeueLostTasks(db: Db, maxAttempts: number, now: number): Promise<number> {
+  const lost = await db
+    .selectFrom('tasks')
+    .select(['task_id', 'attempts', 'lease_owner', 'cancel_requested'])
+    .where('status', '=', 'RUNNING')
+    .where('lease_expires_at', '<', now)
+    .execute();
+  let handled = 0;
+  for (const task of lost) {
+    const owner = task.lease_owner ?? 'unknown';
+    const common = { lease_owner: null, lease_expires_at: null };
+    let moved: boolean;
+    if (Number(task.cancel_requested) === 1) {
+      moved = await transitionTask(
+        db,
+        task.task_id,
+        ['RUNNING'],
+        'CANCELLED',
+        now,
+        `stopped; worker ${owner} was lost`,
+        {
+          ...common,
+          finished_at: now,
+          message: 'stopped',
+        },
+      );
+    } else if (Number(task.attempts) < maxAttempts) {
+      moved = await transitionTask(db, task.task_id, ['RUNNING'], 'PENDING', now, `worker ${owner} lost; re-queued`, {
+        ...common,
+        started_at: null,
+        progress_info: null,
+      });
+    } else {
+      moved = await transitionTask(
+        db,
+        task.task_id,
+        ['RUNNING'],
+        'FAILURE',
+        now,
+        `worker lost ${task.attempts} times`,
+        {
+          ...common,
+          finished_at: now,
+          message: `The worker running this task was lost ${task.attempts} times (last: ${owner}); not retrying automatically.`,
+        },
+      );
+    }
+    if (moved) handled++;
+  }
+  return handled;
+}
+
+/** Stores a progress snapshot (JSON) of a running task. */
+export async function saveProgress(
+  db: Db,
+  taskId: string,
+  workerId: string,
+  progress: unknown,
+  now: number,
+): Promise<void> {
+  await db
+    .updateTable('tasks')
+    .set({ progress_info: JSON.stringify(progress), updated_at: now })
+    .where('task_id', '=', taskId)
+    .where('lease_owner', '=', workerId)
+    .execute();
+}

@@ -1,0 +1,104 @@
+/**
+ * `speos-portal worker`: claims PENDING tasks and runs up to WORKER_SLOTS at once. Also
+ * re-queues tasks whose worker died (lease expired). Any number of workers may share a
+ * database; each task runs on one of them at a time.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Clock } from '../clock.js';
+import type { Db } from '../db/connect.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import { transitionTask } from '../tasks/repository.js';
+import type { WorkerConfig } from './config.js';
+import { claimNextTask, requeueLostTasks } from './queue.js';
+import { TaskRun } from './runner.js';
+
+export interface WorkerDeps {
+  db: Db;
+  store: ObjectStore;
+  config: WorkerConfig;
+  clock: Clock;
+  log?: (message: string, fields?: Record<string, unknown>) => void;
+}
+
+export class Worker {
+  readonly #deps: Required<WorkerDeps>;
+  readonly #runs = new Map<string, { run: TaskRun; done: Promise<void> }>();
+  #running = false;
+  #loop: Promise<void> | undefined;
+  #wake: AbortController = new AbortController();
+
+  constructor(deps: WorkerDeps) {
+    this.#deps = { log: () => {}, ...deps };
+  }
+
+  /** Task ids running on this worker now. */
+  get active(): string[] {
+    return [...this.#runs.keys()];
+  }
+
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#loop = this.#run();
+  }
+
+  /** Claims again at once instead of waiting for the next poll (e.g. after a confirm). */
+  poke(): void {
+    this.#wake.abort();
+  }
+
+  async #run(): Promise<void> {
+    const { db, config, clock, log } = this.#deps;
+    const versions = [...config.commands.keys()];
+    while (this.#running) {
+      try {
+        const requeued = await requeueLostTasks(db, config.maxAttempts, clock());
+        if (requeued > 0) log('re-queued tasks of lost workers', { count: requeued });
+        while (this.#running && this.#runs.size < config.slots) {
+          const task = await claimNextTask(db, config.workerId, versions, config.leaseSeconds * 1000, clock());
+          if (!task) break;
+          log('running task', { task_id: task.task_id, version: task.version });
+          const run = new TaskRun({ db, store: this.#deps.store, config, clock, log }, task);
+          const done = run.run().finally(() => {
+            this.#runs.delete(task.task_id);
+            this.poke();
+          });
+          this.#runs.set(task.task_id, { run, done });
+        }
+      } catch (error) {
+        log('worker loop error', { err: String(error) });
+      }
+      this.#wake = new AbortController();
+      await sleep(config.pollSeconds * 1000, undefined, { signal: this.#wake.signal }).catch(() => {});
+    }
+  }
+
+  /**
+   * Stops claiming; running solvers are stopped and their tasks go back to PENDING for
+   * another worker (they would otherwise wait for the lease to lapse).
+   */
+  async stop(): Promise<void> {
+    this.#running = false;
+    this.poke();
+    await this.#loop;
+    const runs = [...this.#runs.values()];
+    for (const { run } of runs) run.shutdown();
+    await Promise.all(runs.map((r) => r.done));
+    const { db, clock, config } = this.#deps;
+    for (const { run } of runs) {
+      await transitionTask(
+        db,
+        run.taskId,
+        ['RUNNING'],
+        'PENDING',
+        clock(),
+        `worker ${config.workerId} shut down; re-queued`,
+        {
+          lease_owner: null,
+          lease_expires_at: null,
+          started_at: null,
+        },
+      );
+    }
+  }
+}
