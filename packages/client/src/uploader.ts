@@ -174,7 +174,7 @@ interface SignedUrl {
  * const result = await uploader.start();
  */
 export class Uploader extends Emitter<UploaderEvents> {
-  readonly #o: Resolved;
+  readonly #options: Resolved;
   #state: SavedUpload | undefined;
   #plan: PartRange[] = [];
   readonly #done = new Map<number, string>();
@@ -182,7 +182,7 @@ export class Uploader extends Emitter<UploaderEvents> {
   readonly #urls = new Map<number, SignedUrl>();
   #signing: Promise<void> | undefined;
   #confirmedBytes = 0;
-  #progress: ProgressTracker;
+  readonly #progress: ProgressTracker;
   #controller: AbortController | undefined;
   #running: Promise<UploadResult> | undefined;
   #resumed = false;
@@ -194,8 +194,8 @@ export class Uploader extends Emitter<UploaderEvents> {
   constructor(options: UploaderOptions) {
     super();
     const merged = { ...DEFAULTS, store: new MemoryStateStore(), ...stripUndefined(options) };
-    this.#o = { ...merged, retry: { ...DEFAULT_RETRY_POLICY, ...options.retry } } as Resolved;
-    if (!Number.isInteger(this.#o.concurrency) || this.#o.concurrency < 1) {
+    this.#options = { ...merged, retry: { ...DEFAULT_RETRY_POLICY, ...options.retry } } as Resolved;
+    if (!Number.isInteger(this.#options.concurrency) || this.#options.concurrency < 1) {
       throw new RangeError(`concurrency must be a whole number ≥ 1, got ${options.concurrency}`);
     }
     this.#progress = new ProgressTracker(options.source.size);
@@ -213,7 +213,7 @@ export class Uploader extends Emitter<UploaderEvents> {
 
   /** False when progress cannot be saved (no storage, quota): a reload or crash then restarts from zero. */
   get resumeEnabled(): boolean {
-    return this.#o.store.available && !this.#saveFailed;
+    return this.#options.store.available && !this.#saveFailed;
   }
 
   /** Starts, or continues after `pause()`. Resolves when the upload is complete (and confirmed, if asked). */
@@ -221,7 +221,7 @@ export class Uploader extends Emitter<UploaderEvents> {
     if (this.#running) return this.#running;
     const controller = new AbortController();
     this.#controller = controller;
-    const outer = this.#o.signal;
+    const outer = this.#options.signal;
     if (outer?.aborted) controller.abort(outer.reason);
     const onOuterAbort = () => controller.abort(outer?.reason);
     outer?.addEventListener('abort', onOuterAbort, { once: true });
@@ -243,14 +243,16 @@ export class Uploader extends Emitter<UploaderEvents> {
     await this.#running?.catch(() => {});
     const state = this.#state;
     if (!state) return;
-    await this.#call('abort', (s) => this.#o.api.abort(ref(state), s), new AbortController().signal).catch(() => {});
-    await this.#o.store.remove(state.task_id).catch(() => {});
+    await this.#call('abort', (s) => this.#options.api.abort(ref(state), s), new AbortController().signal).catch(
+      () => {},
+    );
+    await this.#options.store.remove(state.task_id).catch(() => {});
     this.#state = undefined;
   }
 
   /** Removes the saved state (after the caller confirmed, with `keepState: true`). */
   async forget(): Promise<void> {
-    if (this.#state) await this.#o.store.remove(this.#state.task_id).catch(() => {});
+    if (this.#state) await this.#options.store.remove(this.#state.task_id).catch(() => {});
   }
 
   async #run(signal: AbortSignal): Promise<UploadResult> {
@@ -270,15 +272,15 @@ export class Uploader extends Emitter<UploaderEvents> {
       await this.#uploadMissing(signal);
       const completed = await this.#complete(state, signal);
       let confirm: ConfirmResponse | undefined;
-      if (this.#o.confirm) {
+      if (this.#options.confirm) {
         const body: ConfirmRequest = {
-          ...this.#o.confirm,
+          ...this.#options.confirm,
           task_id: state.task_id,
           master_object_key: state.object_key,
         };
-        confirm = await this.#call('confirm', (s) => this.#o.api.confirm(body, s), signal);
+        confirm = await this.#call('confirm', (s) => this.#options.api.confirm(body, s), signal);
       }
-      if (!this.#o.keepState) await this.#o.store.remove(state.task_id).catch(() => {});
+      if (!this.#options.keepState) await this.#options.store.remove(state.task_id).catch(() => {});
       const result: UploadResult = {
         taskId: state.task_id,
         uploadId: state.upload_id,
@@ -300,7 +302,7 @@ export class Uploader extends Emitter<UploaderEvents> {
   }
 
   async #findSaved(): Promise<SavedUpload | undefined> {
-    const { resume, store, source, fileType, taskId } = this.#o;
+    const { resume, store, source, fileType, taskId } = this.#options;
     if (resume === false) return undefined;
     if (typeof resume === 'object') return resume;
     const found = await findResumableUploads(
@@ -312,17 +314,17 @@ export class Uploader extends Emitter<UploaderEvents> {
   }
 
   async #init(signal: AbortSignal): Promise<void> {
-    const { source, fileType, taskId } = this.#o;
+    const { source, fileType, taskId } = this.#options;
     const init = await this.#call(
       'init',
       (s) =>
-        this.#o.api.init(
+        this.#options.api.init(
           {
             filename: source.name,
             file_size: source.size,
             file_type: fileType,
-            content_type: this.#o.contentType ?? source.type ?? 'application/octet-stream',
-            chunk_size: chooseChunkSize(source.size, this.#o.chunkSize),
+            content_type: this.#options.contentType ?? source.type ?? 'application/octet-stream',
+            chunk_size: chooseChunkSize(source.size, this.#options.chunkSize),
             ...(taskId ? { task_id: taskId } : {}),
           },
           s,
@@ -356,7 +358,7 @@ export class Uploader extends Emitter<UploaderEvents> {
    * local bytes. Leaves `#state` undefined when the server no longer has the upload.
    */
   async #resumeFrom(saved: SavedUpload, signal: AbortSignal): Promise<void> {
-    const { source } = this.#o;
+    const { source } = this.#options;
     const when = new Date(saved.created_at).toISOString();
     if (saved.size !== source.size) {
       throw new UploadError(
@@ -366,13 +368,13 @@ export class Uploader extends Emitter<UploaderEvents> {
     }
     let listed: { part_number: number; etag: string; size: number }[];
     try {
-      listed = (await this.#call('list', (s) => this.#o.api.list(ref(saved), s), signal)).parts;
+      listed = (await this.#call('list', (s) => this.#options.api.list(ref(saved), s), signal)).parts;
     } catch (error) {
       if (error instanceof UploadError && error.code === 'NO_SUCH_UPLOAD') {
         this.emit('warning', {
           message: `the saved upload of ${source.name} (task ${saved.task_id}) no longer exists on the server; starting a new upload`,
         });
-        await this.#o.store.remove(saved.task_id).catch(() => {});
+        await this.#options.store.remove(saved.task_id).catch(() => {});
         this.#state = undefined;
         return;
       }
@@ -390,7 +392,7 @@ export class Uploader extends Emitter<UploaderEvents> {
       // Parts this object sent itself (pause → start) were read from this very source; only
       // parts from an earlier run need the content check.
       const sentByUs = this.#sentEtags.get(part.part_number) === etag;
-      if (this.#o.verifyOnResume && !sentByUs) {
+      if (this.#options.verifyOnResume && !sentByUs) {
         const local = await source.md5(range.startByte, range.endByte, signal);
         if (local !== etag) {
           throw new UploadError(
@@ -433,7 +435,7 @@ export class Uploader extends Emitter<UploaderEvents> {
     };
     try {
       const results = await Promise.allSettled(
-        Array.from({ length: Math.min(this.#o.concurrency, pending.length) }, worker),
+        Array.from({ length: Math.min(this.#options.concurrency, pending.length) }, worker),
       );
       run.signal.throwIfAborted();
       for (const r of results) if (r.status === 'rejected') throw r.reason;
@@ -453,8 +455,8 @@ export class Uploader extends Emitter<UploaderEvents> {
       const arm = () => {
         clearTimeout(timer);
         timer = setTimeout(
-          () => attemptController.abort(new StallError(n, this.#o.stallTimeoutMs)),
-          this.#o.stallTimeoutMs,
+          () => attemptController.abort(new StallError(n, this.#options.stallTimeoutMs)),
+          this.#options.stallTimeoutMs,
         );
       };
       arm();
@@ -462,9 +464,9 @@ export class Uploader extends Emitter<UploaderEvents> {
       let response: Awaited<ReturnType<PartTransport['putPart']>> | undefined;
       let failure: unknown;
       try {
-        response = await this.#o.transport.putPart({
+        response = await this.#options.transport.putPart({
           url: signed.url,
-          source: this.#o.source,
+          source: this.#options.source,
           partNumber: n,
           startByte: part.startByte,
           endByte: part.endByte,
@@ -511,15 +513,15 @@ export class Uploader extends Emitter<UploaderEvents> {
             status: response.status,
             code: apiError.code,
             attempt,
-            online: this.#o.isOnline(),
+            online: this.#options.isOnline(),
             retryAfterMs: apiError.retryAfterMs,
             canResign: true,
             urlExpiresAt: signed.expiresAt,
           },
-          this.#o.retry,
+          this.#options.retry,
         );
       } else {
-        decision = decideRetry({ attempt, online: this.#o.isOnline(), error: failure }, this.#o.retry);
+        decision = decideRetry({ attempt, online: this.#options.isOnline(), error: failure }, this.#options.retry);
       }
       this.emit('retry', { partNumber: n, what: `PUT part ${n}`, attempt, decision });
       if (decision.action === 'fail') {
@@ -560,7 +562,7 @@ export class Uploader extends Emitter<UploaderEvents> {
     const partNumbers = this.#plan.map((p) => p.partNumber).filter((n) => !this.#done.has(n));
     const signed = await this.#call(
       'sign',
-      (s) => this.#o.api.sign({ ...ref(state), part_numbers: partNumbers }, s),
+      (s) => this.#options.api.sign({ ...ref(state), part_numbers: partNumbers }, s),
       signal,
     );
     this.#rememberUrls(signed.parts, signed.expires_at);
@@ -576,7 +578,7 @@ export class Uploader extends Emitter<UploaderEvents> {
       .map(([part_number, etag]) => ({ part_number, etag }));
     const completed = await this.#call(
       'complete',
-      (s) => this.#o.api.complete({ ...ref(state), file_type: state.file_type, parts }, s),
+      (s) => this.#options.api.complete({ ...ref(state), file_type: state.file_type, parts }, s),
       signal,
     );
     if (!state.completed) {
@@ -601,12 +603,12 @@ export class Uploader extends Emitter<UploaderEvents> {
                   status: error.status,
                   code: error.code,
                   attempt,
-                  online: this.#o.isOnline(),
+                  online: this.#options.isOnline(),
                   retryAfterMs: error.retryAfterMs,
                 },
-                this.#o.retry,
+                this.#options.retry,
               )
-            : decideRetry({ attempt, online: this.#o.isOnline(), error }, this.#o.retry);
+            : decideRetry({ attempt, online: this.#options.isOnline(), error }, this.#options.retry);
         this.emit('retry', { partNumber: undefined, what, attempt, decision });
         if (decision.action !== 'retry') {
           if (error instanceof PortalApiError && error.code === 'NO_SUCH_UPLOAD') throw this.#noSuchUpload(error);
@@ -622,7 +624,7 @@ export class Uploader extends Emitter<UploaderEvents> {
     const id = this.#state?.upload_id ?? '?';
     return new UploadError(
       'NO_SUCH_UPLOAD',
-      `the server no longer has upload ${id} of ${this.#o.source.name} (it was aborted or expired): ${cause.detail} Start a new upload.`,
+      `the server no longer has upload ${id} of ${this.#options.source.name} (it was aborted or expired): ${cause.detail} Start a new upload.`,
       { cause },
     );
   }
@@ -634,7 +636,7 @@ export class Uploader extends Emitter<UploaderEvents> {
     state.updated_at = Date.now();
     const wasAvailable = this.resumeEnabled;
     try {
-      await this.#o.store.save(structuredClone(state));
+      await this.#options.store.save(structuredClone(state));
     } catch (error) {
       this.#saveFailed = true;
       if (wasAvailable)
