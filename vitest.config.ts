@@ -9,6 +9,8 @@ export default defineConfig({
     alias: {
       '@speos-portal/protocol': src('protocol'),
       '@speos-portal/server': src('server'),
+      // Before '@speos-portal/client', which would also match this path by prefix.
+      '@speos-portal/client/node': fileURLToPath(new URL('./packages/client/src/node/index.ts', import.meta.url)),
       '@speos-portal/client': src('client'),
     },
   },

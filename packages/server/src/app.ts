@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config.js';
 import { type Db, openDatabase } from './db/connect.js';
@@ -17,7 +17,7 @@ import { DEFAULT_WEB_ROOT, registerWebUi } from './http/web-ui.js';
 import { FsObjectStore } from './storage/fs-store.js';
 import type { ObjectStore } from './storage/object-store.js';
 import { closeObjectStore, openObjectStore, storeWarnings } from './storage/open-store.js';
-import { partRoute } from './storage/part-route.js';
+import { partRoute, rejectBeforeContinue } from './storage/part-route.js';
 import { TaskControl } from './tasks/control.js';
 import { controlRoutes } from './tasks/control-routes.js';
 import { taskRoutes } from './tasks/routes.js';
@@ -55,7 +55,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
-    requestIdLogLabel: 'request_id',
+    logController: new LogController({ requestIdLogLabel: 'request_id' }),
     ajv: { customOptions: { coerceTypes: true, useDefaults: false, removeAdditional: false, allErrors: true } },
     routerOptions: { ignoreTrailingSlash: true },
   });
@@ -128,6 +128,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }
 
   await registerWebUi(app, deps.webRoot);
+  if (store instanceof FsObjectStore) rejectBeforeContinue(app.server, store);
 
   app.get('/healthz', { schema: { hide: true }, config: { public: true } }, async () => ({
     status: 'ok',

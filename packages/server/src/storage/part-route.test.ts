@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { request } from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asBody, MiB, randomBytesSeeded, TestApi } from '../test-support/api.js';
@@ -182,5 +183,63 @@ describe('PUT {upload_url}', () => {
       headers: { origin: 'http://evil.example', 'access-control-request-method': 'PUT' },
     });
     expect(stranger.headers.get('access-control-allow-origin')).toBeNull();
+  });
+});
+
+describe('PUT with Expect: 100-continue', () => {
+  /** Sends headers only, and reports whether the server said 100 or answered at once. */
+  function probe(
+    url: string,
+    length: number,
+  ): Promise<{ continued: boolean; status?: number; body?: string; connection?: string }> {
+    return new Promise((resolve, reject) => {
+      const req = request(url, { method: 'PUT', headers: { expect: '100-continue', 'content-length': length } });
+      req.on('continue', () => {
+        resolve({ continued: true });
+        req.destroy();
+      });
+      req.on('response', (res) => {
+        let body = '';
+        res.on('data', (d) => {
+          body += d;
+        });
+        res.on('end', () =>
+          resolve({ continued: false, status: res.statusCode, body, connection: res.headers.connection as string }),
+        );
+      });
+      req.on('error', reject);
+      req.flushHeaders();
+    });
+  }
+
+  it('refuses a tampered or wrong-length part before the body is sent, and closes the connection', async () => {
+    const init = await freshUpload();
+    const part = init.parts[0];
+    const tampered = await probe(withParam(part.upload_url, 'signature', 'x'.repeat(43)), part.size);
+    expect(tampered).toMatchObject({ continued: false, status: 403, connection: 'close' });
+    expect(JSON.parse(tampered.body!).code).toBe('SIGNATURE_INVALID');
+    const wrongLength = await probe(part.upload_url, part.size + 1);
+    expect(wrongLength).toMatchObject({ continued: false, status: 400 });
+    expect(await probe(part.upload_url, part.size)).toEqual({ continued: true });
+  });
+
+  it('still stores a part sent after the go-ahead', async () => {
+    const init = await freshUpload();
+    const part = init.parts[1];
+    const body = data.subarray(part.start_byte, part.end_byte);
+    const status = await new Promise<{ status: number; etag: string }>((resolve, reject) => {
+      const req = request(part.upload_url, {
+        method: 'PUT',
+        headers: { expect: '100-continue', 'content-length': body.length },
+      });
+      req.on('continue', () => req.end(body));
+      req.on('response', (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode!, etag: String(res.headers.etag) }));
+      });
+      req.on('error', reject);
+      req.flushHeaders();
+    });
+    expect(status).toEqual({ status: 200, etag: `"${md5(body)}"` });
   });
 });

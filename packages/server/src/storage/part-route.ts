@@ -6,6 +6,7 @@
  * then the expiry, then the declared length, then the body itself while it streams.
  */
 
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Type } from '@sinclair/typebox';
 import { ApiError, MAX_PARTS } from '@speos-portal/protocol';
 import type { FastifyPluginAsync } from 'fastify';
@@ -33,6 +34,11 @@ export const partRoute: FastifyPluginAsync<PartRouteOptions> = async (app, { sto
   // Part bodies are raw bytes of any content type: hand the stream to the handler unread.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
+  // A refused part's body may still be on its way: close the connection rather than
+  // read (or make the next request on it wait behind) hundreds of MB nobody wants.
+  app.addHook('onSend', async (_request, reply) => {
+    if (reply.statusCode >= 400) reply.header('Connection', 'close');
+  });
 
   app.put(
     '/storage/uploads/:upload_id/parts/:part_number',
@@ -81,3 +87,51 @@ export const partRoute: FastifyPluginAsync<PartRouteOptions> = async (app, { sto
     },
   );
 };
+
+const PART_PATH = /^(?:\/api)?\/storage\/uploads\/([0-9a-f]{32})\/parts\/(\d+)$/;
+
+/**
+ * Clients that send `Expect: 100-continue` (curl, the AWS SDK, some proxies) wait for the
+ * server's go-ahead before sending a part. Check the URL's signature, expiry and length
+ * first, so a stale URL costs a round trip instead of the whole part.
+ */
+export function rejectBeforeContinue(server: Server, store: FsObjectStore): void {
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://local');
+    const match = req.method === 'PUT' ? PART_PATH.exec(url.pathname) : null;
+    if (match) {
+      const size = Number(url.searchParams.get('size'));
+      const grant = {
+        uploadId: match[1]!,
+        partNumber: Number(match[2]),
+        size,
+        expiresAt: Number(url.searchParams.get('expires')),
+      };
+      let refusal: ApiError | undefined;
+      try {
+        store.signer.verify(grant, url.searchParams.get('signature') ?? '');
+        const declared = req.headers['content-length'];
+        if (declared !== undefined && Number(declared) !== size) {
+          refusal = new ApiError(
+            'PART_SIZE_MISMATCH',
+            `Part ${grant.partNumber} must be exactly ${size} bytes; Content-Length says ${declared}.`,
+          );
+        }
+      } catch (error) {
+        if (!(error instanceof ApiError)) throw error;
+        refusal = error;
+      }
+      if (refusal) {
+        res.writeHead(refusal.status, {
+          'Content-Type': 'application/json; charset=utf-8',
+          Connection: 'close',
+          'Access-Control-Allow-Origin': '*',
+        });
+        res.end(JSON.stringify({ detail: refusal.message, code: refusal.code }));
+        return;
+      }
+    }
+    res.writeContinue();
+    server.emit('request', req, res);
+  });
+}
