@@ -1,0 +1,67 @@
+/**
+ * The portal's API client for this page. The UI is served by the portal itself, so the API is
+ * at the page's own origin and path (a proxy that keeps `/api` serves both under it).
+ * The bearer token (when the server has auth on) is asked once and kept in localStorage.
+ */
+import { PortalApiError, PortalClient } from '@speos-portal/client';
+import { readPref, writePref } from './prefs.js';
+import { Observable } from './uploads/observable.js';
+
+/** `http://host:8000/` → `http://host:8000`; `https://host/api/index.html` → `https://host/api`. */
+export function apiBaseUrl(location: Location = window.location): string {
+  return location.origin + location.pathname.replace(/\/[^/]*$/, '');
+}
+
+interface AuthState {
+  token: string | undefined;
+  /** True while the token dialog should show (after a 401, or when the person opens it). */
+  asking: boolean;
+  /** Bumps when the token changes, so pages reload what failed. */
+  generation: number;
+}
+
+class Auth extends Observable<AuthState> {
+  #client: PortalClient;
+
+  constructor() {
+    const token = readPref('token');
+    super({ token, asking: false, generation: 0 });
+    this.#client = new PortalClient({ baseUrl: apiBaseUrl(), token });
+  }
+
+  /** The client with the current token; call it per request, the token may change. */
+  client = (): PortalClient => this.#client;
+
+  setToken(token: string | undefined): void {
+    const trimmed = token?.trim() || undefined;
+    writePref('token', trimmed);
+    this.#client = new PortalClient({ baseUrl: apiBaseUrl(), token: trimmed });
+    this.set({ token: trimmed, asking: false, generation: this.snapshot.generation + 1 });
+  }
+
+  ask(): void {
+    this.set({ asking: true });
+  }
+
+  dismiss(): void {
+    this.set({ asking: false });
+  }
+
+  /** Opens the token dialog when an error is a 401; returns whether it was. */
+  noticeError(error: unknown): boolean {
+    const api = error instanceof PortalApiError ? error : (error as { cause?: unknown })?.cause;
+    if (api instanceof PortalApiError && api.status === 401) {
+      if (!this.snapshot.asking) this.ask();
+      return true;
+    }
+    return false;
+  }
+}
+
+export const auth = new Auth();
+
+/** The server's `detail` (what to do) or the error's message. */
+export function errorDetail(error: unknown): string {
+  if (error instanceof PortalApiError) return error.detail;
+  return error instanceof Error ? error.message : String(error);
+}

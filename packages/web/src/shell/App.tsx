@@ -1,0 +1,51 @@
+import { auth } from '../api.js';
+import { useI18n } from '../i18n/i18n.js';
+import { SubmitPage } from '../submit/SubmitPage.js';
+import { TaskListPage } from '../tasks/TaskListPage.js';
+import { TaskPage } from '../tasks/TaskPage.js';
+import { useObservable } from '../uploads/use-observable.js';
+import { LanguageSwitch } from './LanguageSwitch.js';
+import { useRoute } from './router.js';
+import { TokenDialog } from './TokenDialog.js';
+
+export function App() {
+  const { t } = useI18n();
+  const route = useRoute();
+  const { token } = useObservable(auth);
+  const current = route.page === 'submit' ? 'submit' : 'tasks';
+  return (
+    <>
+      <a className="skip-link" href="#main">
+        {t('appName')}
+      </a>
+      <header className="topbar">
+        <a className="brand" href="#/submit">
+          <span className="brand-mark" aria-hidden="true" />
+          {t('appName')}
+        </a>
+        <nav aria-label={t('appName')}>
+          <a href="#/submit" aria-current={current === 'submit' ? 'page' : undefined}>
+            {t('navSubmit')}
+          </a>
+          <a href="#/tasks" aria-current={current === 'tasks' ? 'page' : undefined}>
+            {t('navTasks')}
+          </a>
+        </nav>
+        <div className="topbar-end">
+          {token ? (
+            <button type="button" className="quiet" onClick={() => auth.ask()}>
+              {t('tokenButton')}
+            </button>
+          ) : null}
+          <LanguageSwitch />
+        </div>
+      </header>
+      <main id="main" tabIndex={-1}>
+        {route.page === 'submit' ? <SubmitPage /> : null}
+        {route.page === 'tasks' ? <TaskListPage /> : null}
+        {route.page === 'task' ? <TaskPage key={route.taskId} taskId={route.taskId} /> : null}
+      </main>
+      <TokenDialog />
+    </>
+  );
+}

@@ -1,0 +1,168 @@
+/** All tasks, newest first: filters, paging, and a quiet refresh while some are still moving. */
+import type { Task, TaskListQuery } from '@speos-portal/protocol';
+import { useEffect, useId, useState } from 'react';
+import { auth } from '../api.js';
+import { formatAgo, formatDuration, formatTime } from '../format.js';
+import { useI18n } from '../i18n/i18n.js';
+import { hrefTask } from '../shell/router.js';
+import { ACTIVE_STATUSES, STATUSES, StatusBadge, statusLabel } from './StatusBadge.js';
+import { usePolling } from './use-polling.js';
+
+const PAGE_SIZE = 20;
+
+/** Text filters wait for a pause in typing before they query. */
+function useDebounced(value: string, ms = 300): string {
+  const [debounced, setDebounced] = useState(value);
+  useEffect(() => {
+    const timer = setTimeout(() => setDebounced(value), ms);
+    return () => clearTimeout(timer);
+  }, [value, ms]);
+  return debounced;
+}
+
+export function TaskListPage() {
+  const { t, lang } = useI18n();
+  const ids = useId();
+  const [status, setStatus] = useState('');
+  const [submitter, setSubmitter] = useState('');
+  const [name, setName] = useState('');
+  const [page, setPage] = useState(1);
+  const submitterQuery = useDebounced(submitter.trim());
+  const nameQuery = useDebounced(name.trim());
+  const query: TaskListQuery = {
+    page,
+    page_size: PAGE_SIZE,
+    ...(status ? { status } : {}),
+    ...(submitterQuery ? { submitter: submitterQuery } : {}),
+    ...(nameQuery ? { q: nameQuery } : {}),
+  };
+  const list = usePolling(
+    JSON.stringify(query),
+    (signal) => auth.client().listTasks(query, signal),
+    (data) => data.items.some((task) => ACTIVE_STATUSES.has(task.status)),
+  );
+  const pages = list.data ? Math.max(1, Math.ceil(list.data.total / list.data.page_size)) : 1;
+  const polling = list.data?.items.some((task) => ACTIVE_STATUSES.has(task.status)) ?? false;
+  const onFilter = (setter: (v: string) => void) => (e: { target: { value: string } }) => {
+    setter(e.target.value);
+    setPage(1);
+  };
+
+  return (
+    <div className="page tasks-page">
+      <div className="page-head">
+        <h1>{t('tasksTitle')}</h1>
+        <button type="button" className="quiet" onClick={list.reload}>
+          {t('refresh')}
+        </button>
+      </div>
+      <form className="filters" onSubmit={(e) => e.preventDefault()}>
+        <div className="field">
+          <label className="field-label" htmlFor={`${ids}-status`}>
+            {t('filterStatus')}
+          </label>
+          <select id={`${ids}-status`} value={status} onChange={onFilter(setStatus)}>
+            <option value="">{t('anyStatus')}</option>
+            {STATUSES.map((s) => (
+              <option key={s} value={s}>
+                {statusLabel(s, lang)}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div className="field">
+          <label className="field-label" htmlFor={`${ids}-submitter`}>
+            {t('filterSubmitter')}
+          </label>
+          <input id={`${ids}-submitter`} type="search" value={submitter} onChange={onFilter(setSubmitter)} />
+        </div>
+        <div className="field grow">
+          <label className="field-label" htmlFor={`${ids}-name`}>
+            {t('filterName')}
+          </label>
+          <input id={`${ids}-name`} type="search" value={name} onChange={onFilter(setName)} />
+        </div>
+      </form>
+      {list.error ? (
+        <p className="notice error" role="alert">
+          {list.error}
+        </p>
+      ) : null}
+      <div className="table-wrap card flush">
+        <table className="tasks-table" aria-busy={list.loading}>
+          <thead>
+            <tr>
+              <th scope="col">{t('colJob')}</th>
+              <th scope="col">{t('colStatus')}</th>
+              <th scope="col">{t('colSubmitter')}</th>
+              <th scope="col">{t('colVersion')}</th>
+              <th scope="col" className="num">
+                {t('colThreads')}
+              </th>
+              <th scope="col">{t('colCreated')}</th>
+              <th scope="col" className="num">
+                {t('colDuration')}
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {list.data?.items.map((task) => (
+              <TaskRow key={task.task_id} task={task} />
+            ))}
+            {list.data && list.data.items.length === 0 ? (
+              <tr>
+                <td colSpan={7} className="empty">
+                  {t('noTasks')}
+                </td>
+              </tr>
+            ) : null}
+            {!list.data && list.loading ? (
+              <tr>
+                <td colSpan={7} className="empty">
+                  {t('loading')}
+                </td>
+              </tr>
+            ) : null}
+          </tbody>
+        </table>
+      </div>
+      <nav className="pager" aria-label={t('pageOf', { page, pages, total: list.data?.total ?? 0 })}>
+        <button type="button" disabled={page <= 1} onClick={() => setPage((p) => p - 1)} aria-label={t('prev')}>
+          ‹
+        </button>
+        <span>{t('pageOf', { page, pages, total: list.data?.total ?? 0 })}</span>
+        <button type="button" disabled={page >= pages} onClick={() => setPage((p) => p + 1)} aria-label={t('next')}>
+          ›
+        </button>
+        {polling ? <span className="muted small">{t('autoRefresh')}</span> : null}
+      </nav>
+    </div>
+  );
+}
+
+function TaskRow({ task }: { task: Task }) {
+  const { t, lang } = useI18n();
+  const title = task.display_name || task.job_name || task.master?.filename || t('untitled');
+  return (
+    <tr>
+      <td className="job-cell">
+        <a className="job-link" href={hrefTask(task.task_id)}>
+          {title}
+        </a>
+        <span className="mono muted small">{task.task_id.slice(0, 8)}</span>
+      </td>
+      <td>
+        <StatusBadge status={task.status} />
+      </td>
+      <td>{task.submitter || t('none')}</td>
+      <td>
+        {task.version ?? t('none')} · {task.profile_name ?? t('none')}
+      </td>
+      <td className="num">{task.thread_count ?? t('none')}</td>
+      <td title={formatTime(task.created_at)}>{formatAgo(task.created_at * 1000, lang)}</td>
+      <td className="num mono">
+        {task.elapsed_seconds != null ? formatDuration(task.elapsed_seconds) : (task.duration ?? t('none'))}
+      </td>
+    </tr>
+  );
+}

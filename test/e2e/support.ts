@@ -1,0 +1,116 @@
+/**
+ * Browser-test helpers: a real Chromium (Debian's, through playwright-core) against a real
+ * portal serving the built UI. Tests skip, saying why, when Chromium or the build is missing.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const WEB_DIST = fileURLToPath(new URL('../../packages/web/dist', import.meta.url));
+export const SCREENSHOTS = fileURLToPath(new URL('../../test-results/screenshots', import.meta.url));
+
+/** Why the browser tests cannot run here, or undefined when they can. */
+export function skipReason(): string | undefined {
+  if (!existsSync(CHROMIUM))
+    return `no Chromium at ${CHROMIUM} (apt-get install -y --no-install-recommends chromium fonts-liberation fonts-noto-cjk)`;
+  if (!existsSync(path.join(WEB_DIST, 'index.html')))
+    return `the web UI is not built (${WEB_DIST}/index.html missing; run npm run build -w @speos-portal/web)`;
+  return undefined;
+}
+
+export interface Browser {
+  context: BrowserContext;
+  close(): Promise<void>;
+}
+
+/** A fresh profile each time: no saved uploads, no remembered language. */
+export async function launchBrowser(): Promise<Browser> {
+  const profile = await mkdtemp(path.join(tmpdir(), 'speos-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    locale: 'en-US',
+    viewport: { width: 1280, height: 900 },
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  return {
+    context,
+    async close() {
+      await context.close();
+      await rm(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A file of random bytes (random, so the resume content check compares real data). */
+export async function makeFile(dir: string, name: string, size: number): Promise<string> {
+  const file = path.join(dir, name);
+  await writeFile(file, randomBytes(size));
+  return file;
+}
+
+export const MiB = 1024 * 1024;
+
+/** `speos_upload_parts_stored_total` from /metrics: parts the server stored, ever. */
+export async function partsStored(baseUrl: string): Promise<number> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const match = /^speos_upload_parts_stored_total(?:\{[^}]*\})?\s+(\d+)/m.exec(text);
+  if (!match) throw new Error(`no speos_upload_parts_stored_total in /metrics:\n${text.slice(0, 500)}`);
+  return Number(match[1]);
+}
+
+/** Slows the page's uploads (Chromium's own network emulation), e.g. to reload mid-upload. */
+export async function throttleUploads(page: Page, bytesPerSecond: number): Promise<void> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.emulateNetworkConditions', {
+    offline: false,
+    latency: 0,
+    downloadThroughput: -1,
+    uploadThroughput: bytesPerSecond,
+  });
+}
+
+/** Saved upload records (`upload_${task_id}`) in the page's localStorage. */
+export async function savedUploads(
+  page: Page,
+): Promise<{ task_id: string; upload_id: string; object_key: string; uploaded_parts: [number, string][] }[]> {
+  return page.evaluate(() =>
+    Object.keys(localStorage)
+      .filter((k) => k.startsWith('upload_'))
+      .map((k) => JSON.parse(localStorage.getItem(k) ?? 'null')),
+  );
+}
+
+export async function screenshot(page: Page, name: string): Promise<void> {
+  await mkdir(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
+}
+
+export async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false>,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
