@@ -5,7 +5,7 @@
  * `runObjectStoreContract` from a `*.contract.test.ts` beside it.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { ApiError, type ErrorCode } from '@speos-portal/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asBody } from '../test-support/api.js';
@@ -259,6 +259,25 @@ export function runObjectStoreContract(name: string, makeStore: () => Promise<St
       await store.deleteObject(key);
       expect(await store.headObject(key)).toBeNull();
       await rejectsWith(store.getObject(key), 'NOT_FOUND');
+    });
+
+    it('stores a whole object from a stream (putObject), reads it back, replaces it, and stores an empty one', async () => {
+      const key = newKey();
+      const data = randomBytes(3 * MiB + 5);
+      const info = await store.putObject(key, Readable.from([data.subarray(0, MiB), data.subarray(MiB)]), {
+        size: data.length,
+        contentType: 'text/plain',
+      });
+      expect(info).toMatchObject({ size: data.length, contentType: 'text/plain' });
+      expect(await store.headObject(key)).toMatchObject({ size: data.length, etag: info.etag });
+      expect(md5(await readAll(await store.getObject(key)))).toBe(md5(data));
+      const smaller = randomBytes(10);
+      await store.putObject(key, Readable.from([smaller]), { size: 10, contentType: 'text/plain' });
+      expect((await readAll(await store.getObject(key))).equals(smaller)).toBe(true);
+      const empty = newKey();
+      expect((await store.putObject(empty, Readable.from([]), { size: 0, contentType: 'text/plain' })).size).toBe(0);
+      expect(await store.headObject(empty)).toMatchObject({ size: 0 });
+      expect((await readAll(await store.getObject(empty))).length).toBe(0);
     });
 
     it('refuses a tampered presigned URL and an expired one with 403', async () => {
