@@ -20,6 +20,7 @@ import {
   statusHistory,
   transitionTask,
 } from '../tasks/repository.js';
+import { claimNextTask } from '../worker/queue.js';
 import type { Db } from './connect.js';
 import { migrateToLatest } from './migrations.js';
 import type { NewTask, NewUpload } from './schema.js';
@@ -231,6 +232,19 @@ export function runRepositoryContract(name: string, makeDb: () => Promise<DbUnde
       const retried = await retriedTaskIds(db, [parent.task_id, randomUUID()]);
       expect(retried.get(parent.task_id)).toEqual([first.task_id, second.task_id]);
       expect((await retriedTaskIds(db, [])).size).toBe(0);
+    });
+
+    it('hands each queued task to exactly one of many concurrent workers (claimNextTask)', async () => {
+      const version = `vclaim-${randomUUID().slice(0, 8)}`;
+      const queued = Array.from({ length: 5 }, (_, i) => task({ status: 'PENDING', version, created_at: T0 + i }));
+      for (const row of queued) await insertTask(db, row);
+      const claims = await Promise.all(
+        Array.from({ length: 12 }, (_, i) => claimNextTask(db, `worker-${i}`, [version], 30_000, T0 + 1000)),
+      );
+      const won = claims.filter((t) => t !== undefined);
+      expect(won.map((t) => t.task_id).sort()).toEqual(queued.map((t) => t.task_id).sort());
+      for (const claimed of won) expect(claimed).toMatchObject({ status: 'RUNNING', attempts: 1 });
+      expect(await claimNextTask(db, 'late', [version], 30_000, T0 + 2000)).toBeUndefined();
     });
 
     describe('listTasks', () => {
