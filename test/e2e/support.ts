@@ -73,7 +73,7 @@ export async function partsStored(baseUrl: string): Promise<number> {
   return Number(match[1]);
 }
 
-/** Slows the page's uploads (Chromium's own network emulation), e.g. to reload mid-upload. */
+/** Slows the page's uploads (Chromium's own network emulation), e.g. to reload mid-upload; -1 lifts it. */
 export async function throttleUploads(page: Page, bytesPerSecond: number): Promise<void> {
   const cdp = await page.context().newCDPSession(page);
   await cdp.send('Network.enable');
@@ -113,4 +113,21 @@ export async function until<T>(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+export interface UploadRef {
+  task_id: string;
+  upload_id: string;
+  object_key: string;
+}
+
+/** POST /tasks/upload/multipart/list: the server's parts of an upload, or the HTTP status when it has none. */
+export async function listParts(baseUrl: string, ref: UploadRef): Promise<{ status: number; parts: unknown[] }> {
+  const response = await fetch(`${baseUrl}/tasks/upload/multipart/list`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ task_id: ref.task_id, upload_id: ref.upload_id, object_key: ref.object_key }),
+  });
+  const body = (await response.json()) as { parts?: unknown[] };
+  return { status: response.status, parts: body.parts ?? [] };
 }

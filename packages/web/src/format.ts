@@ -33,6 +33,7 @@ export function formatAgo(epochMs: number, lang: Lang, now = Date.now()): string
   const rtf = new Intl.RelativeTimeFormat(lang === 'zh' ? 'zh-CN' : 'en', { numeric: 'auto' });
   const seconds = Math.round((epochMs - now) / 1000);
   const abs = Math.abs(seconds);
+  if (abs < 45) return lang === 'zh' ? '刚刚' : 'just now';
   if (abs < 60) return rtf.format(seconds, 'second');
   if (abs < 3600) return rtf.format(Math.round(seconds / 60), 'minute');
   if (abs < 86400) return rtf.format(Math.round(seconds / 3600), 'hour');

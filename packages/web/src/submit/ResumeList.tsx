@@ -131,6 +131,9 @@ function ResumeEntry({ entry, onGone }: { entry: Entry; onGone: () => void }) {
             ago: formatAgo(saved.updated_at, lang),
           })}
         </span>
+        <div className="bar slim" aria-hidden="true">
+          <div className="bar-fill" style={{ width: `${(saved.uploaded_parts.length / total) * 100}%` }} />
+        </div>
         <span className="muted small">
           {formatBytes(saved.size)}
           {saved.file_type === 'include' ? ` · ${t('kindInclude')}` : ''}

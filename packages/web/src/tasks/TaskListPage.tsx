@@ -145,11 +145,13 @@ function TaskRow({ task }: { task: Task }) {
   const title = task.display_name || task.job_name || task.master?.filename || t('untitled');
   return (
     <tr>
-      <td className="job-cell">
-        <a className="job-link" href={hrefTask(task.task_id)}>
-          {title}
-        </a>
-        <span className="mono muted small">{task.task_id.slice(0, 8)}</span>
+      <td>
+        <div className="job-cell">
+          <a className="job-link" href={hrefTask(task.task_id)}>
+            {title}
+          </a>
+          <span className="mono muted small">{task.task_id.slice(0, 8)}</span>
+        </div>
       </td>
       <td>
         <StatusBadge status={task.status} />
@@ -160,7 +162,7 @@ function TaskRow({ task }: { task: Task }) {
       </td>
       <td className="num">{task.thread_count ?? t('none')}</td>
       <td title={formatTime(task.created_at)}>{formatAgo(task.created_at * 1000, lang)}</td>
-      <td className="num mono">
+      <td className="num">
         {task.elapsed_seconds != null ? formatDuration(task.elapsed_seconds) : (task.duration ?? t('none'))}
       </td>
     </tr>
