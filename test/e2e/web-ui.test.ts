@@ -178,6 +178,78 @@ describe.skipIf(reason !== undefined)('web UI in Chromium', () => {
     await page.close();
   });
 
+  it('uploads an include archive beside the master and confirms both into one task', async () => {
+    const master = await makeFile(files, 'lamp.scdocx', 6 * MiB);
+    const include = await makeFile(files, 'textures.zip', 1 * MiB);
+    const page = await openSubmit();
+    await page.getByLabel('Master file').setInputFiles(master);
+    await page.getByLabel('Include archive (optional)').setInputFiles(include);
+    await page.getByLabel('Job name').fill('With include');
+    await page.getByText('Advanced SPEOS options').click();
+    await page.getByLabel('Ray count').fill('1000000');
+    await page.getByLabel('Use GPU').check();
+    await page.getByRole('button', { name: 'Submit', exact: true }).click();
+    const done = page.getByText(/Submitted — task /);
+    await done.waitFor({ timeout: 60_000 });
+    const taskId = TASK_ID.exec((await done.textContent()) ?? '')![0];
+    const task = await (await fetch(`${portal.url}/tasks/${taskId}`)).json();
+    expect(task.master).toMatchObject({ filename: 'lamp.scdocx', size: 6 * MiB });
+    expect(task.include).toMatchObject({ filename: 'textures.zip', size: 1 * MiB });
+    expect(task.params).toMatchObject({ ray_count: 1000000, use_gpu: true });
+    expect(await savedUploads(page)).toEqual([]);
+    await page.close();
+  });
+
+  it('lets only one tab upload a task, and discards an unfinished upload on the server too', async () => {
+    const file = await makeFile(files, 'two-tabs.speos', 30 * MiB);
+    const first = await openSubmit();
+    await throttleUploads(first, 3 * MiB);
+    await first.getByLabel('Master file').setInputFiles(file);
+    await first.getByLabel('Job name').fill('Two tabs');
+    await first.getByRole('button', { name: 'Submit', exact: true }).click();
+    const [saved] = await until('a saved part', async () => {
+      const all = await savedUploads(first);
+      return all[0]?.uploaded_parts.length ? all : undefined;
+    });
+
+    // The second tab sees the unfinished upload but may not resume it while the first runs it.
+    const second = await openSubmit();
+    await second.getByText(/two-tabs\.speos — \d of 6 parts/).waitFor();
+    await second.getByText('running in another tab').waitFor();
+    expect(await second.getByRole('button', { name: 'Resume the upload of two-tabs.speos' }).isDisabled()).toBe(true);
+
+    // The first tab goes away mid-upload; now the second may discard it.
+    await first.close();
+    const discard = second.getByRole('button', { name: 'Discard the upload of two-tabs.speos' });
+    await expect.poll(() => discard.isEnabled(), { timeout: 10_000 }).toBe(true);
+    await discard.click();
+    await expect.poll(() => second.getByText(/two-tabs\.speos — /).count()).toBe(0);
+    expect((await listParts(portal.url, saved!)).status).toBe(404);
+    expect(await savedUploads(second)).toEqual([]);
+    await second.close();
+  });
+
+  it('still uploads when localStorage refuses writes, and says resume is off', async () => {
+    const file = await makeFile(files, 'no-storage.speos', 6 * MiB);
+    const page = await browser.context.newPage();
+    await page.addInitScript(() => {
+      Storage.prototype.setItem = () => {
+        throw new DOMException('quota exceeded', 'QuotaExceededError');
+      };
+    });
+    await page.goto(`${portal.url}/#/submit`);
+    await page.getByRole('button', { name: 'English', exact: true }).click();
+    await page
+      .getByText(/cannot save upload progress/)
+      .first()
+      .waitFor();
+    await page.getByLabel('Master file').setInputFiles(file);
+    await page.getByLabel('Job name').fill('No storage');
+    await page.getByRole('button', { name: 'Submit', exact: true }).click();
+    await page.getByText(/Submitted — task /).waitFor({ timeout: 60_000 });
+    await page.close();
+  });
+
   it('speaks Chinese when asked, remembers it, and keeps the fixed accessible names', async () => {
     const page = await openSubmit('中文');
     for (const name of ['主文件', '任务名称']) expect(await page.getByLabel(name, { exact: true }).count()).toBe(1);
