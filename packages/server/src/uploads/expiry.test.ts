@@ -118,6 +118,7 @@ describe.skipIf(!s3 || !pgServer)('S3 + PostgreSQL', () => {
     const database = await createPgDatabase(pgServer!);
     const a = await startPortal({ ...s3PortalEnv(s3!), DATABASE_URL: database.url });
     try {
+      await a.expiry.stop(); // only this test's sweeps take the lock
       const upload = await a.api.uploadParts(randomBytesSeeded(MiB, 22));
       // A store whose abort waits for the test, so the first sweep holds the lock meanwhile.
       let release!: () => void;
