@@ -3,6 +3,7 @@ import { type FormEvent, useEffect, useRef, useState } from 'react';
 import { auth } from '../api.js';
 import { useI18n } from '../i18n/i18n.js';
 import { useObservable } from '../uploads/use-observable.js';
+import { LanguageSwitch } from './LanguageSwitch.js';
 
 export function TokenDialog() {
   const { t } = useI18n();
@@ -27,7 +28,11 @@ export function TokenDialog() {
   return (
     <dialog ref={dialog} className="dialog" aria-labelledby="token-title" onClose={() => auth.dismiss()}>
       <form onSubmit={save}>
-        <h2 id="token-title">{t('tokenTitle')}</h2>
+        <div className="dialog-head">
+          <h2 id="token-title">{t('tokenTitle')}</h2>
+          {/* The page behind a modal dialog is inert: the language switch must be here too. */}
+          <LanguageSwitch />
+        </div>
         <p className="muted">{t('tokenIntro')}</p>
         <label className="field">
           <span className="field-label">{t('tokenLabel')}</span>

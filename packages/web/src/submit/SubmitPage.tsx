@@ -12,7 +12,7 @@ import { UploadsPanel } from './UploadsPanel.js';
 type ConfigState =
   | { status: 'loading' }
   | { status: 'ready'; config: UploadConfigResponse }
-  | { status: 'failed'; detail: string };
+  | { status: 'failed'; detail: string; needsToken: boolean };
 
 /** GET /tasks/upload/config, again whenever the token changes or the person retries. */
 function useUploadConfig(): [ConfigState, () => void] {
@@ -31,8 +31,7 @@ function useUploadConfig(): [ConfigState, () => void] {
       })
       .catch((error: unknown) => {
         if (controller.signal.aborted) return;
-        auth.noticeError(error);
-        setState({ status: 'failed', detail: errorDetail(error) });
+        setState({ status: 'failed', detail: errorDetail(error), needsToken: auth.noticeError(error) });
       });
     return () => controller.abort();
   }, [generation, attempt]);
@@ -53,7 +52,15 @@ export function SubmitPage() {
       <ResumeList />
       <UploadsPanel />
       {config.status === 'loading' ? <p className="muted">{t('configLoading')}</p> : null}
-      {config.status === 'failed' ? (
+      {config.status === 'failed' && config.needsToken ? (
+        <div className="notice info">
+          {t('tokenIntro')}{' '}
+          <button type="button" onClick={() => auth.ask()}>
+            {t('tokenLabel')}
+          </button>
+        </div>
+      ) : null}
+      {config.status === 'failed' && !config.needsToken ? (
         <div className="notice error" role="alert">
           {t('configFailed', { detail: config.detail })}{' '}
           <button type="button" onClick={retry}>
