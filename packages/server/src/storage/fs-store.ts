@@ -34,13 +34,12 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { ApiError, MAX_PARTS } from '@speos-portal/protocol';
 import { KeyedMutex } from './keyed-mutex.js';
+import { Md5Pool } from './md5-pool.js';
 import type { ObjectInfo, ObjectStore, StoredPart } from './object-store.js';
 import type { UrlSigner } from './url-signer.js';
 
 const UPLOAD_ID = /^[0-9a-f]{32}$/;
 const DATA_FILE = /^(\d+)\.([0-9a-f]{32})\.[0-9a-f]+$/;
-/** Writes are gathered into batches of this size: fewer syscalls than one per socket chunk. */
-const WRITE_BATCH_BYTES = 1024 * 1024;
 
 interface UploadMeta {
   key: string;
@@ -109,6 +108,8 @@ export interface FsObjectStoreOptions {
   signer: UrlSigner;
   /** Base URL of this server, e.g. http://localhost:8000 — upload URLs start with it. */
   publicUrl: string;
+  /** Where part MD5s are computed; default: two worker threads. */
+  hasher?: Md5Pool;
 }
 
 export class FsObjectStore implements ObjectStore {
@@ -118,11 +119,13 @@ export class FsObjectStore implements ObjectStore {
   readonly #publicUrl: string;
   /** Guards each upload's commit steps (part link swap, complete, abort) against each other. */
   readonly #locks = new KeyedMutex();
+  readonly #hasher: Md5Pool;
 
   constructor(options: FsObjectStoreOptions) {
     this.#root = options.root;
     this.#signer = options.signer;
     this.#publicUrl = options.publicUrl.replace(/\/+$/, '');
+    this.#hasher = options.hasher ?? new Md5Pool();
   }
 
   get signer(): UrlSigner {
@@ -243,36 +246,49 @@ export class FsObjectStore implements ObjectStore {
   }
 
   async #writeBody(handle: FileHandle, body: AsyncIterable<Buffer>, size: number, partNumber: number): Promise<string> {
-    const hash = createHash('md5');
+    const hash = this.#hasher.session();
     let received = 0;
-    let batch: Buffer[] = [];
-    let batchBytes = 0;
-    for await (const chunk of body) {
-      received += chunk.length;
-      if (received > size) {
-        throw new ApiError(
-          'PART_SIZE_MISMATCH',
-          `Part ${partNumber} must be exactly ${size} bytes; more were sent. Send file.slice(start_byte, end_byte).`,
-        );
+    // Socket chunks are gathered into one batch: one write, then the batch goes to the
+    // hasher (which hands the buffer back for reuse).
+    let batch = this.#hasher.buffer();
+    let filled = 0;
+    const flush = async () => {
+      await handle.write(batch, 0, filled);
+      hash.push(batch, filled);
+      batch = this.#hasher.buffer();
+      filled = 0;
+    };
+    try {
+      for await (const chunk of body) {
+        if (received + chunk.length > size) {
+          throw new ApiError(
+            'PART_SIZE_MISMATCH',
+            `Part ${partNumber} must be exactly ${size} bytes; more were sent. Send file.slice(start_byte, end_byte).`,
+          );
+        }
+        let offset = 0;
+        while (offset < chunk.length) {
+          const n = chunk.copy(batch, filled, offset);
+          filled += n;
+          offset += n;
+          received += n;
+          if (filled === batch.length) await flush();
+        }
       }
-      hash.update(chunk);
-      batch.push(chunk);
-      batchBytes += chunk.length;
-      if (batchBytes >= WRITE_BATCH_BYTES) {
-        await handle.writev(batch);
-        batch = [];
-        batchBytes = 0;
-      }
+      if (filled > 0) await flush();
+    } catch (error) {
+      hash.drop();
+      throw error;
     }
-    if (batch.length > 0) await handle.writev(batch);
     if (received !== size) {
+      hash.drop();
       throw new ApiError(
         'PART_SIZE_MISMATCH',
         `Part ${partNumber} must be exactly ${size} bytes; ${received} were received. Send file.slice(start_byte, end_byte).`,
       );
     }
-    await handle.sync();
-    return hash.digest('hex');
+    const [etag] = await Promise.all([hash.digest(), handle.sync()]);
+    return etag;
   }
 
   async #currentParts(uploadId: string): Promise<(StoredPart & { file: string })[]> {
