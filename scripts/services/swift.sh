@@ -13,6 +13,7 @@
 #   SWIFT_PROXY_PORT (8080), SWIFT_OBJECT_PORT (6200), SWIFT_CONTAINER_PORT (6201),
 #   SWIFT_ACCOUNT_PORT (6202), SWIFT_MEMCACHED_PORT (11211),
 #   SWIFT_CORS_ORIGIN (* — the browser origin allowed to PUT parts),
+#   SWIFT_PROXY_WORKERS (0 — proxy processes; raise it for throughput measurements),
 #   S3_TEST_BUCKET (speos-test).
 # Must run as root (the servers may drop to user swift, which then owns DIR).
 set -euo pipefail
@@ -26,6 +27,8 @@ CONTAINER_PORT="${SWIFT_CONTAINER_PORT:-6201}"
 ACCOUNT_PORT="${SWIFT_ACCOUNT_PORT:-6202}"
 MEMCACHED_PORT="${SWIFT_MEMCACHED_PORT:-11211}"
 CORS_ORIGIN="${SWIFT_CORS_ORIGIN:-*}"
+# 0: the proxy serves in its one process (least memory, enough for tests); N: N forked workers.
+PROXY_WORKERS="${SWIFT_PROXY_WORKERS:-0}"
 BUCKET="${S3_TEST_BUCKET:-speos-test}"
 # tempauth's test account: access key "<account>:<user>", secret = its password.
 ACCESS_KEY="test:tester"
@@ -80,7 +83,6 @@ devices = $DIR/node
 mount_check = false
 disable_fallocate = true
 bind_ip = 127.0.0.1
-workers = 0
 log_name = %s
 log_level = WARNING"
   local kind port
@@ -94,6 +96,7 @@ log_level = WARNING"
 [DEFAULT]
 $(printf "$common" "$kind-server")
 bind_port = $port
+workers = 0
 
 [pipeline:main]
 pipeline = healthcheck recon $kind-server
@@ -113,6 +116,7 @@ EOF
 [DEFAULT]
 $(printf "$common" proxy-server)
 bind_port = $PROXY_PORT
+workers = $PROXY_WORKERS
 
 [pipeline:main]
 pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats bulk tempurl s3api tempauth copy slo dlo proxy-logging proxy-server
