@@ -179,6 +179,14 @@ async function startPortal(env = {}) {
   };
 }
 
+function postJson(base, p, body) {
+  return fetch(`${base}${p}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  }).then((r) => r.json());
+}
+
 async function partsStored(url) {
   const text = await (await fetch(`${url}/metrics`)).text();
   return Number(/speos_upload_parts_stored_total (\d+)/.exec(text)?.[1] ?? 0);
@@ -318,12 +326,7 @@ async function controlPlane() {
   const { default: autocannon } = await import('autocannon');
   const portal = await startPortal();
   try {
-    const post = (p, body) =>
-      fetch(`${portal.url}${p}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      }).then((r) => r.json());
+    const post = (p, body) => postJson(portal.url, p, body);
     // One real upload to list, complete again (idempotent) and confirm again (idempotent).
     const data = Buffer.alloc(1024, 7);
     const init = await post('/tasks/upload/multipart/init', { filename: 'bench.bin', file_size: data.length });
@@ -362,12 +365,7 @@ async function controlPlane() {
 async function completeLatency(file, size) {
   const portal = await startPortal();
   try {
-    const post = (p, body) =>
-      fetch(`${portal.url}${p}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      }).then((r) => r.json());
+    const post = (p, body) => postJson(portal.url, p, body);
     const init = await post('/tasks/upload/multipart/init', { filename: 'bench.bin', file_size: size });
     const queue = [...init.parts];
     const parts = [];
