@@ -9,6 +9,7 @@ export function TokenDialog() {
   const { t } = useI18n();
   const { asking, token } = useObservable(auth);
   const dialog = useRef<HTMLDialogElement>(null);
+  const input = useRef<HTMLInputElement>(null);
   const [value, setValue] = useState(token ?? '');
 
   useEffect(() => {
@@ -17,6 +18,7 @@ export function TokenDialog() {
     if (asking && !element.open) {
       setValue(auth.snapshot.token ?? '');
       element.showModal();
+      input.current?.focus();
     } else if (!asking && element.open) element.close();
   }, [asking]);
 
@@ -37,6 +39,7 @@ export function TokenDialog() {
         <label className="field">
           <span className="field-label">{t('tokenLabel')}</span>
           <input
+            ref={input}
             type="password"
             autoComplete="off"
             spellCheck={false}

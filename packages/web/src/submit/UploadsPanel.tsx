@@ -131,7 +131,12 @@ function JobRow({ job, submission }: { job: UploadJob; submission: Submission })
         <div className="bar-fill" style={{ width: `${fraction * 100}%` }} />
       </div>
       <div className="job-meta">
-        <span>{t('bytesOf', { done: formatBytes(uploaded), total: formatBytes(s.size) })}</span>
+        {s.phase === 'paused' && p ? (
+          // Bytes of parts cut off by the pause are sent again; say what the server keeps.
+          <span>{t('storedOf', { done: formatBytes(p.confirmedBytes), total: formatBytes(s.size) })}</span>
+        ) : (
+          <span>{t('bytesOf', { done: formatBytes(uploaded), total: formatBytes(s.size) })}</span>
+        )}
         {active && p && p.speed > 0 ? <span>{formatSpeed(p.speed)}</span> : null}
         {active && p?.etaSeconds !== undefined && p.speed > 0 ? (
           <span>{t('eta', { time: formatDuration(p.etaSeconds) })}</span>
