@@ -198,6 +198,28 @@ describe.skipIf(reason !== undefined)('web UI in Chromium', () => {
     await page.close();
   });
 
+  it('waits out a network outage and finishes by itself', async () => {
+    const file = await makeFile(files, 'offline.speos', 30 * MiB);
+    const page = await openSubmit();
+    await throttleUploads(page, 4 * MiB);
+    const storedBefore = await partsStored(portal.url);
+    await page.getByLabel('Master file').setInputFiles(file);
+    await page.getByLabel('Job name').fill('Offline for a moment');
+    await page.getByRole('button', { name: 'Submit', exact: true }).click();
+    await until('a saved part', async () => ((await savedUploads(page))[0]?.uploaded_parts.length ?? 0) >= 1);
+    await browser.context.setOffline(true);
+    await page
+      .getByText(/^Offline — /)
+      .first()
+      .waitFor({ timeout: 20_000 });
+    await screenshot(page, 'progress-offline-en');
+    await browser.context.setOffline(false);
+    await throttleUploads(page, -1);
+    await page.getByText(/Submitted — task /).waitFor({ timeout: 60_000 });
+    expect((await partsStored(portal.url)) - storedBefore).toBe(6);
+    await page.close();
+  });
+
   it('uploads an include archive beside the master and confirms both into one task', async () => {
     const master = await makeFile(files, 'lamp.scdocx', 6 * MiB);
     const include = await makeFile(files, 'textures.zip', 1 * MiB);

@@ -1,3 +1,4 @@
+import { useSyncExternalStore } from 'react';
 /** Uploads of this page: one card per submitted job, one progress row per file. */
 import { formatBytes, formatDuration, formatSpeed } from '../format.js';
 import { type Translate, useI18n } from '../i18n/i18n.js';
@@ -102,9 +103,26 @@ function SubmissionStatus({ submission }: { submission: Submission }) {
   }
 }
 
+/** `navigator.onLine`, live: the page says "offline" at once, before a request times out. */
+function useOnline(): boolean {
+  return useSyncExternalStore(
+    (onChange) => {
+      window.addEventListener('online', onChange);
+      window.addEventListener('offline', onChange);
+      return () => {
+        window.removeEventListener('online', onChange);
+        window.removeEventListener('offline', onChange);
+      };
+    },
+    () => navigator.onLine,
+  );
+}
+
 function JobRow({ job, submission }: { job: UploadJob; submission: Submission }) {
   const { t } = useI18n();
   const s = useObservable(job);
+  const online = useOnline();
+  const trouble = online ? s.trouble : 'offline';
   const p = s.progress;
   const uploaded = p?.uploadedBytes ?? (s.phase === 'uploaded' ? s.size : 0);
   const fraction = s.size === 0 ? 1 : Math.min(1, uploaded / s.size);
@@ -137,8 +155,8 @@ function JobRow({ job, submission }: { job: UploadJob; submission: Submission })
         ) : (
           <span>{t('bytesOf', { done: formatBytes(uploaded), total: formatBytes(s.size) })}</span>
         )}
-        {active && p && p.speed > 0 ? <span>{formatSpeed(p.speed)}</span> : null}
-        {active && p?.etaSeconds !== undefined && p.speed > 0 ? (
+        {active && !trouble && p && p.speed > 0 ? <span>{formatSpeed(p.speed)}</span> : null}
+        {active && !trouble && p?.etaSeconds !== undefined && p.speed > 0 ? (
           <span>{t('eta', { time: formatDuration(p.etaSeconds) })}</span>
         ) : null}
         {s.taskId ? <span className="mono muted">task {s.taskId.slice(0, 8)}</span> : null}
@@ -155,6 +173,11 @@ function JobRow({ job, submission }: { job: UploadJob; submission: Submission })
         ) : null}
       </div>
       {!s.resumeEnabled && active ? <p className="job-note warn">{t('resumeOff')}</p> : null}
+      {trouble && active ? (
+        <p className="job-note warn" role="status">
+          {t(trouble === 'offline' ? 'troubleOffline' : 'troubleRetrying')}
+        </p>
+      ) : null}
       {s.failure ? (
         <p className="job-note error" role="alert">
           {failureText(s.failure, t)}

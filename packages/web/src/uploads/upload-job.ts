@@ -49,7 +49,15 @@ export interface JobSnapshot {
   /** False when progress cannot be saved: a reload would start from zero. */
   resumeEnabled: boolean;
   result: UploadResult | undefined;
+  /**
+   * Set while the uploader waits out a problem it will retry: offline, or a request that failed
+   * a few times in a row. One failed attempt that succeeds on retry stays invisible.
+   */
+  trouble: 'offline' | 'retrying' | undefined;
 }
+
+/** Failed attempts in a row before the UI says it is retrying. */
+const VISIBLE_RETRY_ATTEMPT = 3;
 
 /** The store every upload shares (one per page: it only wraps localStorage). */
 export const uploadStateStore = new LocalStorageStateStore();
@@ -81,6 +89,7 @@ export class UploadJob extends Observable<JobSnapshot> {
       failure: undefined,
       resumeEnabled: uploadStateStore.available,
       result: undefined,
+      trouble: undefined,
     });
     this.file = file;
     this.#api = api;
@@ -98,20 +107,20 @@ export class UploadJob extends Observable<JobSnapshot> {
       }
       this.#release = release;
     }
-    this.set({ phase: taskId ? 'checking' : 'starting', failure: undefined });
+    this.set({ phase: taskId ? 'checking' : 'starting', failure: undefined, trouble: undefined });
     try {
       const result = await this.#uploader.start();
       this.#flushProgress();
-      this.set({ phase: 'uploaded', result, resumeEnabled: this.#uploader.resumeEnabled });
+      this.set({ phase: 'uploaded', result, resumeEnabled: this.#uploader.resumeEnabled, trouble: undefined });
       return result;
     } catch (error) {
       this.#flushProgress();
       if (error instanceof UploadError && error.code === 'PAUSED') {
-        this.set({ phase: 'paused' });
+        this.set({ phase: 'paused', trouble: undefined });
         return undefined;
       }
       if (error instanceof UploadError && error.code === 'CANCELLED') return undefined;
-      this.set({ phase: 'failed', failure: describeFailure(error) });
+      this.set({ phase: 'failed', failure: describeFailure(error), trouble: undefined });
       this.#unlock();
       return undefined;
     }
@@ -177,6 +186,14 @@ export class UploadJob extends Observable<JobSnapshot> {
       if (this.snapshot.phase === 'checking' || this.snapshot.phase === 'starting') this.set({ phase: 'uploading' });
     });
     uploader.on('resume', () => this.set({ phase: 'uploading' }));
+    uploader.on('retry', ({ attempt, decision }) => {
+      if (decision.action !== 'retry') return;
+      if (decision.waitForOnline) this.set({ trouble: 'offline' });
+      else if (attempt >= VISIBLE_RETRY_ATTEMPT) this.set({ trouble: 'retrying' });
+    });
+    uploader.on('part-done', () => {
+      if (this.snapshot.trouble) this.set({ trouble: undefined });
+    });
     uploader.on('warning', () => this.set({ resumeEnabled: uploader.resumeEnabled }));
     uploader.on('progress', (progress) => {
       this.#pendingProgress = progress;
