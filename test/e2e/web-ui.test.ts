@@ -116,6 +116,32 @@ describe.skipIf(reason !== undefined)('web UI in Chromium', () => {
     await page.close();
   });
 
+  it('works from the keyboard with a visible focus', async () => {
+    const page = await openSubmit();
+    await page.locator('body').focus();
+    const focusedLabel = () =>
+      page.evaluate(() => {
+        const el = document.activeElement as HTMLInputElement | null;
+        return el?.labels?.[0]?.textContent ?? el?.textContent ?? '';
+      });
+    for (let i = 0; i < 12 && (await focusedLabel()) !== 'Master file'; i++) await page.keyboard.press('Tab');
+    expect(await focusedLabel()).toBe('Master file');
+    // The file input is invisible; the drop zone around it shows the focus ring.
+    const ring = await page
+      .locator('.dropzone')
+      .first()
+      .evaluate((el) => getComputedStyle(el).boxShadow);
+    expect(ring).not.toBe('none');
+    await screenshot(page, 'keyboard-focus-en');
+    for (let i = 0; i < 4 && (await focusedLabel()) !== 'Job name'; i++) await page.keyboard.press('Tab');
+    expect(await focusedLabel()).toBe('Job name');
+    await page.keyboard.type('From the keyboard');
+    await page.keyboard.press('Enter'); // submits the form: no file yet, so the file field says so
+    await page.getByText('Choose the master file.').waitFor();
+    expect(await focusedLabel()).toBe('Master file');
+    await page.close();
+  });
+
   it('cancels an upload: the server aborts it and the saved record is gone (in Chinese)', async () => {
     const file = await makeFile(files, '前照灯.speos', 30 * MiB);
     const page = await openSubmit('中文');
