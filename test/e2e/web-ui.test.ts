@@ -246,6 +246,30 @@ describe.skipIf(reason !== undefined)('web UI in Chromium', () => {
     await page.close();
   });
 
+  it("shows the server's detail when it refuses the job, and submits on retry", async () => {
+    const file = await makeFile(files, 'refused.speos', 6 * MiB);
+    const page = await openSubmit();
+    // Stand in for a server whose rules changed since the page loaded (the form mirrors the current ones).
+    const detail = 'thread_count: must be at most 32 on this server (MAX_THREAD_COUNT).';
+    await page.route('**/tasks/upload/confirm', (route) =>
+      route.fulfill({
+        status: 422,
+        contentType: 'application/json',
+        body: JSON.stringify({ detail, code: 'VALIDATION_FAILED' }),
+      }),
+    );
+    await page.getByLabel('Master file').setInputFiles(file);
+    await page.getByLabel('Job name').fill('Refused once');
+    await page.getByRole('button', { name: 'Submit', exact: true }).click();
+    await page.getByText(detail, { exact: false }).waitFor();
+    await screenshot(page, 'confirm-refused-en');
+    await page.unroute('**/tasks/upload/confirm');
+    await page.getByRole('button', { name: 'Try again' }).click();
+    await page.getByText(/Submitted — task /).waitFor({ timeout: 30_000 });
+    expect(await savedUploads(page)).toEqual([]);
+    await page.close();
+  });
+
   it('uploads an include archive beside the master and confirms both into one task', async () => {
     const master = await makeFile(files, 'lamp.scdocx', 6 * MiB);
     const include = await makeFile(files, 'textures.zip', 1 * MiB);

@@ -103,6 +103,7 @@ export const en = {
     'The file is not the one whose upload began: it changed or a different file was picked. Pick the original file, or submit this one as a new job.',
   failRequest:
     'The upload stopped: {detail}. Check the network or the server, then try again — parts already sent are kept.',
+  failRejected: 'The server refused the upload: {detail}',
   failAuth: 'The server refused the token. Enter a valid token, then try again.',
   failConfirm: 'The files are uploaded but the job was not accepted: {detail}',
 
@@ -272,6 +273,7 @@ export const zh: Messages = {
   failNoSuchUpload: '服务器上已没有这个上传（已取消或已过期）。请重新提交文件。',
   failFileChanged: '所选文件不是开始上传时的文件：文件已更改，或选错了文件。请选择原文件，或把它作为新任务提交。',
   failRequest: '上传已停止：{detail}。请检查网络或服务器后重试——已上传的分片会保留。',
+  failRejected: '服务器拒绝了上传：{detail}',
   failAuth: '服务器拒绝了令牌。请输入有效令牌后重试。',
   failConfirm: '文件已上传，但任务未被接受：{detail}',
 

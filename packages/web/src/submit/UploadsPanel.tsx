@@ -95,7 +95,7 @@ function SubmissionStatus({ submission }: { submission: Submission }) {
     case 'failed':
       return state.failure ? (
         <p className="status-line error" role="alert">
-          {t('failConfirm', { detail: failureText(state.failure, t) })}
+          {state.failure.kind === 'auth' ? t('failAuth') : t('failConfirm', { detail: state.failure.detail })}
         </p>
       ) : null;
     default:
@@ -197,6 +197,8 @@ export function failureText(failure: JobFailure, t: Translate): string {
       return t('failAuth');
     case 'locked':
       return t('lockedElsewhere');
+    case 'rejected':
+      return t('failRejected', { detail: failure.detail });
     default:
       return t('failRequest', { detail: failure.detail.replace(/\.$/, '') });
   }

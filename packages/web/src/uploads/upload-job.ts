@@ -30,7 +30,8 @@ export type JobPhase =
   | 'cancelled';
 
 /** Why an upload stopped for good, in terms of what the person should do next. */
-export type FailureKind = 'noSuchUpload' | 'fileChanged' | 'auth' | 'locked' | 'request';
+/** `rejected`: the server answered 4xx (its `detail` says why); `request`: network, 5xx, retries used up. */
+export type FailureKind = 'noSuchUpload' | 'fileChanged' | 'auth' | 'locked' | 'rejected' | 'request';
 
 export interface JobFailure {
   kind: FailureKind;
@@ -224,6 +225,8 @@ export function describeFailure(error: unknown): JobFailure {
     if (error.code === 'NO_SUCH_UPLOAD') return { kind: 'noSuchUpload', detail: error.message };
     if (error.code === 'FILE_CHANGED') return { kind: 'fileChanged', detail: error.message };
   }
+  if (api && api.status >= 400 && api.status < 500 && api.status !== 408 && api.status !== 429)
+    return { kind: 'rejected', detail: api.detail };
   if (api) return { kind: 'request', detail: api.detail };
   return { kind: 'request', detail: error instanceof Error ? error.message : String(error) };
 }
