@@ -3,7 +3,7 @@
  * reload-and-resume, languages. Needs the built UI (npm run build -w @speos-portal/web) and
  * /usr/bin/chromium; screenshots of the main screens go to test-results/screenshots/.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
@@ -201,6 +201,40 @@ describe.skipIf(reason !== undefined)('web UI in Chromium', () => {
     const task = await (await fetch(`${portal.url}/tasks/${saved!.task_id}`)).json();
     // The job fields typed before the reload were kept and confirmed.
     expect(task).toMatchObject({ status: 'PENDING', job_name: 'Resume after reload', priority: 4 });
+    await page.close();
+  });
+
+  it('resumes only with the same file: name, size and date first, then content', async () => {
+    const when = new Date('2026-01-01T00:00:00Z');
+    const original = await makeFile(files, 'same-name.speos', 30 * MiB);
+    const otherDir = await mkdtemp(path.join(files, 'other-'));
+    const lookalike = await makeFile(otherDir, 'same-name.speos', 30 * MiB); // same name, size, date; other bytes
+    const smaller = await makeFile(await mkdtemp(path.join(files, 'small-')), 'same-name.speos', 1 * MiB);
+    for (const f of [original, lookalike]) await utimes(f, when, when);
+
+    const page = await openSubmit();
+    await throttleUploads(page, 4 * MiB);
+    await page.getByLabel('Master file').setInputFiles(original);
+    await page.getByLabel('Job name').fill('Same file only');
+    await page.getByRole('button', { name: 'Submit', exact: true }).click();
+    await until('a saved part', async () => ((await savedUploads(page))[0]?.uploaded_parts.length ?? 0) >= 1);
+    await page.reload();
+    await throttleUploads(page, -1);
+
+    const pick = page.getByLabel('Pick same-name.speos to resume');
+    await pick.setInputFiles(smaller);
+    await page.getByText(/same-name\.speos is not the file this upload began with/).waitFor();
+    expect(await page.locator('.upload-card').count()).toBe(0);
+
+    await pick.setInputFiles(lookalike);
+    await page.getByText(/The file is not the one whose upload began/).waitFor();
+    await screenshot(page, 'resume-file-changed-en');
+    expect(await page.getByRole('button', { name: 'Try again' }).count()).toBe(0);
+    // Dismissing keeps the saved upload: it is offered again, and the original file finishes it.
+    await page.getByRole('button', { name: 'Dismiss' }).click();
+    await pick.setInputFiles(original);
+    await page.getByText(/Submitted — task /).waitFor({ timeout: 60_000 });
+    expect(await savedUploads(page)).toEqual([]);
     await page.close();
   });
 

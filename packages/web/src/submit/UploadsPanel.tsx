@@ -6,7 +6,7 @@ import type { MessageKey } from '../i18n/messages.js';
 import { hrefTask } from '../shell/router.js';
 import { submissions } from '../uploads/registry.js';
 import type { Submission } from '../uploads/submission.js';
-import type { JobFailure, JobPhase, UploadJob } from '../uploads/upload-job.js';
+import type { FailureKind, JobFailure, JobPhase, UploadJob } from '../uploads/upload-job.js';
 import { useObservable } from '../uploads/use-observable.js';
 
 export function UploadsPanel() {
@@ -34,12 +34,19 @@ const PHASE_LABEL: Record<JobPhase, MessageKey> = {
   cancelled: 'statusCancelled',
 };
 
+const HOPELESS: ReadonlySet<FailureKind> = new Set(['fileChanged', 'noSuchUpload', 'locked']);
+
 function SubmissionCard({ submission }: { submission: Submission }) {
   const { t } = useI18n();
   const state = useObservable(submission);
-  const finished = state.phase === 'submitted' || state.phase === 'cancelled' || state.phase === 'uploadedOnly';
-  const canCancel = !finished && state.phase !== 'confirming';
-  const anyFailed = submission.jobs.some((j) => j.snapshot.phase === 'failed');
+  const failures = submission.jobs.map((j) => j.snapshot.failure).filter((f) => f !== undefined);
+  // Trying again cannot help when the file is the wrong one, the upload is gone or another tab has it;
+  // dismissing keeps the saved upload, so it shows again under "Unfinished uploads".
+  const hopeless = failures.some((f) => HOPELESS.has(f.kind));
+  const finished =
+    state.phase === 'submitted' || state.phase === 'cancelled' || state.phase === 'uploadedOnly' || hopeless;
+  const canCancel = state.phase !== 'submitted' && state.phase !== 'cancelled' && state.phase !== 'confirming';
+  const anyFailed = failures.length > 0;
   return (
     <article className={`card upload-card phase-${state.phase}`} data-phase={state.phase} aria-live="polite">
       {submission.jobs.map((job) => (
@@ -48,7 +55,7 @@ function SubmissionCard({ submission }: { submission: Submission }) {
       <div className="upload-card-footer">
         <SubmissionStatus submission={submission} />
         <div className="actions">
-          {state.phase === 'failed' && (anyFailed || state.failure) ? (
+          {state.phase === 'failed' && !hopeless && (anyFailed || state.failure) ? (
             <button
               type="button"
               className="primary"
