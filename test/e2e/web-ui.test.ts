@@ -395,4 +395,35 @@ describe.skipIf(reason !== undefined)('web UI in Chromium', () => {
     await page.getByRole('heading', { name: 'Status history' }).waitFor();
     await page.close();
   });
+  it('filters and pages the task list', async () => {
+    // 21 more tasks (uploads just begun) so that a second page exists.
+    for (let i = 0; i < 21; i++) {
+      const response = await fetch(`${portal.url}/tasks/upload/multipart/init`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ filename: `bulk-${i}.speos`, file_size: 1024 }),
+      });
+      expect(response.status).toBe(200);
+    }
+    const page = await browser.context.newPage();
+    await page.goto(`${portal.url}/#/tasks`);
+    await page.getByRole('button', { name: 'English', exact: true }).click();
+    const rows = page.locator('.tasks-table tbody tr');
+    await expect.poll(() => rows.count()).toBe(20);
+    await page.getByText(/Page 1 of \d+ · \d+ tasks/).waitFor();
+    await page.getByRole('button', { name: 'Next page' }).click();
+    await page.getByText(/Page 2 of/).waitFor();
+
+    await page.getByLabel('Name').fill('Headlamp');
+    await expect.poll(() => rows.count()).toBe(1);
+    expect(await rows.first().textContent()).toContain('Headlamp low beam');
+    await page.getByLabel('Name').fill('');
+    await page.getByLabel('Status', { exact: true }).selectOption('ABORTED');
+    await expect.poll(async () => (await rows.allTextContents()).every((r) => r.includes('Aborted'))).toBe(true);
+    await page.getByLabel('Status', { exact: true }).selectOption('');
+    await page.getByLabel('Submitter').fill('li.wei');
+    await expect.poll(async () => (await rows.allTextContents()).every((r) => r.includes('li.wei'))).toBe(true);
+    expect(await rows.count()).toBeGreaterThan(0);
+    await page.close();
+  });
 });
