@@ -326,6 +326,38 @@ describe.skipIf(reason !== undefined)('web UI in Chromium', () => {
     await page.close();
   });
 
+  it('confirms master and include together when the master is resumed after a reload', async () => {
+    const master = await makeFile(files, 'lamp-resume.speos', 30 * MiB);
+    const include = await makeFile(files, 'lamp-textures.zip', 1 * MiB);
+    const page = await openSubmit();
+    await throttleUploads(page, 4 * MiB);
+    await page.getByLabel('Master file').setInputFiles(master);
+    await page.getByLabel('Include archive (optional)').setInputFiles(include);
+    await page.getByLabel('Job name').fill('Include survives reload');
+    await page.getByRole('button', { name: 'Submit', exact: true }).click();
+    await until('the include complete and a master part saved', async () => {
+      const all = (await savedUploads(page)) as { completed?: boolean; uploaded_parts: unknown[] }[];
+      return (
+        all.length === 2 && all.some((u) => u.completed) && all.some((u) => !u.completed && u.uploaded_parts.length)
+      );
+    });
+    await page.reload();
+    await throttleUploads(page, -1);
+    // Only the master is left to resume; the include finished before the reload.
+    await page.getByText(/lamp-resume\.speos — \d of 6 parts/).waitFor();
+    expect(await page.getByText(/lamp-textures\.zip — /).count()).toBe(0);
+    await page.getByLabel('Pick lamp-resume.speos to resume').setInputFiles(master);
+    const done = page.getByText(/Submitted — task /);
+    await done.waitFor({ timeout: 60_000 });
+    const taskId = TASK_ID.exec((await done.textContent()) ?? '')![0];
+    const task = await (await fetch(`${portal.url}/tasks/${taskId}`)).json();
+    expect(task).toMatchObject({ status: 'PENDING', job_name: 'Include survives reload' });
+    expect(task.include).toMatchObject({ filename: 'lamp-textures.zip', size: 1 * MiB });
+    expect(await savedUploads(page)).toEqual([]);
+    expect(await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('speos_job_')))).toEqual([]);
+    await page.close();
+  });
+
   it('lets only one tab upload a task, and discards an unfinished upload on the server too', async () => {
     const file = await makeFile(files, 'two-tabs.speos', 30 * MiB);
     const first = await openSubmit();

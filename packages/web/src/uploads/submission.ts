@@ -101,10 +101,29 @@ export class Submission extends Observable<SubmissionSnapshot> {
     void this.#runAll(targets);
   }
 
+  /** Cancels the whole job: this page's files, and the job's other file if an earlier session uploaded it. */
   async cancel(): Promise<void> {
     await Promise.all(this.jobs.map((job) => job.cancel()));
-    if (this.#record) removeJobRecord(this.#record.master_task_id);
+    const record = this.#record;
+    if (record) {
+      const mine = new Set(this.jobs.map((job) => job.snapshot.taskId));
+      const others = [record.master_task_id, record.include_task_id].filter(
+        (id): id is string => id !== undefined && !mine.has(id),
+      );
+      await Promise.all(others.map((id) => this.#abortSaved(id)));
+      removeJobRecord(record.master_task_id);
+    }
     this.set({ phase: 'cancelled' });
+  }
+
+  async #abortSaved(taskId: string): Promise<void> {
+    const saved = await uploadStateStore.load(taskId);
+    if (!saved) return;
+    const ref = { task_id: saved.task_id, upload_id: saved.upload_id, object_key: saved.object_key };
+    await this.#api()
+      .abort(ref)
+      .catch(() => {});
+    await uploadStateStore.remove(taskId);
   }
 
   /** Confirm again after it failed (e.g. a 401 fixed by entering a token). */
@@ -113,10 +132,14 @@ export class Submission extends Observable<SubmissionSnapshot> {
   }
 
   async #runAll(only: UploadJob[] = this.jobs): Promise<void> {
-    await Promise.all(only.map((job) => job.run()));
+    await Promise.all(
+      only.map(async (job) => {
+        await job.run();
+        // One file failing for good stops the job: pause the others at once, so bytes are not wasted.
+        if (job.snapshot.phase === 'failed') for (const other of this.jobs) if (other !== job) other.pause();
+      }),
+    );
     if (this.jobs.some((job) => job.snapshot.phase === 'failed')) {
-      // One file failing for good stops the job; the others pause so bytes are not wasted.
-      for (const job of this.jobs) job.pause();
       if (this.jobs.some((job) => job.snapshot.failure?.kind === 'auth')) auth.ask();
       this.set({ phase: 'failed' });
       return;
