@@ -12,8 +12,14 @@ import type {
   InitRequest,
   InitResponse,
   ListResponse,
+  LogQuery,
+  LogResponse,
+  OutputsResponse,
+  RetryRequest,
+  RetryResponse,
   SignRequest,
   SignResponse,
+  StopResponse,
   Task,
   TaskDetail,
   TaskListQuery,
@@ -83,6 +89,55 @@ export class PortalClient {
   }
   getTaskDetail(taskId: string, signal?: AbortSignal): Promise<TaskDetail> {
     return this.#request('GET', `/tasks/${encodeURIComponent(taskId)}/detail`, undefined, signal);
+  }
+  /** PENDING → CANCELLED at once; RUNNING → the solver is terminated first. */
+  stopTask(taskId: string, signal?: AbortSignal): Promise<StopResponse> {
+    return this.#post(`/tasks/${encodeURIComponent(taskId)}/stop`, {}, signal);
+  }
+  /** A new PENDING task on the same inputs. Not idempotent: a repeated call queues another task. */
+  retryTask(taskId: string, body: RetryRequest = {}, signal?: AbortSignal): Promise<RetryResponse> {
+    return this.#post(`/tasks/${encodeURIComponent(taskId)}/retry`, body, signal);
+  }
+  /** Deletes the task with its log and outputs (204). */
+  async deleteTask(taskId: string, signal?: AbortSignal): Promise<void> {
+    await this.#request('DELETE', `/tasks/${encodeURIComponent(taskId)}`, undefined, signal);
+  }
+  /** The solver's console output from byte `offset`; poll again from `next_offset` until `finished`. */
+  getLogs(taskId: string, query: LogQuery = {}, signal?: AbortSignal): Promise<LogResponse> {
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(query)) if (value !== undefined) params.set(key, String(value));
+    const qs = params.toString();
+    return this.#request('GET', `/tasks/${encodeURIComponent(taskId)}/logs${qs ? `?${qs}` : ''}`, undefined, signal);
+  }
+  getOutputs(taskId: string, signal?: AbortSignal): Promise<OutputsResponse> {
+    return this.#request('GET', `/tasks/${encodeURIComponent(taskId)}/outputs`, undefined, signal);
+  }
+
+  /**
+   * GET of a download link the API handed out (an output's `url`, `download_url`): a path
+   * relative to `baseUrl`, or an absolute URL (the token goes only to the portal's own origin).
+   * Resolves once the headers are in, with the body unread, so callers can stream it.
+   * @example const res = await api.download(outputs.download_url); // res.body: the zip
+   */
+  async download(pathOrUrl: string, signal?: AbortSignal): Promise<Response> {
+    const absolute = /^https?:\/\//i.test(pathOrUrl);
+    const url = absolute ? pathOrUrl : `${this.baseUrl}${pathOrUrl.startsWith('/') ? '' : '/'}${pathOrUrl}`;
+    const headers: Record<string, string> = {};
+    if (this.#token && new URL(url).origin === new URL(this.baseUrl).origin) {
+      headers.authorization = `Bearer ${this.#token}`;
+    }
+    let response: Response;
+    try {
+      response = await this.#fetch(url, { method: 'GET', headers, signal: signal ?? null });
+    } catch (error) {
+      if (signal?.aborted) throw signal.reason ?? error;
+      throw new NetworkError(`cannot reach ${this.baseUrl}: ${describeFetchError(error)}`, { cause: error });
+    }
+    if (!response.ok) {
+      const text = await response.text().catch(() => '');
+      throw toApiError(response.status, text, response.headers.get('retry-after'), `GET ${pathOrUrl}`);
+    }
+    return response;
   }
 
   #post<T>(path: string, body: unknown, signal?: AbortSignal): Promise<T> {
