@@ -1,19 +1,43 @@
 #!/usr/bin/env node
-/** `speos-portal` — serve the portal, upload jobs, list and show tasks. */
+/** `speos-portal` — serve the portal, run SPEOS jobs, upload jobs, follow and manage tasks. */
 import { CliError, oneLine } from './cli-error.js';
 
 const USAGE = `Usage: speos-portal <command>
 
 Commands:
   serve                          start the portal (configuration from environment variables; see README)
+  worker                         run SPEOS jobs from the portal's queue (on a machine with the solver)
   upload FILE --job-name NAME    upload a SPEOS model (resumable) and submit the job
-  tasks list | tasks show ID     list tasks, show one task
+  tasks list | show ID           list tasks, show one (status, progress, history)
+  tasks logs ID [--follow]       the solver's console output, optionally until the task ends
+  tasks stop | retry | delete ID stop a task, run it again, delete it
+  tasks outputs ID [--download DIR | --zip FILE]
+                                 list a run's result files, download them
 
 Options:
   -h, --help     show this help
   -v, --version  show the version
 
 Run "speos-portal <command> --help" for a command's options.`;
+
+const WORKER_USAGE = `Usage: speos-portal worker
+
+Runs SPEOS jobs: takes PENDING tasks from the portal's database, runs the solver, and
+stores its console log, progress and result files, until SIGTERM or Ctrl-C (tasks it was
+running then go back to the queue). Start one on every machine with a solver licence.
+Configured only by environment variables:
+
+  SPEOS_COMMAND_<VERSION>  how to start the solver for one SPEOS version, e.g.
+                           SPEOS_COMMAND_V252='/opt/ansys_inc/v252/optical/SPEOSHPC.x {master} -t {thread_count} -p {priority}'
+                           (SPEOS_COMMAND serves every version; at least one is required;
+                           placeholders are listed in the README, "Running SPEOS jobs")
+  WORKER_SLOTS             tasks run at once on this machine (default 1)
+  WORKER_LEASE_SECONDS     a task whose worker has been silent this long is handed to
+                           another worker (default 30)
+  DATABASE_URL, DATA_DIR   must be the server's: the worker reads the queue from the same
+                           database (PostgreSQL to share across machines) and
+  STORAGE, S3_*            the inputs and outputs from the same storage
+  WORKER_DIR               where runs are unpacked (default DATA_DIR/work)`;
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -42,6 +66,20 @@ async function main(argv: string[]): Promise<void> {
     await serve();
     return;
   }
+  if (command === 'worker') {
+    if (rest.includes('-h') || rest.includes('--help')) {
+      console.log(WORKER_USAGE);
+      return;
+    }
+    if (rest.length > 0) {
+      console.error(`speos-portal worker: unexpected argument "${rest[0]}"; configure with environment variables.`);
+      process.exit(2);
+    }
+    // Runs until SIGTERM or Ctrl-C; exits 2 with the reason when no solver is configured.
+    const { runWorker } = await import('@speos-portal/server');
+    await runWorker(process.env);
+    return;
+  }
   if (command === 'upload') {
     const { uploadCommand } = await import('./commands/upload.js');
     await uploadCommand(rest);
@@ -58,7 +96,9 @@ async function main(argv: string[]): Promise<void> {
 
 main(process.argv.slice(2)).catch((error: unknown) => {
   const prefix =
-    process.argv[2] === 'upload' || process.argv[2] === 'tasks' ? `speos-portal ${process.argv[2]}` : 'speos-portal';
+    process.argv[2] === 'upload' || process.argv[2] === 'tasks' || process.argv[2] === 'worker'
+      ? `speos-portal ${process.argv[2]}`
+      : 'speos-portal';
   console.error(`${prefix}: ${oneLine(error)}`);
   process.exit(error instanceof CliError ? error.exitCode : 1);
 });

@@ -1,15 +1,34 @@
-/** `speos-portal tasks list` and `speos-portal tasks show ID`. */
+/** `speos-portal tasks list | show | logs | stop | retry | delete | outputs`. */
+import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { withRetry } from '@speos-portal/client';
+import { type PortalClient, withRetry } from '@speos-portal/client';
 import type { Task, TaskDetail } from '@speos-portal/protocol';
-import { CliError } from '../cli-error.js';
+import { CliError, oneLine } from '../cli-error.js';
 import { connect, explain } from '../connection.js';
 import { formatBytes, formatTime } from '../format.js';
 
-export const TASKS_USAGE = `Usage: speos-portal tasks list [--status S] [--submitter NAME] [--q TEXT] [--page N] [--page-size N] [--json]
-       speos-portal tasks show TASK_ID [--json]
+export const TASKS_USAGE = `Usage: speos-portal tasks <subcommand> [options]
 
-Common options: --server URL (env SPEOS_PORTAL_URL), --token T (env SPEOS_PORTAL_TOKEN)`;
+  list [--status S] [--submitter NAME] [--q TEXT] [--page N] [--page-size N]
+                                   tasks, newest first (--status PENDING,RUNNING)
+  show TASK_ID                     status, progress, timings, message and history
+  logs TASK_ID [--follow]          the solver's console output; --follow prints it as it
+                                   grows until the task ends, then exits 0 if it succeeded,
+                                   1 otherwise (final status on stderr)
+  stop TASK_ID                     cancel a pending task, or terminate its running solver
+  retry TASK_ID [--display-name N] [--submitter S]
+                                   run an ended task again on the same inputs; prints the new id
+  delete TASK_ID [--yes]           delete a task with its log and outputs (asks first;
+                                   without a terminal, --yes is required)
+  outputs TASK_ID [--download DIR] [--zip FILE]
+                                   list the result files; save each one into DIR
+                                   (subfolders kept), or all of them as one zip
+
+Options:
+  --json         print the server's answer as JSON (logs: one object per chunk)
+  --server URL   portal URL (env SPEOS_PORTAL_URL, default http://localhost:8000)
+  --token T      bearer token (env SPEOS_PORTAL_TOKEN)
+  -h, --help     show this help`;
 
 const OPTIONS = {
   server: { type: 'string' },
@@ -19,12 +38,43 @@ const OPTIONS = {
   q: { type: 'string' },
   page: { type: 'string' },
   'page-size': { type: 'string' },
+  follow: { type: 'boolean', short: 'f' },
+  'display-name': { type: 'string' },
+  yes: { type: 'boolean', short: 'y' },
+  download: { type: 'string' },
+  zip: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
+type Values = ReturnType<
+  typeof parseArgs<{ args: string[]; options: typeof OPTIONS; allowPositionals: true }>
+>['values'];
+
+/** The options each subcommand takes, beyond --server, --token, --json and --help. */
+const SUBCOMMANDS: Record<string, readonly (keyof typeof OPTIONS)[]> = {
+  list: ['status', 'submitter', 'q', 'page', 'page-size'],
+  show: [],
+  logs: ['follow'],
+  stop: [],
+  retry: ['display-name', 'submitter'],
+  delete: ['yes'],
+  outputs: ['download', 'zip'],
+};
+const COMMON = new Set<string>(['server', 'token', 'json', 'help']);
+
+/** Calls the API the way every subcommand does; failures become one line. */
+export interface TaskContext {
+  api: PortalClient;
+  values: Values;
+  /** For reads: retried briefly on network trouble and 5xx. */
+  read<T>(fn: (signal?: AbortSignal) => Promise<T>): Promise<T>;
+  /** For changes: one attempt, since a repeated retry would queue a second task. */
+  change<T>(fn: () => Promise<T>): Promise<T>;
+}
+
 export async function tasksCommand(argv: string[]): Promise<void> {
-  let parsed: ReturnType<typeof parseArgs<{ args: string[]; options: typeof OPTIONS; allowPositionals: true }>>;
+  let parsed: { values: Values; positionals: string[] };
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (error) {
@@ -36,55 +86,153 @@ export async function tasksCommand(argv: string[]): Promise<void> {
     console.log(TASKS_USAGE);
     return;
   }
+  const allowed = SUBCOMMANDS[sub];
+  if (!allowed) {
+    throw new CliError(`unknown subcommand "${sub}"; use ${Object.keys(SUBCOMMANDS).join(', ')}`, 2);
+  }
+  for (const [name, value] of Object.entries(values)) {
+    if (value !== undefined && !COMMON.has(name) && !allowed.includes(name as keyof typeof OPTIONS)) {
+      throw new CliError(`${sub} does not take --${name}; see speos-portal tasks --help`, 2);
+    }
+  }
+  if (sub !== 'list' && rest.length !== 1) {
+    throw new CliError(`${sub} takes exactly one TASK_ID, got ${rest.length}`, 2);
+  }
   const api = connect(values);
-  const call = <T>(fn: (signal?: AbortSignal) => Promise<T>) =>
-    withRetry(fn, { policy: { maxAttempts: 3, baseDelayMs: 300 } }).catch((error: unknown) => {
-      throw explain(api, error);
-    });
+  const ctx: TaskContext = {
+    api,
+    values,
+    read: (fn) =>
+      withRetry(fn, { policy: { maxAttempts: 3, baseDelayMs: 300 } }).catch((error: unknown) => {
+        throw explain(api, error);
+      }),
+    change: (fn) =>
+      fn().catch((error: unknown) => {
+        throw explain(api, error);
+      }),
+  };
+  const id = rest[0]!;
+  switch (sub) {
+    case 'list':
+      return listTasks(ctx, rest);
+    case 'show':
+      return showTask(ctx, id);
+    case 'logs': {
+      const { logsCommand } = await import('./task-logs.js');
+      return logsCommand(ctx, id);
+    }
+    case 'stop':
+      return stopTask(ctx, id);
+    case 'retry':
+      return retryTask(ctx, id);
+    case 'delete':
+      return deleteTask(ctx, id);
+    case 'outputs': {
+      const { outputsCommand } = await import('./task-outputs.js');
+      return outputsCommand(ctx, id);
+    }
+  }
+}
 
-  if (sub === 'list') {
-    if (rest.length > 0) throw new CliError(`tasks list: unexpected argument "${rest[0]}"`, 2);
-    const page = values.page ? Number(values.page) : undefined;
-    const pageSize = values['page-size'] ? Number(values['page-size']) : undefined;
-    for (const [flag, n] of [
-      ['page', page],
-      ['page-size', pageSize],
-    ] as const) {
-      if (n !== undefined && (!Number.isInteger(n) || n < 1))
-        throw new CliError(`--${flag} must be a whole number ≥ 1`, 2);
-    }
-    const list = await call((signal) =>
-      api.listTasks(
-        {
-          ...(page ? { page } : {}),
-          ...(pageSize ? { page_size: pageSize } : {}),
-          ...(values.status ? { status: values.status } : {}),
-          ...(values.submitter ? { submitter: values.submitter } : {}),
-          ...(values.q ? { q: values.q } : {}),
-        },
-        signal,
-      ),
-    );
-    if (values.json) {
-      console.log(JSON.stringify(list));
-      return;
-    }
-    printTable(list.items);
-    const pages = Math.max(1, Math.ceil(list.total / list.page_size));
-    console.log(`${list.total} task${list.total === 1 ? '' : 's'}; page ${list.page} of ${pages}`);
+async function listTasks({ api, values, read }: TaskContext, rest: string[]): Promise<void> {
+  if (rest.length > 0) throw new CliError(`list: unexpected argument "${rest[0]}"`, 2);
+  const page = values.page ? Number(values.page) : undefined;
+  const pageSize = values['page-size'] ? Number(values['page-size']) : undefined;
+  for (const [flag, n] of [
+    ['page', page],
+    ['page-size', pageSize],
+  ] as const) {
+    if (n !== undefined && (!Number.isInteger(n) || n < 1))
+      throw new CliError(`--${flag} must be a whole number ≥ 1`, 2);
+  }
+  const list = await read((signal) =>
+    api.listTasks(
+      {
+        ...(page ? { page } : {}),
+        ...(pageSize ? { page_size: pageSize } : {}),
+        ...(values.status ? { status: values.status } : {}),
+        ...(values.submitter ? { submitter: values.submitter } : {}),
+        ...(values.q ? { q: values.q } : {}),
+      },
+      signal,
+    ),
+  );
+  if (values.json) {
+    console.log(JSON.stringify(list));
     return;
   }
-  if (sub === 'show') {
-    if (rest.length !== 1) throw new CliError('tasks show: expected exactly one TASK_ID', 2);
-    const detail = await call((signal) => api.getTaskDetail(rest[0]!, signal));
-    if (values.json) {
-      console.log(JSON.stringify(detail));
-      return;
-    }
-    printDetail(detail);
+  printTable(list.items);
+  const pages = Math.max(1, Math.ceil(list.total / list.page_size));
+  console.log(`${list.total} task${list.total === 1 ? '' : 's'}; page ${list.page} of ${pages}`);
+}
+
+async function showTask({ api, values, read }: TaskContext, id: string): Promise<void> {
+  const detail = await read((signal) => api.getTaskDetail(id, signal));
+  if (values.json) {
+    console.log(JSON.stringify(detail));
     return;
   }
-  throw new CliError(`tasks: unknown subcommand "${sub}"; use list or show`, 2);
+  printDetail(detail);
+}
+
+async function stopTask({ api, values, change }: TaskContext, id: string): Promise<void> {
+  const stopped = await change(() => api.stopTask(id));
+  if (values.json) {
+    console.log(JSON.stringify(stopped));
+    return;
+  }
+  const pids = stopped.terminated_processes;
+  console.log(
+    `task ${stopped.task_id}: ${stopped.status} (${stopped.message}${pids.length > 0 ? `; terminated process${pids.length === 1 ? '' : 'es'} ${pids.join(' ')}` : ''})`,
+  );
+}
+
+async function retryTask({ api, values, change }: TaskContext, id: string): Promise<void> {
+  const retried = await change(() =>
+    api.retryTask(id, {
+      ...(values['display-name'] !== undefined ? { display_name: values['display-name'] } : {}),
+      ...(values.submitter !== undefined ? { submitter: values.submitter } : {}),
+    }),
+  );
+  if (values.json) {
+    console.log(JSON.stringify(retried));
+    return;
+  }
+  console.log(`new task ${retried.new_task_id} (${retried.status}), a retry of ${retried.original_task_id}`);
+}
+
+async function deleteTask({ api, values, read, change }: TaskContext, id: string): Promise<void> {
+  if (!values.yes) {
+    if (!process.stdin.isTTY) {
+      throw new CliError(`not deleting task ${id} without confirmation: no terminal to ask on; add --yes`, 2);
+    }
+    const task = await read((signal) => api.getTask(id, signal));
+    const what = `${task.job_name ? `"${task.job_name}", ` : ''}${task.status}`;
+    if (!(await confirm(`Delete task ${id} (${what}) and its outputs? [y/N] `))) {
+      throw new CliError(`task ${id} not deleted`);
+    }
+  }
+  await change(() => api.deleteTask(id));
+  if (values.json) console.log(JSON.stringify({ task_id: id, deleted: true }));
+  else console.log(`deleted task ${id}`);
+}
+
+/** Asks on the terminal (prompt on stderr, so stdout stays clean); Ctrl-C exits 130. */
+async function confirm(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await new Promise<string>((resolve) => {
+      rl.on('SIGINT', () => {
+        process.stderr.write('\n');
+        process.exit(130);
+      });
+      rl.on('close', () => resolve(''));
+      rl.question(question, resolve);
+    });
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
 }
 
 function printTable(tasks: Task[]): void {
@@ -103,11 +251,27 @@ function printTable(tasks: Task[]): void {
   }
 }
 
+/** `42%, pass 2/5, sensor 1/3, ~00:01:10 left, <message>` from what the solver reported. */
+export function describeProgress(t: Pick<Task, 'progress_info'>): string | null {
+  const p = t.progress_info;
+  if (!p) return null;
+  const parts: string[] = [];
+  if (p.progress_percent != null) parts.push(`${p.progress_percent}%`);
+  if (p.current_pass != null) parts.push(`pass ${p.current_pass}/${p.total_passes ?? '?'}`);
+  if (p.current_sensor != null) parts.push(`sensor ${p.current_sensor}/${p.total_sensors ?? '?'}`);
+  if (p.estimated_time) parts.push(`${p.estimated_time} left`);
+  if (p.message) parts.push(oneLine(p.message));
+  return parts.length > 0 ? parts.join(', ') : null;
+}
+
+const ERROR_LINES = 12;
+
 function printDetail(t: TaskDetail): void {
   const lines: [string, string | number | null | undefined][] = [
     ['task', t.task_id],
     ['status', t.status],
     ['job', t.job_name],
+    ['name', t.display_name !== t.job_name ? t.display_name : null],
     ['submitter', t.submitter],
     ['profile', t.profile_name],
     ['version', t.version],
@@ -122,12 +286,25 @@ function printDetail(t: TaskDetail): void {
     ['started', formatTime(t.started_at)],
     ['finished', formatTime(t.finished_at)],
     ['duration', t.duration],
-    ['progress', t.progress_info?.progress_percent != null ? `${t.progress_info.progress_percent}%` : null],
+    ['progress', describeProgress(t)],
     ['message', t.message],
-    ['error', t.error_detail],
+    ['retry of', t.parent_task_id],
+    ['retried as', t.retried_task_ids.length > 0 ? t.retried_task_ids.join(', ') : null],
+    ['outputs', t.download_url ? `speos-portal tasks outputs ${t.task_id}` : null],
   ];
   for (const [key, value] of lines) {
-    if (value !== null && value !== undefined && value !== '-') console.log(`${`${key}:`.padEnd(11)}${value}`);
+    if (value !== null && value !== undefined && value !== '-') console.log(`${`${key}:`.padEnd(12)}${value}`);
+  }
+  if (t.error_detail) {
+    // Usually the tail of the solver's log: its last lines, indented under the heading.
+    const lines = t.error_detail.trimEnd().split('\n');
+    const shown = lines.slice(-ERROR_LINES);
+    console.log(
+      lines.length > shown.length
+        ? `error (last ${shown.length} lines; all of it: speos-portal tasks logs ${t.task_id}):`
+        : 'error:',
+    );
+    for (const line of shown) console.log(`  ${line}`);
   }
   if (t.status_history.length > 0) {
     console.log('history:');
