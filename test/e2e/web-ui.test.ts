@@ -413,6 +413,9 @@ describe.skipIf(reason !== undefined)('web UI in Chromium', () => {
     for (const name of ['主文件', '任务名称']) expect(await page.getByLabel(name, { exact: true }).count()).toBe(1);
     expect(await page.getByRole('button', { name: '提交任务', exact: true }).count()).toBe(1);
     await screenshot(page, 'submit-form-zh');
+    await page.setViewportSize({ width: 420, height: 900 });
+    await screenshot(page, 'submit-form-narrow-zh');
+    await page.setViewportSize({ width: 1280, height: 900 });
     await page.reload();
     await page.getByLabel('任务名称', { exact: true }).waitFor();
     expect(await page.evaluate(() => document.documentElement.lang)).toBe('zh-CN');

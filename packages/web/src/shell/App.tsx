@@ -21,7 +21,7 @@ export function App() {
       <header className="topbar">
         <a className="brand" href="#/submit">
           <span className="brand-mark" aria-hidden="true" />
-          {t('appName')}
+          <span className="brand-text">{t('appName')}</span>
         </a>
         <nav aria-label={t('appName')}>
           <a href="#/submit" aria-current={current === 'submit' ? 'page' : undefined}>
