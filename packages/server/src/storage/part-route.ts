@@ -14,6 +14,38 @@ import type { Metrics } from '../http/metrics.js';
 import { errorResponses } from '../http/openapi.js';
 import type { FsObjectStore } from './fs-store.js';
 
+/** Past this much of a refused body, stop reading and close the connection instead. */
+const DRAIN_LIMIT_BYTES = 64 * 1024 * 1024;
+const DRAIN_TIMEOUT_MS = 30_000;
+
+/** Reads and discards the rest of a request body; false if it was too long or too slow. */
+export function drainBody(request: IncomingMessage, limit: number, timeoutMs: number): Promise<boolean> {
+  if (request.readableEnded || request.destroyed) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    let seen = 0;
+    const finish = (drained: boolean) => {
+      clearTimeout(timer);
+      request.off('data', onData);
+      request.off('end', onEnd);
+      request.off('error', onEnd);
+      request.off('close', onEnd);
+      if (!drained) request.pause();
+      resolve(drained);
+    };
+    const onData = (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen > limit) finish(false);
+    };
+    const onEnd = () => finish(true);
+    const timer = setTimeout(() => finish(false), timeoutMs);
+    request.on('data', onData);
+    request.once('end', onEnd);
+    request.once('error', onEnd);
+    request.once('close', onEnd);
+    request.resume();
+  });
+}
+
 export interface PartRouteOptions {
   store: FsObjectStore;
   metrics: Metrics;
@@ -34,10 +66,14 @@ export const partRoute: FastifyPluginAsync<PartRouteOptions> = async (app, { sto
   // Part bodies are raw bytes of any content type: hand the stream to the handler unread.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
-  // A refused part's body may still be on its way: close the connection rather than
-  // read (or make the next request on it wait behind) hundreds of MB nobody wants.
-  app.addHook('onSend', async (_request, reply) => {
-    if (reply.statusCode >= 400) reply.header('Connection', 'close');
+  // A refused part's body may still be arriving. Answering while the client is mid-send
+  // races both ways: keep-alive clients can stall, and closing the socket with bytes
+  // still arriving resets it, which destroys the answer or turns it into a proxy's 502.
+  // So read what remains (up to a cap), then answer. Clients that send
+  // Expect: 100-continue are refused before they send any body (rejectBeforeContinue).
+  app.addHook('onSend', async (request, reply) => {
+    if (reply.statusCode < 400) return;
+    if (!(await drainBody(request.raw, DRAIN_LIMIT_BYTES, DRAIN_TIMEOUT_MS))) reply.header('Connection', 'close');
   });
 
   app.put(
@@ -67,7 +103,6 @@ export const partRoute: FastifyPluginAsync<PartRouteOptions> = async (app, { sto
       store.signer.verify({ uploadId, partNumber, size, expiresAt: expires }, signature);
       const declared = request.headers['content-length'];
       if (declared !== undefined && Number(declared) !== size) {
-        reply.header('Connection', 'close'); // do not read a body we already refuse
         throw new ApiError(
           'PART_SIZE_MISMATCH',
           `Part ${partNumber} must be exactly ${size} bytes; Content-Length says ${declared}. Send file.slice(start_byte, end_byte).`,
