@@ -129,9 +129,10 @@ export async function listTasks(
   if (filter.submitter) query = query.where('submitter', '=', filter.submitter);
   if (filter.query) {
     const pattern = likePattern(filter.query);
-    // SQLite has no default LIKE escape character; name it for both databases.
+    // SQLite has no default LIKE escape character, and PostgreSQL's LIKE is case-sensitive
+    // where SQLite's is not: name the escape and compare lower-cased on both.
     query = query.where(
-      sql<boolean>`(job_name like ${pattern} escape '\\' or display_name like ${pattern} escape '\\')`,
+      sql<boolean>`(lower(job_name) like lower(${pattern}) escape '\\' or lower(display_name) like lower(${pattern}) escape '\\')`,
     );
   }
   const total = await query.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst();

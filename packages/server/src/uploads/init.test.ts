@@ -67,6 +67,9 @@ describe('POST /tasks/upload/multipart/init', () => {
     [{ filename: 'a.zip', file_size: 10, task_id: 'abc-123' }, 'task_id must be a UUID'],
     [{ filename: 'bad\nname.zip', file_size: 10 }, 'control characters'],
     [{ filename: '../..', file_size: 10 }, 'no usable file name'],
+    [{ filename: 'a.zip', file_size: 10, content_type: 'zip' }, 'content_type: "zip" is not a MIME type'],
+    [{ filename: 'a.zip', file_size: 10, content_type: 'text/html\r\nX-Evil: 1' }, 'content_type'],
+    [{ filename: 'a.zip', file_size: 10, content_type: 'application/压缩' }, 'content_type'],
   ])('refuses %j with 422 naming the field', async (body, message) => {
     const res = await api.init(body);
     expect(res.status).toBe(422);

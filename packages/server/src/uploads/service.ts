@@ -134,7 +134,11 @@ export class UploadService {
       taskId = randomUUID();
     }
     const objectKey = `speos_tasks/${taskId}/${fileType}/${filename}`;
-    const contentType = request.content_type ?? 'application/octet-stream';
+    const contentType = request.content_type?.trim() || 'application/octet-stream';
+    // It becomes a Content-Type header on downloads: only a plain type/subtype[; params].
+    if (!/^[\w!#$&^.+-]+\/[\w!#$&^.+-]+(\s*;[\x20-\x7e]*)?$/.test(contentType)) {
+      throw validation('content_type', `"${contentType}" is not a MIME type such as application/zip`);
+    }
     const uploadId = await this.#store.createMultipartUpload(objectKey, { contentType });
     const upload: UploadRow = {
       upload_id: uploadId,
