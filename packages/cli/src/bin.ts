@@ -11,7 +11,7 @@ Commands:
   tasks list | show ID           list tasks, show one (status, progress, history)
   tasks logs ID [--follow]       the solver's console output, optionally until the task ends
   tasks stop | retry | delete ID stop a task, run it again, delete it
-  tasks outputs ID [--download DIR | --zip FILE]
+  tasks outputs ID [--download DIR] [--zip FILE]
                                  list a run's result files, download them
 
 Options:

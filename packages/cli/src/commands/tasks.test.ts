@@ -6,6 +6,7 @@
  * progress lines, writes result files and exits with the code asked for, or runs until
  * stopped. Needs `npm run build` (npm test does it).
  */
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdir, readdir, readFile, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,11 +14,12 @@ import type { TaskDetail } from '@speos-portal/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestApi } from '../../../server/src/test-support/api.js';
 import { startTestPortal, type TestPortal, tempDir } from '../../../server/src/test-support/portal.js';
-import { runCli, startCli, waitFor } from '../test-support/cli.js';
+import { BIN, runCli, startCli, waitFor } from '../test-support/cli.js';
 import { targetPath } from './task-outputs.js';
 
 const FAKE = fileURLToPath(new URL('../../../server/src/test-support/fake-speos.mjs', import.meta.url));
 const COMMAND = `${process.execPath} ${FAKE} {master} -t {thread_count} -p {priority}`;
+const HAS_SCRIPT = spawnSync('script', ['--version']).status === 0;
 
 /** Uploads a master whose JSON tells the fake solver what to do, and submits it. */
 async function submit(api: TestApi, plan: Record<string, unknown>, jobName = 'headlamp'): Promise<string> {
@@ -153,6 +155,35 @@ describe('speos-portal tasks (fake solver)', () => {
     expect(show.stderr).toBe(`speos-portal tasks: ${body.detail} (TASK_NOT_FOUND)\n`);
   });
 
+  it.skipIf(!HAS_SCRIPT)('delete asks on a terminal: "n" keeps the task, "y" deletes it', async () => {
+    const id = await submit(api, { passes: 1 }, '前照灯');
+    await until(api, id, ['SUCCESS']);
+    // util-linux `script` gives the CLI a real terminal; we type the answer once asked.
+    const answer = async (reply: string) => {
+      const child = spawn('script', ['-qec', `'${process.execPath}' '${BIN}' tasks delete ${id}`, '/dev/null'], {
+        env: { ...process.env, ...env, SPEOS_PORTAL_TOKEN: '' },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout.on('data', (d) => {
+        out += d;
+      });
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      await waitFor(() => out.includes('[y/N]'), 30_000, 'the question');
+      child.stdin.write(`${reply}\n`);
+      return { code: await exited, out: out.replace(/\r/g, '') };
+    };
+    const kept = await answer('n');
+    expect(kept.out).toContain(`Delete task ${id} ("前照灯", SUCCESS) and its outputs? [y/N] `);
+    expect(kept.out).toContain(`speos-portal tasks: task ${id} not deleted`);
+    expect(kept.code).toBe(1);
+    expect((await detail(api, id)).status).toBe('SUCCESS');
+    const gone = await answer('y');
+    expect(gone.out).toContain(`deleted task ${id}`);
+    expect(gone.code).toBe(0);
+    expect((await api.get(`/tasks/${id}`)).status).toBe(404);
+  });
+
   it('outputs lists the files; --download saves them byte-identical with UTF-8 names and folders; --zip', async () => {
     const outputs = {
       'report.html': '<html>光强分布</html>',
@@ -261,9 +292,13 @@ describe('speos-portal worker', () => {
       expect(logs.stdout).toContain('Pass 2/2 - 100% done');
       expect(worker.stdout()).toContain('worker started');
 
+      // SIGTERM while a solver runs: it is stopped, its task goes back to the queue, exit 0.
+      const hanging = await submit(api, { passes: 1, hang: true });
+      await until(api, hanging, ['RUNNING']);
       worker.child.kill('SIGTERM');
       const { code } = await worker.exited;
       expect(code).toBe(0);
+      expect((await detail(api, hanging)).status).toBe('PENDING');
     } finally {
       if (worker.child.exitCode === null) worker.child.kill('SIGKILL');
       await portal.close();
