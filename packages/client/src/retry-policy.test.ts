@@ -41,6 +41,15 @@ describe('decideRetry', () => {
       decideRetry({ status: 403, code: 'AccessDenied', attempt: 1, canResign: true, urlExpiresAt: 1000, now: 2000 })
         .action,
     ).toBe('resign');
+    // An S3 store refuses in XML, without our JSON codes: a fresh URL is the cure there too.
+    expect(decideRetry({ status: 403, attempt: 1, canResign: true }).action).toBe('resign');
+    expect(decideRetry({ status: 403, code: 'SignatureDoesNotMatch', attempt: 1, canResign: true }).action).toBe(
+      'resign',
+    );
+    // Our own SIGNATURE_INVALID: the server's signing key changed since the URL was made.
+    expect(decideRetry({ status: 403, code: 'SIGNATURE_INVALID', attempt: 1, canResign: true }).action).toBe('resign');
+    // Bounded like any retry.
+    expect(decideRetry({ status: 403, attempt: 8, canResign: true }).action).toBe('fail');
     // Control-plane calls have no URL to re-sign.
     expect(decideRetry({ status: 403, code: 'URL_EXPIRED', attempt: 1 }).action).toBe('fail');
   });
@@ -50,7 +59,7 @@ describe('decideRetry', () => {
     for (const [status, code] of [
       [400, 'PART_SIZE_MISMATCH'],
       [401, 'UNAUTHENTICATED'],
-      [403, 'SIGNATURE_INVALID'],
+      [403, 'FORBIDDEN_BY_POLICY'],
       [409, 'ALREADY_CONFIRMED'],
       [422, 'VALIDATION_FAILED'],
     ] as const) {

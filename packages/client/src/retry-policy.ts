@@ -49,6 +49,16 @@ export type RetryDecision =
   | { action: 'resign'; reason: string }
   | { action: 'fail'; reason: string };
 
+/** 403 codes from an upload URL that a freshly signed URL can cure (ours, then S3's). */
+const RESIGNABLE_403 = new Set([
+  'URL_EXPIRED',
+  'SIGNATURE_INVALID',
+  'AccessDenied',
+  'SignatureDoesNotMatch',
+  'RequestTimeTooSkewed',
+  'ExpiredToken',
+]);
+
 /** Exponential backoff with "full jitter" (AWS architecture blog): uniform in [d/2, d]. */
 export function backoffDelay(attempt: number, policy: RetryPolicyOptions, random: () => number = Math.random): number {
   const exp = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, attempt - 1));
@@ -72,9 +82,12 @@ export function decideRetry(
 
   if (status === 404 && code === 'NO_SUCH_UPLOAD') return { action: 'fail', reason: describe };
   if (input.canResign) {
-    const expired = status === 403 && code === 'URL_EXPIRED';
+    // A fresh URL cures: our URL_EXPIRED; our SIGNATURE_INVALID (the server's key changed);
+    // and an S3 store's refusals, which are XML without our codes (AccessDenied "Request
+    // has expired", SignatureDoesNotMatch). Bounded by maxAttempts like any retry.
+    const resignable = status === 403 && (code === undefined || RESIGNABLE_403.has(code));
     const pastExpiry = input.urlExpiresAt !== undefined && (input.now ?? Date.now()) >= input.urlExpiresAt;
-    if (expired || (status === 403 && pastExpiry)) {
+    if (resignable || (status === 403 && pastExpiry)) {
       return exhausted
         ? { action: 'fail', reason: `${describe} (re-signed ${attempt - 1} times)` }
         : { action: 'resign', reason: describe };
