@@ -7,7 +7,6 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import Sqlite from 'libsql';
-import pg from 'pg';
 import { ConfigError } from '../config.js';
 import { migrateToLatest } from './migrations.js';
 import type { Database } from './schema.js';
@@ -48,23 +47,24 @@ function openSqlite(file: string): Db {
 const INT8_OID = 20;
 
 /**
- * pg returns bigint (int8) columns and count(*) as strings, because they may exceed
- * 2^53. Our bigints are epoch milliseconds and byte sizes (≤ 5 TiB): safe as Numbers,
- * and the repository code expects the Numbers SQLite gives.
+ * A Kysely on PostgreSQL; `pool` sizes its connection pool (per process). `pg` is loaded
+ * only here, so the embedded SQLite set-up never pays its memory.
  */
-const pgTypes = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === INT8_OID
-      ? (value: string) => Number(value)
-      : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
-};
-
-/** A Kysely on PostgreSQL; `pool` sizes its connection pool (per process). */
-export function openPostgres(databaseUrl: string, options: { pool?: number } = {}): Db {
+export async function openPostgres(databaseUrl: string, options: { pool?: number } = {}): Promise<Db> {
+  const { default: pg } = await import('pg');
+  // pg returns bigint (int8) columns and count(*) as strings, because they may exceed
+  // 2^53. Our bigints are epoch milliseconds and byte sizes (≤ 5 TiB): safe as Numbers,
+  // and the repository code expects the Numbers SQLite gives.
+  const types = {
+    getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+      oid === INT8_OID
+        ? (value: string) => Number(value)
+        : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+  };
   const pool = new pg.Pool({
     connectionString: databaseUrl,
     max: options.pool ?? 10,
-    types: pgTypes,
+    types,
     // Fail a start-up against a wrong host quickly instead of hanging.
     connectionTimeoutMillis: 10_000,
     application_name: 'speos-portal',
@@ -79,7 +79,7 @@ export function openPostgres(databaseUrl: string, options: { pool?: number } = {
 export async function openDatabase(databaseUrl: string | undefined, dataDir: string): Promise<Db> {
   const db =
     databaseKind(databaseUrl) === 'postgres'
-      ? openPostgres(databaseUrl!)
+      ? await openPostgres(databaseUrl!)
       : openSqlite(sqlitePath(databaseUrl, dataDir));
   try {
     if (databaseKind(databaseUrl) === 'postgres') {

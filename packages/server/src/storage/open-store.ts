@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Config } from '../config.js';
 import { FsObjectStore } from './fs-store.js';
 import type { ObjectStore } from './object-store.js';
-import { S3ObjectStore } from './s3-store.js';
+import type { S3ObjectStore } from './s3-store.js';
 import { loadSigningKey, UrlSigner } from './url-signer.js';
 
 /**
@@ -13,6 +13,8 @@ import { loadSigningKey, UrlSigner } from './url-signer.js';
  */
 export async function openObjectStore(config: Config): Promise<ObjectStore> {
   if (config.storage === 's3' && config.s3) {
+    // Loaded only when used: the AWS SDK costs ~30 MB the embedded set-up does not need.
+    const { S3ObjectStore } = await import('./s3-store.js');
     const store = new S3ObjectStore(config.s3);
     try {
       await store.check();
@@ -30,12 +32,12 @@ export async function openObjectStore(config: Config): Promise<ObjectStore> {
 
 /** Start-up warnings about the store that do not stop the server (a bucket CORS rule without ETag). */
 export async function storeWarnings(store: ObjectStore): Promise<string[]> {
-  if (!(store instanceof S3ObjectStore)) return [];
-  const problem = await store.corsProblem().catch(() => null);
+  if (store.kind !== 's3') return [];
+  const problem = await (store as S3ObjectStore).corsProblem().catch(() => null);
   return problem ? [problem] : [];
 }
 
 /** Releases what the store holds open (the S3 client's sockets). */
 export function closeObjectStore(store: ObjectStore): void {
-  if (store instanceof S3ObjectStore) store.destroy();
+  if (store.kind === 's3') (store as S3ObjectStore).destroy();
 }
