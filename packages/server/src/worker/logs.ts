@@ -39,10 +39,21 @@ export async function readLog(
   const task = await db.selectFrom('tasks').select('log_size').where('task_id', '=', taskId).executeTakeFirst();
   const size = Number(task?.log_size ?? 0);
   if (offset >= size) return { text: '', next: Math.max(offset, size), size };
+  // Start at the chunk that holds `offset`, not at the beginning: following a long log
+  // must not read it all again on every poll.
+  const first = await db
+    .selectFrom('task_logs')
+    .select('start')
+    .where('task_id', '=', taskId)
+    .where('start', '<=', offset)
+    .orderBy('start', 'desc')
+    .limit(1)
+    .executeTakeFirst();
   const chunks = await db
     .selectFrom('task_logs')
     .select(['start', 'data'])
     .where('task_id', '=', taskId)
+    .where('start', '>=', Number(first?.start ?? 0))
     .where('start', '<', offset + limit)
     .orderBy('seq')
     .execute();
@@ -54,9 +65,14 @@ export async function readLog(
     pieces.push(data.subarray(Math.max(offset - start, 0)));
   }
   const all = Buffer.concat(pieces);
-  // Never cut a UTF-8 character in half: end before a continuation byte.
+  // Never cut a UTF-8 character in half: end before a continuation byte…
   let end = Math.min(limit, all.length);
   while (end > 0 && end < all.length && (all[end]! & 0xc0) === 0x80) end--;
+  // …but always move forward: a limit smaller than one character still returns that character.
+  if (end === 0 && all.length > 0) {
+    end = 1;
+    while (end < all.length && (all[end]! & 0xc0) === 0x80) end++;
+  }
   const bytes = all.subarray(0, end);
   return { text: bytes.toString('utf8'), next: offset + bytes.length, size };
 }
