@@ -132,6 +132,29 @@ describe('POST /tasks/upload/confirm', () => {
       expect((await api.get(`/tasks/${init.task_id}`)).body.include.filename).toBe('inc.zip');
     });
 
+    it('uses an attached include when confirm names none, unless it was aborted or is unfinished', async () => {
+      const { init } = await api.uploadFile(data);
+      const include = await api.uploadFile(data, { filename: 'inc.zip', file_type: 'include', task_id: init.task_id });
+      expect((await confirm(seedConfirm(init))).status).toBe(200);
+      expect((await api.get(`/tasks/${init.task_id}`)).body.include.upload_id).toBe(include.init.upload_id);
+
+      const second = await api.uploadFile(data);
+      const aborted = await api.uploadFile(data, {
+        filename: 'inc.zip',
+        file_type: 'include',
+        task_id: second.init.task_id,
+      });
+      await api.post('/tasks/upload/multipart/abort', aborted.ref);
+      expect((await confirm(seedConfirm(second.init))).status).toBe(200);
+      expect((await api.get(`/tasks/${second.init.task_id}`)).body.include).toBeNull();
+
+      const third = await api.uploadFile(data);
+      await api.init({ filename: 'inc.zip', file_size: 10, file_type: 'include', task_id: third.init.task_id });
+      const unfinished = await confirm(seedConfirm(third.init));
+      expect(unfinished.status).toBe(409);
+      expect(unfinished.body.code).toBe('UPLOAD_NOT_COMPLETED');
+    });
+
     it('refuses an include that is unfinished or unknown', async () => {
       const unfinished = (await api.init({ filename: 'inc.zip', file_size: 10, file_type: 'include' })).body;
       const { init } = await api.uploadFile(data);

@@ -517,12 +517,12 @@ export class UploadService {
     }
     const include = request.include_object_key
       ? await this.#includeUpload(owner, request.include_object_key)
-      : undefined;
+      : await this.#attachedInclude(owner, task.include_upload_id);
     const now = this.#clock();
     const confirmed = await this.#db.transaction().execute(async (trx) => {
       const moved = await transitionTask(trx, task.task_id, ['UPLOADING'], 'PENDING', now, 'submitted', {
         ...fields,
-        include_upload_id: include?.upload_id ?? task.include_upload_id,
+        include_upload_id: include?.upload_id ?? null,
         confirm_digest: digest,
       });
       if (!moved) return false;
@@ -543,6 +543,22 @@ export class UploadService {
     const current = await findTask(this.#db, task.task_id, owner);
     if (current?.confirm_digest === digest) return answer;
     throw new ApiError('ALREADY_CONFIRMED', `Task ${task.task_id} was already submitted with other parameters.`);
+  }
+
+  /**
+   * An include attached with init's task_id, used when confirm names none: only if it was
+   * completed (an aborted or unfinished one is left out rather than failing the run later).
+   */
+  async #attachedInclude(owner: Owner, uploadId: string | null): Promise<UploadRow | undefined> {
+    if (!uploadId) return undefined;
+    const upload = await findUpload(this.#db, uploadId, owner);
+    if (upload?.status === 'UPLOADING') {
+      throw new ApiError(
+        'UPLOAD_NOT_COMPLETED',
+        'The include archive attached to this task is still uploading; complete it (or abort it), then confirm.',
+      );
+    }
+    return upload?.status === 'COMPLETED' ? upload : undefined;
   }
 
   async #includeUpload(owner: Owner, objectKey: string): Promise<UploadRow> {
