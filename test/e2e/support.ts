@@ -131,3 +131,52 @@ export async function listParts(baseUrl: string, ref: UploadRef): Promise<{ stat
   const body = (await response.json()) as { parts?: unknown[] };
   return { status: response.status, parts: body.parts ?? [] };
 }
+
+async function postJson<T>(url: string, body: unknown): Promise<T> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  if (!response.ok) throw new Error(`POST ${url}: ${response.status} ${await response.text()}`);
+  return (await response.json()) as T;
+}
+
+/** A small job submitted straight through the API (init → PUT → complete → confirm), for list tests. */
+export async function submitViaApi(baseUrl: string, fields: { job_name: string; submitter?: string }): Promise<string> {
+  const bytes = randomBytes(1024);
+  const init = await postJson<{
+    task_id: string;
+    upload_id: string;
+    object_key: string;
+    parts: { part_number: number; upload_url: string }[];
+  }>(`${baseUrl}/tasks/upload/multipart/init`, { filename: `${fields.job_name}.speos`, file_size: bytes.length });
+  const put = await fetch(init.parts[0]!.upload_url, { method: 'PUT', body: bytes });
+  const etag = put.headers.get('etag') ?? '';
+  const ref = { task_id: init.task_id, upload_id: init.upload_id, object_key: init.object_key };
+  await postJson(`${baseUrl}/tasks/upload/multipart/complete`, {
+    ...ref,
+    file_type: 'master',
+    parts: [{ part_number: 1, etag }],
+  });
+  await postJson(`${baseUrl}/tasks/upload/confirm`, {
+    task_id: init.task_id,
+    master_object_key: init.object_key,
+    ...fields,
+  });
+  return init.task_id;
+}
+
+/** An upload begun and aborted through the API: a task in status ABORTED. */
+export async function abortedViaApi(baseUrl: string): Promise<string> {
+  const init = await postJson<{ task_id: string; upload_id: string; object_key: string }>(
+    `${baseUrl}/tasks/upload/multipart/init`,
+    { filename: 'aborted.speos', file_size: 1024 },
+  );
+  await postJson(`${baseUrl}/tasks/upload/multipart/abort`, {
+    task_id: init.task_id,
+    upload_id: init.upload_id,
+    object_key: init.object_key,
+  });
+  return init.task_id;
+}
