@@ -2,17 +2,17 @@
  * The embedded object store: S3 multipart semantics on the local filesystem.
  *
  * Layout under `root`:
- *   multipart/<uploadId>/upload.json        the upload (key, content type)
- *   multipart/<uploadId>/data/<n>.<md5>.<r> one file per received attempt of part n
- *   multipart/<uploadId>/<n>                symlink → the current attempt of part n
- *   multipart/<uploadId>/completed.json     written by complete: the parts it pinned
- *   objects/<sha256(key)>.json              manifest of a completed object
+ *   multipart/<uploadId>/upload.json               the upload (key, content type)
+ *   multipart/<uploadId>/data/<n>.<md5>.<size>.<r> one file per received attempt of part n
+ *   multipart/<uploadId>/<n>                       symlink → the current attempt of part n
+ *   objects/<sha256(key)>.json                     manifest of a completed object; it also
+ *                                                  records the completion, for repeats
  *
  * Why symlinks: replacing a part is one rename(2) of a link, so two concurrent PUTs of
  * one part leave exactly one attempt's bytes visible, never a mix; the link's target
- * names the part's MD5, so listing parts reads no data.
- * Why manifests: complete writes a small JSON file instead of concatenating 500 MB; reads
- * stream the part files in order. User file names never reach the filesystem.
+ * names the part's MD5 and size, so listing parts reads neither data nor inodes.
+ * Why manifests: complete writes one small JSON file instead of concatenating 500 MB;
+ * reads stream the part files in order. User file names never reach the filesystem.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -25,7 +25,6 @@ import {
   readlink,
   rename,
   rm,
-  stat,
   symlink,
   unlink,
   writeFile,
@@ -39,7 +38,7 @@ import type { ObjectInfo, ObjectStore, StoredPart } from './object-store.js';
 import type { UrlSigner } from './url-signer.js';
 
 const UPLOAD_ID = /^[0-9a-f]{32}$/;
-const DATA_FILE = /^(\d+)\.([0-9a-f]{32})\.[0-9a-f]+$/;
+const DATA_FILE = /^(\d+)\.([0-9a-f]{32})\.(\d+)\.[0-9a-f]+$/;
 
 interface UploadMeta {
   key: string;
@@ -52,11 +51,8 @@ interface Manifest extends ObjectInfo {
   uploadId: string;
   /** Paths relative to the store root, in part order. */
   parts: { file: string; size: number }[];
-}
-
-interface Completion {
-  parts: { partNumber: number; etag: string }[];
-  info: ObjectInfo;
+  /** What complete was called with, so a repeated call can be recognised. */
+  partList: { partNumber: number; etag: string }[];
 }
 
 function noSuchUpload(uploadId: string): ApiError {
@@ -159,20 +155,17 @@ export class FsObjectStore implements ObjectStore {
     }
   }
 
-  async #readCompletion(uploadId: string): Promise<Completion | null> {
-    try {
-      return JSON.parse(await readFile(path.join(this.#uploadDir(uploadId), 'completed.json'), 'utf8')) as Completion;
-    } catch (error) {
-      if (isMissing(error)) return null;
-      throw error;
-    }
+  /** The manifest that completed this upload, or null while it is open. */
+  async #readCompletion(uploadId: string, key: string): Promise<Manifest | null> {
+    const manifest = await this.#readManifest(key);
+    return manifest?.uploadId === uploadId ? manifest : null;
   }
 
   /** The upload, if it is still accepting parts (exists, for this key, not completed). */
   async #openUpload(key: string, uploadId: string): Promise<UploadMeta> {
     const meta = await this.#readUpload(uploadId);
     if (meta.key !== key) throw noSuchUpload(uploadId);
-    if (await this.#readCompletion(uploadId)) throw noSuchUpload(uploadId);
+    if (await this.#readCompletion(uploadId, key)) throw noSuchUpload(uploadId);
     return meta;
   }
 
@@ -203,8 +196,8 @@ export class FsObjectStore implements ObjectStore {
    */
   async receivePart(uploadId: string, partNumber: number, size: number, body: AsyncIterable<Buffer>): Promise<string> {
     const dir = this.#uploadDir(uploadId);
-    await this.#readUpload(uploadId);
-    if (await this.#readCompletion(uploadId)) throw noSuchUpload(uploadId);
+    const { key } = await this.#readUpload(uploadId);
+    if (await this.#readCompletion(uploadId, key)) throw noSuchUpload(uploadId);
     const attempt = randomBytes(6).toString('hex');
     const tmp = path.join(dir, 'data', `${partNumber}.${attempt}.tmp`);
     let handle: FileHandle;
@@ -223,10 +216,10 @@ export class FsObjectStore implements ObjectStore {
       throw error;
     }
     await handle.close();
-    const dataName = `${partNumber}.${etag}.${attempt}`;
+    const dataName = `${partNumber}.${etag}.${size}.${attempt}`;
     return this.#locks.run(uploadId, async () => {
       try {
-        if (await this.#readCompletion(uploadId)) throw noSuchUpload(uploadId);
+        if (await this.#readCompletion(uploadId, key)) throw noSuchUpload(uploadId);
         await rename(tmp, path.join(dir, 'data', dataName));
         const link = path.join(dir, String(partNumber));
         const previous = await readlink(link).catch(() => null);
@@ -293,20 +286,18 @@ export class FsObjectStore implements ObjectStore {
 
   async #currentParts(uploadId: string): Promise<(StoredPart & { file: string })[]> {
     const dir = this.#uploadDir(uploadId);
-    const parts: (StoredPart & { file: string })[] = [];
-    for (const name of await readdir(dir)) {
-      if (!/^\d+$/.test(name)) continue;
-      const partNumber = Number(name);
-      if (partNumber < 1 || partNumber > MAX_PARTS) continue;
-      const target = await readlink(path.join(dir, name)).catch(() => null);
-      const match = target ? DATA_FILE.exec(path.basename(target)) : null;
-      if (!target || !match) continue;
-      const file = path.join(dir, target);
-      const info = await stat(file).catch(() => null);
-      if (!info) continue;
-      parts.push({ partNumber, etag: match[2]!, size: info.size, file });
-    }
-    return parts.sort((a, b) => a.partNumber - b.partNumber);
+    const numbers = (await readdir(dir)).filter(
+      (name) => /^\d+$/.test(name) && Number(name) >= 1 && Number(name) <= MAX_PARTS,
+    );
+    const parts = await Promise.all(
+      numbers.map(async (name) => {
+        const target = await readlink(path.join(dir, name)).catch(() => null);
+        const match = target ? DATA_FILE.exec(path.basename(target)) : null;
+        if (!target || !match) return null;
+        return { partNumber: Number(name), etag: match[2]!, size: Number(match[3]), file: path.join(dir, target) };
+      }),
+    );
+    return parts.filter((p) => p !== null).sort((a, b) => a.partNumber - b.partNumber);
   }
 
   async listParts(key: string, uploadId: string): Promise<StoredPart[]> {
@@ -322,9 +313,11 @@ export class FsObjectStore implements ObjectStore {
     return this.#locks.run(uploadId, async () => {
       const meta = await this.#readUpload(uploadId);
       if (meta.key !== key) throw noSuchUpload(uploadId);
-      const done = await this.#readCompletion(uploadId);
+      const done = await this.#readCompletion(uploadId, key);
       if (done) {
-        if (JSON.stringify(done.parts) === JSON.stringify(parts)) return done.info;
+        if (JSON.stringify(done.partList) === JSON.stringify(parts)) {
+          return { size: done.size, etag: done.etag, contentType: done.contentType };
+        }
         throw noSuchUpload(uploadId);
       }
       for (let i = 1; i < parts.length; i++) {
@@ -351,20 +344,25 @@ export class FsObjectStore implements ObjectStore {
         uploadId,
         ...info,
         parts: chosen.map((p) => ({ file: path.relative(this.#root, p.file), size: p.size })),
+        partList: parts,
       };
       const previous = await this.#readManifest(key);
+      // One durable write completes the upload: from now on its parts are refused.
       await writeFileDurably(this.#manifestFile(key), JSON.stringify(manifest));
-      const completion: Completion = { parts, info };
-      await writeFileDurably(path.join(this.#uploadDir(uploadId), 'completed.json'), JSON.stringify(completion));
-      // Attempts that lost a race or were not chosen are garbage now.
+      // Clean-up is not on the request path: attempts that lost a race or were not
+      // chosen, and the object this one replaced, are garbage now.
       const keep = new Set(chosen.map((p) => path.basename(p.file)));
-      const dataDir = path.join(this.#uploadDir(uploadId), 'data');
-      for (const name of await readdir(dataDir)) {
-        if (!keep.has(name)) await unlink(path.join(dataDir, name)).catch(() => {});
-      }
-      if (previous && previous.uploadId !== uploadId) await this.#removeUploadDir(previous.uploadId);
+      setImmediate(() => void this.#collectGarbage(uploadId, keep, previous?.uploadId).catch(() => {}));
       return info;
     });
+  }
+
+  async #collectGarbage(uploadId: string, keep: Set<string>, replaced: string | undefined): Promise<void> {
+    const dataDir = path.join(this.#uploadDir(uploadId), 'data');
+    for (const name of await readdir(dataDir).catch(() => [] as string[])) {
+      if (!keep.has(name)) await unlink(path.join(dataDir, name)).catch(() => {});
+    }
+    if (replaced && replaced !== uploadId) await this.#locks.run(replaced, () => this.#removeUploadDir(replaced));
   }
 
   async #removeUploadDir(uploadId: string): Promise<void> {
@@ -442,11 +440,8 @@ export class FsObjectStore implements ObjectStore {
           etag: 'd41d8cd98f00b204e9800998ecf8427e',
           contentType: options.contentType,
         };
-        await writeFileDurably(this.#manifestFile(key), JSON.stringify({ key, uploadId, ...info, parts: [] }));
-        await writeFileDurably(
-          path.join(this.#uploadDir(uploadId), 'completed.json'),
-          JSON.stringify({ parts: [], info }),
-        );
+        const manifest: Manifest = { key, uploadId, ...info, parts: [], partList: [] };
+        await writeFileDurably(this.#manifestFile(key), JSON.stringify(manifest));
         return info;
       }
       const etag = await this.receivePart(uploadId, 1, options.size, body);
