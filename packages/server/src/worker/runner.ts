@@ -144,6 +144,10 @@ export class TaskRun {
 
   async #runSolver(masterPath: string, inputDir: string): Promise<{ code: number | null; signal: string | null }> {
     const argv = this.#command(masterPath, inputDir);
+    // Preparing inputs can take a while (a 500 MB download): a stop asked meanwhile, or
+    // this worker shutting down, must keep the solver from starting at all.
+    await this.#beat();
+    if (this.#stopping) return { code: null, signal: 'SIGTERM' };
     this.#appendLog(`[speos-portal] running: ${argv.map((a) => JSON.stringify(a)).join(' ')}\n`);
     const child = spawn(argv[0]!, argv.slice(1), {
       cwd: path.dirname(masterPath),
@@ -157,6 +161,7 @@ export class TaskRun {
     });
     if (spawned) throw new TaskFailure(`could not start the solver ${argv[0]}: ${spawned.message}`);
     this.#pgid = child.pid;
+    if (this.#stopping) this.#kill(); // stopped while it was being started
     let partial = '';
     const onOutput = (chunk: Buffer) => {
       const text = chunk.toString('utf8');

@@ -340,3 +340,41 @@ describe('several workers on one database', () => {
     }
   });
 });
+
+describe('a stop that arrives before the solver starts', () => {
+  it('cancels the task without ever starting the solver', async () => {
+    const dataDir = await tempDir();
+    const ledger = path.join(dataDir, 'ledger.txt');
+    await writeFile(ledger, '');
+    process.env.FAKE_SPEOS_LEDGER = ledger;
+    const portal = await startTestPortal({}, { dataDir });
+    const api = new TestApi(portal.url);
+    const db = await openDatabase(undefined, dataDir);
+    const store = await openObjectStore(loadConfig({ DATA_DIR: dataDir }));
+    const worker = new Worker({
+      db,
+      store,
+      clock: Date.now,
+      config: loadWorkerConfig({ SPEOS_COMMAND_V252: COMMAND, WORKER_POLL_SECONDS: '0.05' }, dataDir),
+    });
+    try {
+      const id = await submit(api, plan({ hang: true }));
+      // As if stop had been asked while the worker was still downloading the inputs.
+      await db.updateTable('tasks').set({ cancel_requested: 1 }).where('task_id', '=', id).execute();
+      worker.start();
+      const done = await waitFor(
+        () => api.get(`/tasks/${id}`).then((r) => r.body),
+        (t) => t.status === 'CANCELLED',
+        'cancel',
+      );
+      expect(done.message).toBe('stopped by request');
+      expect(await readFile(ledger, 'utf8')).toBe('');
+    } finally {
+      delete process.env.FAKE_SPEOS_LEDGER;
+      await worker.stop();
+      await db.destroy();
+      await portal.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
