@@ -369,6 +369,9 @@ describe('a stop that arrives before the solver starts', () => {
       );
       expect(done.message).toBe('stopped by request');
       expect(await readFile(ledger, 'utf8')).toBe('');
+      const log = (await api.get(`/tasks/${id}/logs`)).body.content as string;
+      expect(log).toContain('preparing inputs');
+      expect(log).not.toContain('running:');
     } finally {
       delete process.env.FAKE_SPEOS_LEDGER;
       await worker.stop();
