@@ -49,6 +49,7 @@ describe('loadConfig', () => {
     [{ URL_TTL_SECONDS: '0' }, 'URL_TTL_SECONDS: must be between 1'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL: must be one of'],
     [{ SIGNING_KEY: 'short' }, 'SIGNING_KEY: must be at least 32 characters'],
+    [{ HASH_THREADS: 'two' }, 'HASH_THREADS: expected a whole number'],
   ])('refuses %j naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(message);
   });

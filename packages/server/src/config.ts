@@ -36,6 +36,8 @@ export interface Config {
   shutdownGraceSeconds: number;
   /** Built web UI to serve at `/`; unset: packages/web/dist beside the server. */
   webDir: string | undefined;
+  /** Worker threads that compute part MD5s (0: on the event loop). */
+  hashThreads: number;
 }
 
 /** The S3-compatible store (STORAGE=s3). */
@@ -220,5 +222,6 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     logLevel,
     shutdownGraceSeconds: integer(env, 'SHUTDOWN_GRACE_SECONDS', 30, 0, 3600),
     webDir: env.WEB_DIR?.trim() ? path.resolve(cwd, env.WEB_DIR.trim()) : undefined,
+    hashThreads: integer(env, 'HASH_THREADS', 1, 0, 16),
   };
 }

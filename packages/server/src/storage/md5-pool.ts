@@ -5,7 +5,6 @@
  * beside it on another core.
  */
 import { createHash } from 'node:crypto';
-import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 
 // Inline (eval) so the same code works from src/ under Vitest and from dist/.
@@ -55,7 +54,7 @@ export class Md5Pool {
   #nextId = 1;
 
   /** @param size threads; 0 hashes on the calling thread (the baseline the bench compares with). */
-  constructor(size = Math.min(Number(process.env.HASH_THREADS ?? 1), availableParallelism())) {
+  constructor(size = 1) {
     this.#size = size;
   }
 

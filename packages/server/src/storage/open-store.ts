@@ -2,6 +2,7 @@
 import path from 'node:path';
 import type { Config } from '../config.js';
 import { FsObjectStore } from './fs-store.js';
+import { Md5Pool } from './md5-pool.js';
 import type { ObjectStore } from './object-store.js';
 import type { S3ObjectStore } from './s3-store.js';
 import { loadSigningKey, UrlSigner } from './url-signer.js';
@@ -25,7 +26,12 @@ export async function openObjectStore(config: Config): Promise<ObjectStore> {
     return store;
   }
   const signer = new UrlSigner(await loadSigningKey(config.signingKey, config.dataDir));
-  const store = new FsObjectStore({ root: path.join(config.dataDir, 'storage'), signer, publicUrl: config.publicUrl });
+  const store = new FsObjectStore({
+    root: path.join(config.dataDir, 'storage'),
+    signer,
+    publicUrl: config.publicUrl,
+    hasher: new Md5Pool(config.hashThreads),
+  });
   await store.init();
   return store;
 }
