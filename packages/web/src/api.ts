@@ -65,3 +65,32 @@ export function errorDetail(error: unknown): string {
   if (error instanceof PortalApiError) return error.detail;
   return error instanceof Error ? error.message : String(error);
 }
+
+/** An API path (`/tasks/…/outputs/report.html`) as a URL the browser can open. */
+export function apiUrl(path: string): string {
+  return `${apiBaseUrl()}${path.startsWith('/') ? '' : '/'}${path}`;
+}
+
+/**
+ * Saves a file the API serves under `filename`. Without a token a plain link hands it to the
+ * browser's download manager (streamed to disk); with one, the browser cannot add the header
+ * to a link, so the file is fetched with the bearer token and handed over as a blob.
+ */
+export async function saveDownload(path: string, filename: string): Promise<void> {
+  const link = document.createElement('a');
+  link.download = filename;
+  if (!auth.snapshot.token) {
+    link.href = apiUrl(path);
+    link.click();
+    return;
+  }
+  try {
+    const response = await auth.client().download(path);
+    link.href = URL.createObjectURL(await response.blob());
+  } catch (error) {
+    auth.noticeError(error);
+    throw error;
+  }
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+}

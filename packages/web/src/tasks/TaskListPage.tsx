@@ -154,7 +154,12 @@ function TaskRow({ task }: { task: Task }) {
         </div>
       </td>
       <td>
-        <StatusBadge status={task.status} />
+        <div className="status-cell">
+          <StatusBadge status={task.status} />
+          {task.status === 'RUNNING' && task.progress_info?.progress_percent != null ? (
+            <RowProgress percent={task.progress_info.progress_percent} />
+          ) : null}
+        </div>
       </td>
       <td>{task.submitter || t('none')}</td>
       <td>
@@ -166,5 +171,26 @@ function TaskRow({ task }: { task: Task }) {
         {task.elapsed_seconds != null ? formatDuration(task.elapsed_seconds) : (task.duration ?? t('none'))}
       </td>
     </tr>
+  );
+}
+
+/** A running task's percent beside its badge: a slim bar and the number. */
+function RowProgress({ percent }: { percent: number }) {
+  const { t } = useI18n();
+  const rounded = Math.round(percent);
+  return (
+    <span className="row-progress">
+      <span
+        className="bar slim"
+        role="progressbar"
+        aria-label={t('runProgressLabel')}
+        aria-valuemin={0}
+        aria-valuemax={100}
+        aria-valuenow={rounded}
+      >
+        <span className="bar-fill" style={{ width: `${rounded}%` }} />
+      </span>
+      <span className="row-percent">{rounded}%</span>
+    </span>
   );
 }

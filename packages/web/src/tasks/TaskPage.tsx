@@ -1,19 +1,30 @@
-/** One task: what was asked (parameters, files), what happened (status history, times). */
-import type { TaskDetail, TaskFile } from '@speos-portal/protocol';
+/** One task: what is happening (progress, log, outputs, actions), what was asked, what happened. */
+import type { ProgressInfo, TaskDetail, TaskFile } from '@speos-portal/protocol';
 import { useState } from 'react';
-import { apiBaseUrl, auth, errorDetail } from '../api.js';
+import { apiUrl, auth, errorDetail, saveDownload } from '../api.js';
 import { formatBytes, formatDuration, formatTime } from '../format.js';
 import { useI18n } from '../i18n/i18n.js';
 import { en, type MessageKey } from '../i18n/messages.js';
+import { hrefTask } from '../shell/router.js';
+import { useObservable } from '../uploads/use-observable.js';
+import { LogTail } from './LogTail.js';
+import { OutputsPanel } from './OutputsPanel.js';
 import { ACTIVE_STATUSES, StatusBadge } from './StatusBadge.js';
+import { TaskActions } from './TaskActions.js';
 import { usePolling } from './use-polling.js';
 
 export function TaskPage({ taskId }: { taskId: string }) {
   const { t } = useI18n();
+  const [running, setRunning] = useState(false);
   const detail = usePolling(
     taskId,
     (signal) => auth.client().getTaskDetail(taskId, signal),
-    (task) => ACTIVE_STATUSES.has(task.status),
+    (task) => {
+      setRunning(task.status === 'RUNNING');
+      return ACTIVE_STATUSES.has(task.status);
+    },
+    // Running: every second, so the progress keeps pace with the log (the worker saves it each second).
+    running ? 1000 : 2500,
   );
   const task = detail.data;
   return (
@@ -27,30 +38,40 @@ export function TaskPage({ taskId }: { taskId: string }) {
         </p>
       ) : null}
       {!task && !detail.error ? <p className="muted">{t('loading')}</p> : null}
-      {task ? <TaskView task={task} /> : null}
+      {task ? <TaskView task={task} onChanged={detail.reload} /> : null}
     </div>
   );
 }
 
-function TaskView({ task }: { task: TaskDetail }) {
+/** Statuses whose task reached a worker's queue: they have (or will have) a log. */
+const QUEUED_OR_RUN = new Set(['PENDING', 'RUNNING', 'SUCCESS', 'FAILURE', 'CANCELLED']);
+
+function TaskView({ task, onChanged }: { task: TaskDetail; onChanged(): void }) {
   const { t } = useI18n();
   const title = task.display_name || task.job_name || task.master?.filename || t('untitled');
   return (
     <>
-      <div className="page-head">
+      <div className="page-head task-head">
         <h1>{title}</h1>
         <StatusBadge status={task.status} />
+        <TaskActions task={task} onChanged={onChanged} />
       </div>
-      <p className="mono muted small">
-        {t('taskId')}: {task.task_id}
-      </p>
-      {task.message || task.error_detail ? (
-        <div className={`notice ${task.status === 'FAILURE' ? 'error' : 'info'}`}>
-          {task.message ? <p>{task.message}</p> : null}
-          {task.error_detail ? <pre className="error-detail">{task.error_detail}</pre> : null}
-        </div>
-      ) : null}
+      <div className="task-meta mono muted small">
+        <span>
+          {t('taskId')}: {task.task_id}
+        </span>
+        <Lineage task={task} />
+      </div>
+      <Outcome task={task} />
+      {task.status === 'RUNNING' ? <RunProgress task={task} /> : null}
+      {task.status === 'PENDING' ? <p className="notice info">{t('queuedNote')}</p> : null}
       <div className="task-grid">
+        {QUEUED_OR_RUN.has(task.status) ? (
+          <>
+            <LogTail taskId={task.task_id} queued={task.status === 'PENDING'} />
+            <OutputsPanel taskId={task.task_id} status={task.status} />
+          </>
+        ) : null}
         <section className="card" aria-labelledby="params-title">
           <h2 id="params-title">{t('sectionParams')}</h2>
           <Parameters task={task} />
@@ -80,13 +101,115 @@ function TaskView({ task }: { task: TaskDetail }) {
             ))}
           </ol>
         </section>
-        {/* Placeholder: logs (GET /tasks/{id}/logs) and outputs (GET /tasks/{id}/outputs) come with the workers. */}
-        <section className="card later span-2" aria-labelledby="later-title" data-placeholder="logs-and-outputs">
-          <h2 id="later-title">{t('sectionLater')}</h2>
-          <p className="muted">{t('laterNote')}</p>
-        </section>
       </div>
     </>
+  );
+}
+
+/** "Retry of 1a2b3c4d" and "Run again as 5e6f…": links between a task and its retries. */
+function Lineage({ task }: { task: TaskDetail }) {
+  const { t } = useI18n();
+  return (
+    <>
+      {task.parent_task_id ? (
+        <span className="lineage">
+          {t('retryOf')}{' '}
+          <a className="lineage-link" href={hrefTask(task.parent_task_id)} title={task.parent_task_id}>
+            {task.parent_task_id.slice(0, 8)}
+          </a>
+        </span>
+      ) : null}
+      {task.retried_task_ids.length > 0 ? (
+        <span className="lineage">
+          {t('retriedAs')}{' '}
+          {task.retried_task_ids.map((id, i) => (
+            <span key={id}>
+              {i > 0 ? ', ' : ''}
+              <a className="lineage-link" href={hrefTask(id)} title={id}>
+                {id.slice(0, 8)}
+              </a>
+            </span>
+          ))}
+        </span>
+      ) : null}
+    </>
+  );
+}
+
+/** A failure says what went wrong up front, the solver's last words folded below; other endings quietly. */
+function Outcome({ task }: { task: TaskDetail }) {
+  const { t } = useI18n();
+  if (!task.message && !task.error_detail) return null;
+  if (task.status === 'FAILURE') {
+    return (
+      <div className="notice error outcome" role="alert">
+        <p className="outcome-title">{t('failureTitle')}</p>
+        {task.message ? <p className="outcome-message">{task.message}</p> : null}
+        {task.error_detail ? (
+          <details className="error-details">
+            <summary>{t('errorDetail')}</summary>
+            <pre className="error-detail">{task.error_detail}</pre>
+          </details>
+        ) : null}
+      </div>
+    );
+  }
+  return (
+    <div className="notice info">
+      {task.message ? <p>{task.message}</p> : null}
+      {task.error_detail ? (
+        <details className="error-details">
+          <summary>{t('errorDetail')}</summary>
+          <pre className="error-detail">{task.error_detail}</pre>
+        </details>
+      ) : null}
+    </div>
+  );
+}
+
+function RunProgress({ task }: { task: TaskDetail }) {
+  const { t } = useI18n();
+  const p: Partial<ProgressInfo> = task.progress_info ?? {};
+  const percent = p.progress_percent ?? null;
+  const of = (current: number | null | undefined, total: number | null | undefined) =>
+    current != null ? t('progressOf', { current, total: total ?? '?' }) : t('none');
+  const facts: [MessageKey, string][] = [
+    ['progressPass', of(p.current_pass, p.total_passes)],
+    ['progressSensor', of(p.current_sensor, p.total_sensors)],
+    ['progressEta', p.estimated_time ?? t('none')],
+    ['elapsed', task.elapsed_seconds != null ? formatDuration(task.elapsed_seconds) : t('none')],
+  ];
+  return (
+    <section className="card progress-card" aria-labelledby="progress-title">
+      <div className="card-head">
+        <h2 id="progress-title">{t('sectionProgress')}</h2>
+        <span className="progress-percent" data-percent={percent ?? ''}>
+          {percent != null ? `${Math.round(percent)}%` : ''}
+        </span>
+      </div>
+      <div
+        className="bar run-bar"
+        role="progressbar"
+        aria-label={t('runProgressLabel')}
+        aria-valuemin={0}
+        aria-valuemax={100}
+        aria-valuenow={percent ?? undefined}
+      >
+        <div className="bar-fill" style={{ width: `${percent ?? 0}%` }} />
+      </div>
+      <dl className="progress-facts">
+        {facts.map(([key, value]) => (
+          <div key={key}>
+            <dt>{t(key)}</dt>
+            <dd className="mono">{value}</dd>
+          </div>
+        ))}
+      </dl>
+      <p className="progress-message mono small" title={t('progressLast')}>
+        <span className="muted">{t('progressLast')}: </span>
+        {p.message ?? t('progressStarting')}
+      </p>
+    </section>
   );
 }
 
@@ -151,25 +274,19 @@ function Times({ task }: { task: TaskDetail }) {
 
 /**
  * A download link for an input file. Without auth a plain link streams it; with a token the
- * browser cannot add the header to a link, so the file is fetched and handed over as a blob.
+ * file is fetched with it (see saveDownload).
  */
 function FileLine({ taskId, kind, file }: { taskId: string; kind: 'master' | 'include'; file: TaskFile | null }) {
   const { t } = useI18n();
+  const { token } = useObservable(auth);
   const [error, setError] = useState<string | undefined>();
   if (!file) return null;
-  const url = `${apiBaseUrl()}/tasks/${encodeURIComponent(taskId)}/files/${kind}`;
-  const token = auth.snapshot.token;
+  const path = `/tasks/${encodeURIComponent(taskId)}/files/${kind}`;
   const completed = file.upload_status === 'COMPLETED';
   const download = async () => {
     setError(undefined);
     try {
-      const response = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
-      if (!response.ok) throw new Error(`${response.status} ${(await response.text()).slice(0, 200)}`);
-      const link = document.createElement('a');
-      link.href = URL.createObjectURL(await response.blob());
-      link.download = file.filename;
-      link.click();
-      setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+      await saveDownload(path, file.filename);
     } catch (e) {
       setError(errorDetail(e));
     }
@@ -190,7 +307,7 @@ function FileLine({ taskId, kind, file }: { taskId: string; kind: 'master' | 'in
             {t('download')}
           </button>
         ) : (
-          <a className="button small" href={url} download={file.filename}>
+          <a className="button small" href={apiUrl(path)} download={file.filename}>
             {t('download')}
           </a>
         )

@@ -1,0 +1,154 @@
+/**
+ * The solver's console log, tailed live: polls `GET /tasks/{id}/logs` from `next_offset`
+ * every second until the server says the log is finished. It follows the end unless the
+ * reader scrolls up, and keeps only the last ~1 MB in the page.
+ */
+import { useEffect, useLayoutEffect, useRef, useState } from 'react';
+import { auth, errorDetail } from '../api.js';
+import { formatBytes } from '../format.js';
+import { useI18n } from '../i18n/i18n.js';
+import { useObservable } from '../uploads/use-observable.js';
+
+/** Characters kept in the page (about 1 MB of mostly ASCII solver output). */
+export const MAX_LOG_CHARS = 1_000_000;
+const CHUNK_BYTES = 256 * 1024;
+const POLL_MS = 1000;
+
+interface LogState {
+  text: string;
+  /** Bytes of log on the server so far. */
+  size: number;
+  finished: boolean;
+  /** Earlier text was skipped or dropped to stay within MAX_LOG_CHARS. */
+  dropped: boolean;
+  loaded: boolean;
+}
+
+const EMPTY: LogState = { text: '', size: 0, finished: false, dropped: false, loaded: false };
+
+/** Keeps the last `max` characters, cut at a line start when one is near. */
+export function keepTail(text: string, max = MAX_LOG_CHARS): { text: string; cut: boolean } {
+  if (text.length <= max) return { text, cut: false };
+  const from = text.length - max;
+  const newline = text.indexOf('\n', from);
+  return { text: text.slice(newline >= 0 && newline - from < 4096 ? newline + 1 : from), cut: true };
+}
+
+export function LogTail({ taskId, queued }: { taskId: string; queued: boolean }) {
+  const { t } = useI18n();
+  const { generation } = useObservable(auth);
+  const [log, setLog] = useState<LogState>(EMPTY);
+  const [error, setError] = useState<string | undefined>();
+  const pre = useRef<HTMLPreElement>(null);
+  const follow = useRef(true);
+  const [following, setFollowing] = useState(true);
+
+  // biome-ignore lint/correctness/useExhaustiveDependencies: generation (a new token) restarts the tail
+  useEffect(() => {
+    const controller = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let offset = 0;
+    let first = true;
+    setLog(EMPTY);
+    const poll = async () => {
+      try {
+        const got = await auth.client().getLogs(taskId, { offset, limit: CHUNK_BYTES }, controller.signal);
+        // A long log opened late: start near its end instead of reading megabytes we would drop.
+        if (first && got.size - got.offset > MAX_LOG_CHARS + CHUNK_BYTES) {
+          first = false;
+          offset = got.size - MAX_LOG_CHARS;
+          setLog((s) => ({ ...s, dropped: true }));
+          timer = setTimeout(poll, 0);
+          return;
+        }
+        first = false;
+        offset = got.next_offset;
+        setError(undefined);
+        setLog((s) => {
+          const kept = keepTail(s.text + got.content);
+          return {
+            text: kept.text,
+            size: got.size,
+            finished: got.finished,
+            dropped: s.dropped || kept.cut,
+            loaded: true,
+          };
+        });
+        if (got.finished) return;
+        timer = setTimeout(poll, got.next_offset < got.size ? 0 : POLL_MS);
+      } catch (e) {
+        if (controller.signal.aborted) return;
+        auth.noticeError(e);
+        setError(errorDetail(e));
+        timer = setTimeout(poll, POLL_MS * 3);
+      }
+    };
+    void poll();
+    return () => {
+      controller.abort();
+      clearTimeout(timer);
+    };
+  }, [taskId, generation]);
+
+  // biome-ignore lint/correctness/useExhaustiveDependencies: new text is what moves the view to the end
+  useLayoutEffect(() => {
+    const element = pre.current;
+    if (element && follow.current) element.scrollTop = element.scrollHeight;
+  }, [log.text]);
+
+  const onScroll = () => {
+    const element = pre.current;
+    if (!element) return;
+    const atEnd = element.scrollHeight - element.scrollTop - element.clientHeight < 24;
+    follow.current = atEnd;
+    setFollowing(atEnd);
+  };
+
+  const jumpToEnd = () => {
+    follow.current = true;
+    setFollowing(true);
+    if (pre.current) pre.current.scrollTop = pre.current.scrollHeight;
+  };
+
+  const empty = log.loaded && log.text === '';
+  return (
+    <section className="card log-card span-2" aria-labelledby="log-title">
+      <div className="card-head">
+        <h2 id="log-title">{t('sectionLog')}</h2>
+        {log.loaded ? (
+          <span className={`log-state ${log.finished ? 'ended' : 'live'}`}>
+            {log.finished ? null : <span className="pulse" aria-hidden="true" />}
+            {t(log.finished ? 'logEnded' : 'logLive')}
+          </span>
+        ) : null}
+        <span className="muted small mono card-head-end">{log.loaded ? formatBytes(log.size) : ''}</span>
+      </div>
+      {log.dropped ? <p className="muted small">{t('logDropped', { size: formatBytes(MAX_LOG_CHARS) })}</p> : null}
+      {error ? (
+        <p className="notice error small" role="alert">
+          {t('logError', { detail: error })}
+        </p>
+      ) : null}
+      <div className="log-wrap">
+        <pre
+          ref={pre}
+          className={`log${empty ? ' empty' : ''}`}
+          // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be reachable from the keyboard (WCAG 2.1.1)
+          tabIndex={0}
+          role="log"
+          aria-live="off"
+          aria-labelledby="log-title"
+          onScroll={onScroll}
+          data-finished={log.finished}
+        >
+          {empty ? t(queued ? 'logWaiting' : 'logEmpty') : log.text}
+        </pre>
+        {!following && !empty ? (
+          <button type="button" className="small log-follow" onClick={jumpToEnd}>
+            {t('logFollow')}
+          </button>
+        ) : null}
+      </div>
+    </section>
+  );
+}
