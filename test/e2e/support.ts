@@ -142,9 +142,16 @@ async function postJson<T>(url: string, body: unknown): Promise<T> {
   return (await response.json()) as T;
 }
 
-/** A small job submitted straight through the API (init → PUT → complete → confirm), for list tests. */
-export async function submitViaApi(baseUrl: string, fields: { job_name: string; submitter?: string }): Promise<string> {
-  const bytes = randomBytes(1024);
+/**
+ * A small job submitted straight through the API (init → PUT → complete → confirm), for list
+ * tests; `content` is the master file (random bytes unless given, e.g. a fake solver's plan).
+ */
+export async function submitViaApi(
+  baseUrl: string,
+  fields: { job_name: string; submitter?: string },
+  content: Uint8Array<ArrayBuffer> = randomBytes(1024),
+): Promise<string> {
+  const bytes = content;
   const init = await postJson<{
     task_id: string;
     upload_id: string;

@@ -1,0 +1,283 @@
+/**
+ * The task page while a worker runs jobs, in a real Chromium against a real portal with an
+ * in-process worker. The solver is the TEST DOUBLE fake-speos.mjs (SPEOS cannot be installed
+ * here): its "master file" is a JSON plan saying how many passes to print, which result files
+ * to write, how to exit — or to hang until stopped. Covers live progress and log tail,
+ * outputs and their downloads, a failure, Stop, Retry and Delete with their confirmations.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestPortal, type TestPortal } from '../../packages/server/src/test-support/portal.js';
+import { type Browser, launchBrowser, screenshot, skipReason, submitViaApi, until, WEB_DIST } from './support.js';
+
+const reason = skipReason();
+if (reason) console.warn(`worker UI browser tests skipped: ${reason}`);
+
+/** The solver TEST DOUBLE. */
+const FAKE = fileURLToPath(new URL('../../packages/server/src/test-support/fake-speos.mjs', import.meta.url));
+const TASK_ID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/;
+
+/** What fake-speos.mjs does with a master file: see its header. */
+interface Plan {
+  passes?: number;
+  delay_ms?: number;
+  exit?: number;
+  stderr?: string;
+  hang?: boolean;
+  outputs?: Record<string, string>;
+}
+const planBytes = (plan: Plan) => Buffer.from(JSON.stringify(plan));
+
+const REPORT = '<html><body><h1>Low beam</h1><p>Illuminance 12.5 lx</p></body></html>';
+const XMP = 'XMP map ✓ 光强 — 0.25 0.50 0.75\n'.repeat(40);
+
+describe.skipIf(reason !== undefined)('task page with a worker (fake solver) in Chromium', () => {
+  let portal: TestPortal;
+  let browser: Browser;
+  let files: string;
+
+  beforeAll(async () => {
+    files = await mkdtemp(path.join(tmpdir(), 'speos-e2e-worker-'));
+    portal = await startTestPortal({
+      WEB_DIR: WEB_DIST,
+      SPEOS_COMMAND_V252: `${process.execPath} ${FAKE} {master} -t {thread_count} -p {priority}`,
+      WORKER_STOP_GRACE_SECONDS: '2',
+    });
+    browser = await launchBrowser();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await portal?.close();
+    if (files) await rm(files, { recursive: true, force: true });
+  });
+
+  const api = async (p: string, init?: RequestInit) => fetch(`${portal.url}${p}`, init);
+  const apiTask = async (id: string) => (await (await api(`/tasks/${id}/detail`)).json()) as Record<string, unknown>;
+
+  async function openTask(id: string, lang: 'English' | '中文' = 'English'): Promise<Page> {
+    const page = await browser.context.newPage();
+    await page.goto(`${portal.url}/#/tasks/${id}`);
+    await page.getByRole('button', { name: lang, exact: true }).click();
+    await page.getByRole('heading', { name: lang === 'English' ? 'Solver log' : '求解器日志' }).waitFor();
+    return page;
+  }
+
+  const logText = (page: Page) =>
+    page
+      .getByRole('log')
+      .textContent()
+      .then((t) => t ?? '');
+  const badge = (page: Page) => page.locator('.page-head .badge').textContent();
+
+  it('submits through the form, shows progress and the log live, lists and downloads the outputs', async () => {
+    const master = path.join(files, 'low-beam.speos');
+    await writeFile(
+      master,
+      planBytes({ passes: 12, delay_ms: 450, outputs: { 'report.html': REPORT, 'sub dir/result.xmp': XMP } }),
+    );
+    const page = await browser.context.newPage();
+    await page.goto(`${portal.url}/#/submit`);
+    await page.getByRole('button', { name: 'English', exact: true }).click();
+    await page.getByLabel('Master file').setInputFiles(master);
+    await page.getByLabel('Job name').fill('Low beam photometry');
+    await page.getByRole('button', { name: 'Submit', exact: true }).click();
+    const done = page.getByText(/Submitted — task /);
+    await done.waitFor({ timeout: 30_000 });
+    const taskId = TASK_ID.exec((await done.textContent()) ?? '')![0];
+    await page.getByRole('link', { name: 'Open task' }).click();
+    await page.getByRole('heading', { name: 'Solver log' }).waitFor();
+
+    // Progress moves and log lines arrive while the job runs, without a reload.
+    await until('the log to show a pass', async () => /Pass \d+\/12/.test(await logText(page)), 20_000);
+    await expect.poll(() => page.locator('.progress-facts').textContent()).toMatch(/Pass\d+ \/ 12Sensor\d+ \/ 12/);
+    await screenshot(page, 'task-running-en');
+    const percents = new Set<number>();
+    const passesSeen = new Set<number>();
+    await until(
+      'SUCCESS',
+      async () => {
+        const status = await badge(page);
+        if (status === 'Running') {
+          const shown = await page
+            .getByRole('progressbar', { name: 'Simulation progress' })
+            .getAttribute('aria-valuenow', { timeout: 200 })
+            .catch(() => null);
+          if (shown) percents.add(Number(shown));
+          const passes = [...(await logText(page)).matchAll(/Pass (\d+)\/12/g)];
+          if (passes.length) passesSeen.add(Number(passes.at(-1)![1]));
+        }
+        return status === 'Success';
+      },
+      30_000,
+    );
+    // Several distinct percents and several log tails were seen before the end.
+    expect(percents.size).toBeGreaterThanOrEqual(2);
+    expect(passesSeen.size).toBeGreaterThanOrEqual(3);
+
+    // SUCCESS: the log ends, the outputs are listed with their sizes.
+    await until('the log to end', async () => (await page.locator('.log-state').textContent()) === 'Ended');
+    expect(await logText(page)).toContain('Pass 12/12 - 100% done');
+    const rows = page.locator('.outputs-table tbody tr');
+    await expect.poll(() => rows.count()).toBe(2);
+    expect(await rows.nth(0).textContent()).toContain('report.html');
+    expect(await rows.nth(1).textContent()).toContain('sub dir/result.xmp');
+    expect(await page.locator('.outputs-card').textContent()).toContain('2 files');
+    expect(await page.getByRole('progressbar').count()).toBe(0);
+    await screenshot(page, 'task-success-en');
+
+    // One output, byte for byte (the page's link, with a space in its path).
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('link', { name: 'Download sub dir/result.xmp' }).click(),
+    ]);
+    expect(download.suggestedFilename()).toBe('result.xmp');
+    expect((await readFile((await download.path())!)).equals(Buffer.from(XMP))).toBe(true);
+
+    // All of them as a zip.
+    const [zip] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Download all', exact: true }).click(),
+    ]);
+    expect(zip.suggestedFilename()).toBe('Low beam photometry-outputs.zip');
+    const zipBytes = await readFile((await zip.path())!);
+    expect(zipBytes.subarray(0, 2).toString()).toBe('PK');
+    for (const name of ['report.html', 'sub dir/result.xmp']) expect(zipBytes.includes(Buffer.from(name))).toBe(true);
+
+    await page.getByRole('button', { name: '中文', exact: true }).click();
+    await page.getByRole('button', { name: '全部下载', exact: true }).waitFor();
+    await screenshot(page, 'task-success-zh');
+    expect((await apiTask(taskId)).status).toBe('SUCCESS');
+    await page.close();
+  });
+
+  it('shows a failure: the message up front, the error detail folded, the log tail', async () => {
+    const id = await submitViaApi(
+      portal.url,
+      { job_name: 'Licence trouble' },
+      planBytes({ passes: 2, delay_ms: 50, exit: 3, stderr: 'Licence server not reachable' }),
+    );
+    const page = await openTask(id);
+    await until('FAILURE', async () => (await badge(page)) === 'Failure', 20_000);
+    const alert = page.locator('.outcome');
+    await alert.waitFor();
+    const message = (await apiTask(id)).message as string;
+    expect(message).toBeTruthy();
+    expect(await alert.locator('.outcome-message').textContent()).toBe(message);
+    // Folded until asked for.
+    const detail = alert.locator('pre.error-detail');
+    expect(await detail.isVisible()).toBe(false);
+    await alert.getByText('Error detail').click();
+    expect(await detail.textContent()).toContain('Licence server not reachable');
+    await until('the log tail', async () => (await logText(page)).includes('Licence server not reachable'));
+    await screenshot(page, 'task-failure-en');
+    await page.getByRole('button', { name: '中文', exact: true }).click();
+    await page.getByText('任务失败').waitFor();
+    await screenshot(page, 'task-failure-zh');
+    await page.close();
+  });
+
+  it('stops a hanging job after a confirmation; the list shows the running percent', async () => {
+    const id = await submitViaApi(
+      portal.url,
+      { job_name: 'Hangs forever' },
+      planBytes({ passes: 4, delay_ms: 150, hang: true }),
+    );
+    const page = await openTask(id);
+    await until('the solver to hang', async () => (await logText(page)).includes('simulating forever'), 20_000);
+
+    const list = await browser.context.newPage();
+    await list.goto(`${portal.url}/#/tasks`);
+    const row = list.getByRole('row', { name: /Hangs forever/ });
+    await until('the percent in the list', async () => (await row.textContent().catch(() => ''))?.includes('100%'));
+    expect(await row.getByRole('progressbar').getAttribute('aria-valuenow')).toBe('100');
+    await list.close();
+
+    // The dialog: Cancel has the focus, Escape closes it, focus returns to Stop.
+    const stop = page.getByRole('button', { name: 'Stop', exact: true });
+    expect(await page.getByRole('button', { name: 'Delete', exact: true }).count()).toBe(0);
+    await stop.click();
+    const dialog = page.getByRole('alertdialog', { name: 'Stop this job?' });
+    await dialog.waitFor();
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Cancel');
+    await screenshot(page, 'confirm-stop-en');
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+    expect(await stop.evaluate((el) => el === document.activeElement)).toBe(true);
+    expect((await apiTask(id)).status).toBe('RUNNING');
+
+    // In Chinese, from the keyboard: Enter opens, Tab reaches the confirm button, Enter confirms.
+    await page.getByRole('button', { name: '中文', exact: true }).click();
+    await page.getByRole('heading', { name: '进度' }).waitFor();
+    await screenshot(page, 'task-running-zh');
+    await page.getByRole('button', { name: '停止', exact: true }).focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('alertdialog', { name: '要停止这个任务吗？' }).waitFor();
+    await screenshot(page, 'confirm-stop-zh');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('终止');
+    await page.keyboard.press('Enter');
+    await until('CANCELLED in the page', async () => (await badge(page)) === '已取消', 20_000);
+    expect((await apiTask(id)).status).toBe('CANCELLED');
+    await until('the log to end', async () => (await page.locator('.log-state').textContent()) === '已结束');
+    await page.close();
+  });
+
+  it('retries an ended job: the page opens the new task, which runs; the two link to each other', async () => {
+    const plan = planBytes({ passes: 3, delay_ms: 200, exit: 3, stderr: 'Licence server not reachable' });
+    const id = await submitViaApi(portal.url, { job_name: 'Retry me' }, plan);
+    const page = await openTask(id);
+    await until('FAILURE', async () => (await badge(page)) === 'Failure', 20_000);
+    await page.getByRole('button', { name: 'Retry', exact: true }).click();
+    await page.getByRole('alertdialog', { name: 'Run this job again?' }).waitFor();
+    await screenshot(page, 'confirm-retry-en');
+    await page.getByRole('button', { name: 'Queue a new run' }).click();
+
+    const newId = await until('the new task page', async () => {
+      const match = TASK_ID.exec(decodeURIComponent(new URL(page.url()).hash));
+      return match && match[0] !== id ? match[0] : undefined;
+    });
+    await page.getByText(`Task ID: ${newId}`).waitFor();
+    await page
+      .locator('.task-meta')
+      .getByRole('link', { name: id.slice(0, 8) })
+      .waitFor();
+    await until('the retry to run', async () => (await logText(page)).includes('Pass 1/3'), 20_000);
+    await until('the retry to end', async () => (await badge(page)) === 'Failure', 20_000);
+    const retried = await apiTask(newId);
+    expect(retried).toMatchObject({ parent_task_id: id, job_name: 'Retry me' });
+    expect((retried.status_history as { status: string }[]).map((c) => c.status)).toContain('RUNNING');
+    expect((await apiTask(id)).retried_task_ids).toEqual([newId]);
+
+    await page
+      .locator('.task-meta')
+      .getByRole('link', { name: id.slice(0, 8) })
+      .click();
+    await page.getByText(`Task ID: ${id}`).waitFor();
+    await page
+      .locator('.task-meta')
+      .getByRole('link', { name: newId.slice(0, 8) })
+      .waitFor();
+    await page.close();
+  });
+
+  it('deletes a task after a confirmation and goes back to the list', async () => {
+    const id = await submitViaApi(portal.url, { job_name: 'Delete me' }, planBytes({ passes: 1, delay_ms: 10 }));
+    const page = await openTask(id);
+    await until('SUCCESS', async () => (await badge(page)) === 'Success', 20_000);
+    await page.getByRole('button', { name: 'Delete', exact: true }).click();
+    await page.getByRole('alertdialog', { name: 'Delete this task?' }).waitFor();
+    await screenshot(page, 'confirm-delete-en');
+    await page.getByRole('button', { name: 'Remove permanently' }).click();
+    await until('the list', async () => new URL(page.url()).hash === '#/tasks');
+    await page.getByRole('heading', { name: 'Tasks', exact: true }).waitFor();
+    await page.locator('.tasks-table tbody tr').first().waitFor();
+    expect(await page.getByRole('row', { name: /Delete me/ }).count()).toBe(0);
+    expect((await api(`/tasks/${id}`)).status).toBe(404);
+    await page.close();
+  });
+});
