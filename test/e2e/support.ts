@@ -96,9 +96,10 @@ export async function savedUploads(
   );
 }
 
-export async function screenshot(page: Page, name: string): Promise<void> {
+/** The whole page, or with `{ fullPage: false }` the viewport only (a modal dialog's backdrop covers just that). */
+export async function screenshot(page: Page, name: string, options: { fullPage?: boolean } = {}): Promise<void> {
   await mkdir(SCREENSHOTS, { recursive: true });
-  await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
+  await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: options.fullPage ?? true });
 }
 
 export async function until<T>(

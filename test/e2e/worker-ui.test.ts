@@ -78,7 +78,7 @@ describe.skipIf(reason !== undefined)('task page with a worker (fake solver) in 
     const master = path.join(files, 'low-beam.speos');
     await writeFile(
       master,
-      planBytes({ passes: 12, delay_ms: 450, outputs: { 'report.html': REPORT, 'sub dir/result.xmp': XMP } }),
+      planBytes({ passes: 20, delay_ms: 300, outputs: { 'report.html': REPORT, 'sub dir/result.xmp': XMP } }),
     );
     const page = await browser.context.newPage();
     await page.goto(`${portal.url}/#/submit`);
@@ -92,27 +92,70 @@ describe.skipIf(reason !== undefined)('task page with a worker (fake solver) in 
     await page.getByRole('link', { name: 'Open task' }).click();
     await page.getByRole('heading', { name: 'Solver log' }).waitFor();
 
-    // Progress moves and log lines arrive while the job runs, without a reload.
-    await until('the log to show a pass', async () => /Pass \d+\/12/.test(await logText(page)), 20_000);
-    await expect.poll(() => page.locator('.progress-facts').textContent()).toMatch(/Pass\d+ \/ 12Sensor\d+ \/ 12/);
-    await screenshot(page, 'task-running-en');
+    // Progress moves and log lines arrive while the job runs, without a reload: sampled on every probe.
     const percents = new Set<number>();
     const passesSeen = new Set<number>();
+    const log = page.getByRole('log');
+    const sample = async () => {
+      if ((await badge(page)) !== 'Running') return;
+      const shown = await page
+        .getByRole('progressbar', { name: 'Simulation progress' })
+        .getAttribute('aria-valuenow', { timeout: 200 })
+        .catch(() => null);
+      if (shown) percents.add(Number(shown));
+      const passes = [...(await logText(page)).matchAll(/Pass (\d+)\/20/g)];
+      if (passes.length) passesSeen.add(Number(passes.at(-1)![1]));
+    };
+    const scroll = () =>
+      log.evaluate((el) => ({
+        top: el.scrollTop,
+        max: el.scrollHeight - el.clientHeight,
+        length: el.textContent!.length,
+      }));
+    /** A probe that also samples the progress and the log. */
+    const sampling =
+      <T>(probe: () => Promise<T>) =>
+      async () => {
+        await sample();
+        return probe();
+      };
+    await until(
+      'the log to show a pass',
+      sampling(async () => /Pass \d+\/20/.test(await logText(page))),
+      20_000,
+    );
+    await expect.poll(() => page.locator('.progress-facts').textContent()).toMatch(/Pass\d+ \/ 20Sensor\d+ \/ 20/);
+    await screenshot(page, 'task-running-en');
+
+    // The log follows its end; scrolled up, it stays put while lines keep coming, until asked to follow.
+    const full = await until(
+      'the log to overflow',
+      sampling(async () => {
+        const s = await scroll();
+        return s.max > 0 && s;
+      }),
+    );
+    expect(full.max - full.top).toBeLessThan(24);
+    await log.evaluate((el) => {
+      el.scrollTop = 0;
+    });
+    const follow = page.getByRole('button', { name: 'Follow the latest lines' });
+    await follow.waitFor();
+    await until(
+      'more lines while scrolled up',
+      sampling(async () => (await scroll()).length > full.length),
+    );
+    expect((await scroll()).top).toBe(0);
+    await screenshot(page, 'task-running-scrolled-en');
+    await follow.click();
+    await until('the view at the end again', async () => {
+      const s = await scroll();
+      return s.max - s.top < 24;
+    });
+
     await until(
       'SUCCESS',
-      async () => {
-        const status = await badge(page);
-        if (status === 'Running') {
-          const shown = await page
-            .getByRole('progressbar', { name: 'Simulation progress' })
-            .getAttribute('aria-valuenow', { timeout: 200 })
-            .catch(() => null);
-          if (shown) percents.add(Number(shown));
-          const passes = [...(await logText(page)).matchAll(/Pass (\d+)\/12/g)];
-          if (passes.length) passesSeen.add(Number(passes.at(-1)![1]));
-        }
-        return status === 'Success';
-      },
+      sampling(async () => (await badge(page)) === 'Success'),
       30_000,
     );
     // Several distinct percents and several log tails were seen before the end.
@@ -121,7 +164,7 @@ describe.skipIf(reason !== undefined)('task page with a worker (fake solver) in 
 
     // SUCCESS: the log ends, the outputs are listed with their sizes.
     await until('the log to end', async () => (await page.locator('.log-state').textContent()) === 'Ended');
-    expect(await logText(page)).toContain('Pass 12/12 - 100% done');
+    expect(await logText(page)).toContain('Pass 20/20 - 100% done');
     const rows = page.locator('.outputs-table tbody tr');
     await expect.poll(() => rows.count()).toBe(2);
     expect(await rows.nth(0).textContent()).toContain('report.html');
@@ -195,6 +238,7 @@ describe.skipIf(reason !== undefined)('task page with a worker (fake solver) in 
     const row = list.getByRole('row', { name: /Hangs forever/ });
     await until('the percent in the list', async () => (await row.textContent().catch(() => ''))?.includes('100%'));
     expect(await row.getByRole('progressbar').getAttribute('aria-valuenow')).toBe('100');
+    await screenshot(list, 'task-list-running-en');
     await list.close();
 
     // The dialog: Cancel has the focus, Escape closes it, focus returns to Stop.
@@ -204,7 +248,7 @@ describe.skipIf(reason !== undefined)('task page with a worker (fake solver) in 
     const dialog = page.getByRole('alertdialog', { name: 'Stop this job?' });
     await dialog.waitFor();
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Cancel');
-    await screenshot(page, 'confirm-stop-en');
+    await screenshot(page, 'confirm-stop-en', { fullPage: false });
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'hidden' });
     expect(await stop.evaluate((el) => el === document.activeElement)).toBe(true);
@@ -217,7 +261,7 @@ describe.skipIf(reason !== undefined)('task page with a worker (fake solver) in 
     await page.getByRole('button', { name: '停止', exact: true }).focus();
     await page.keyboard.press('Enter');
     await page.getByRole('alertdialog', { name: '要停止这个任务吗？' }).waitFor();
-    await screenshot(page, 'confirm-stop-zh');
+    await screenshot(page, 'confirm-stop-zh', { fullPage: false });
     await page.keyboard.press('Tab');
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('终止');
     await page.keyboard.press('Enter');
@@ -234,7 +278,7 @@ describe.skipIf(reason !== undefined)('task page with a worker (fake solver) in 
     await until('FAILURE', async () => (await badge(page)) === 'Failure', 20_000);
     await page.getByRole('button', { name: 'Retry', exact: true }).click();
     await page.getByRole('alertdialog', { name: 'Run this job again?' }).waitFor();
-    await screenshot(page, 'confirm-retry-en');
+    await screenshot(page, 'confirm-retry-en', { fullPage: false });
     await page.getByRole('button', { name: 'Queue a new run' }).click();
 
     const newId = await until('the new task page', async () => {
@@ -271,7 +315,7 @@ describe.skipIf(reason !== undefined)('task page with a worker (fake solver) in 
     await until('SUCCESS', async () => (await badge(page)) === 'Success', 20_000);
     await page.getByRole('button', { name: 'Delete', exact: true }).click();
     await page.getByRole('alertdialog', { name: 'Delete this task?' }).waitFor();
-    await screenshot(page, 'confirm-delete-en');
+    await screenshot(page, 'confirm-delete-en', { fullPage: false });
     await page.getByRole('button', { name: 'Remove permanently' }).click();
     await until('the list', async () => new URL(page.url()).hash === '#/tasks');
     await page.getByRole('heading', { name: 'Tasks', exact: true }).waitFor();
