@@ -11,7 +11,8 @@ export type Loaded<T> = {
 
 /**
  * Loads `fetcher` now, whenever `key` or the token changes, and again every `intervalMs` while
- * `shouldPoll(data)` says the data is still moving. A 401 opens the token dialog.
+ * `shouldPoll(data)` says the data is still moving. A 401 opens the token dialog; a network
+ * error or a 5xx is tried again after twice the interval.
  */
 export function usePolling<T>(
   key: string,
@@ -46,6 +47,10 @@ export function usePolling<T>(
         auth.noticeError(error);
         const status = (error as { status?: number }).status;
         setState((s) => ({ ...s, error: errorDetail(error), status, loading: false }));
+        // A network blip or a busy server should not freeze a live page: try again, more slowly.
+        if (status === undefined || status >= 500 || status === 429) {
+          timer = setTimeout(() => setTick((n) => n + 1), intervalMs * 2);
+        }
       });
     return () => {
       controller.abort();
