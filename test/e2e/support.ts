@@ -133,10 +133,10 @@ export async function listParts(baseUrl: string, ref: UploadRef): Promise<{ stat
   return { status: response.status, parts: body.parts ?? [] };
 }
 
-async function postJson<T>(url: string, body: unknown): Promise<T> {
+async function postJson<T>(url: string, body: unknown, token?: string): Promise<T> {
   const response = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
     body: JSON.stringify(body),
   });
   if (!response.ok) throw new Error(`POST ${url}: ${response.status} ${await response.text()}`);
@@ -145,12 +145,14 @@ async function postJson<T>(url: string, body: unknown): Promise<T> {
 
 /**
  * A small job submitted straight through the API (init → PUT → complete → confirm), for list
- * tests; `content` is the master file (random bytes unless given, e.g. a fake solver's plan).
+ * tests; `content` is the master file (random bytes unless given, e.g. a fake solver's plan),
+ * `token` the bearer when the portal has auth on.
  */
 export async function submitViaApi(
   baseUrl: string,
   fields: { job_name: string; submitter?: string },
   content: Uint8Array<ArrayBuffer> = randomBytes(1024),
+  token?: string,
 ): Promise<string> {
   const bytes = content;
   const init = await postJson<{
@@ -158,20 +160,32 @@ export async function submitViaApi(
     upload_id: string;
     object_key: string;
     parts: { part_number: number; upload_url: string }[];
-  }>(`${baseUrl}/tasks/upload/multipart/init`, { filename: `${fields.job_name}.speos`, file_size: bytes.length });
+  }>(
+    `${baseUrl}/tasks/upload/multipart/init`,
+    { filename: `${fields.job_name}.speos`, file_size: bytes.length },
+    token,
+  );
   const put = await fetch(init.parts[0]!.upload_url, { method: 'PUT', body: bytes });
   const etag = put.headers.get('etag') ?? '';
   const ref = { task_id: init.task_id, upload_id: init.upload_id, object_key: init.object_key };
-  await postJson(`${baseUrl}/tasks/upload/multipart/complete`, {
-    ...ref,
-    file_type: 'master',
-    parts: [{ part_number: 1, etag }],
-  });
-  await postJson(`${baseUrl}/tasks/upload/confirm`, {
-    task_id: init.task_id,
-    master_object_key: init.object_key,
-    ...fields,
-  });
+  await postJson(
+    `${baseUrl}/tasks/upload/multipart/complete`,
+    {
+      ...ref,
+      file_type: 'master',
+      parts: [{ part_number: 1, etag }],
+    },
+    token,
+  );
+  await postJson(
+    `${baseUrl}/tasks/upload/confirm`,
+    {
+      task_id: init.task_id,
+      master_object_key: init.object_key,
+      ...fields,
+    },
+    token,
+  );
   return init.task_id;
 }
 

@@ -32,6 +32,13 @@ interface Plan {
 }
 const planBytes = (plan: Plan) => Buffer.from(JSON.stringify(plan));
 
+const logText = (page: Page) =>
+  page
+    .getByRole('log')
+    .textContent()
+    .then((t) => t ?? '');
+const badge = (page: Page) => page.locator('.page-head .badge').textContent();
+
 const REPORT = '<html><body><h1>Low beam</h1><p>Illuminance 12.5 lx</p></body></html>';
 const XMP = 'XMP map ✓ 光强 — 0.25 0.50 0.75\n'.repeat(40);
 
@@ -322,6 +329,56 @@ describe.skipIf(reason !== undefined)('task page with a worker (fake solver) in 
     await page.locator('.tasks-table tbody tr').first().waitFor();
     expect(await page.getByRole('row', { name: /Delete me/ }).count()).toBe(0);
     expect((await api(`/tasks/${id}`)).status).toBe(404);
+    await page.close();
+  });
+});
+
+describe.skipIf(reason !== undefined)('task page with a worker and auth on', () => {
+  const TOKEN = 'e2e-worker-token-0123456789';
+  let portal: TestPortal;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    portal = await startTestPortal({
+      WEB_DIR: WEB_DIST,
+      AUTH_TOKENS: `${TOKEN}:alice`,
+      SPEOS_COMMAND_V252: `${process.execPath} ${FAKE} {master} -t {thread_count} -p {priority}`,
+    });
+    browser = await launchBrowser();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await portal?.close();
+  });
+
+  it('tails the log and downloads outputs with the bearer token (a link cannot send it)', async () => {
+    const id = await submitViaApi(
+      portal.url,
+      { job_name: 'Behind a token' },
+      planBytes({ passes: 2, delay_ms: 50, outputs: { 'sub dir/result.xmp': XMP } }),
+      TOKEN,
+    );
+    const page = await browser.context.newPage();
+    await page.addInitScript((token) => localStorage.setItem('speos_portal_token', token), TOKEN);
+    await page.goto(`${portal.url}/#/tasks/${id}`);
+    await page.getByRole('button', { name: 'English', exact: true }).click();
+    await until('SUCCESS', async () => (await badge(page)) === 'Success', 20_000);
+    await until('the log', async () => (await logText(page)).includes('Pass 2/2'));
+
+    // With auth on, downloads are buttons that fetch with the token, not bare links.
+    const one = page.getByRole('button', { name: 'Download sub dir/result.xmp' });
+    const [download] = await Promise.all([page.waitForEvent('download'), one.click()]);
+    expect(download.suggestedFilename()).toBe('result.xmp');
+    expect((await readFile((await download.path())!)).equals(Buffer.from(XMP))).toBe(true);
+    const [zip] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Download all', exact: true }).click(),
+    ]);
+    expect(zip.suggestedFilename()).toBe('Behind a token-outputs.zip');
+    expect((await readFile((await zip.path())!)).subarray(0, 2).toString()).toBe('PK');
+    // The same link without the token is refused.
+    expect((await fetch(`${portal.url}/tasks/${id}/outputs.zip`)).status).toBe(401);
     await page.close();
   });
 });
