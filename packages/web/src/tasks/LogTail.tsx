@@ -96,6 +96,17 @@ export function LogTail({ taskId, queued }: { taskId: string; queued: boolean })
     if (element && follow.current) element.scrollTop = element.scrollHeight;
   }, [log.text]);
 
+  // A narrower window rewraps the lines: stay at the end if following it.
+  useEffect(() => {
+    const element = pre.current;
+    if (!element || typeof ResizeObserver === 'undefined') return;
+    const observer = new ResizeObserver(() => {
+      if (follow.current) element.scrollTop = element.scrollHeight;
+    });
+    observer.observe(element);
+    return () => observer.disconnect();
+  }, []);
+
   const onScroll = () => {
     const element = pre.current;
     if (!element) return;

@@ -95,7 +95,10 @@ export function TaskActions({ task, onChanged }: { task: TaskDetail; onChanged()
         onClose={() => setAsking(undefined)}
       >
         <p>{words.body}</p>
-        <p className="muted small mono">{task.display_name || task.job_name || id}</p>
+        <p className="confirm-target">
+          <span>{task.display_name || task.job_name || t('untitled')}</span>
+          <span className="mono muted small">{id.slice(0, 8)}</span>
+        </p>
       </ConfirmDialog>
     </div>
   );

@@ -205,7 +205,7 @@ function RunProgress({ task }: { task: TaskDetail }) {
           </div>
         ))}
       </dl>
-      <p className="progress-message mono small" title={t('progressLast')}>
+      <p className="progress-message mono small" title={p.message ?? undefined}>
         <span className="muted">{t('progressLast')}: </span>
         {p.message ?? t('progressStarting')}
       </p>
