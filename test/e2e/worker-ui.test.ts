@@ -265,6 +265,9 @@ describe.skipIf(reason !== undefined)('task page with a worker (fake solver) in 
     await page.getByRole('button', { name: '中文', exact: true }).click();
     await page.getByRole('heading', { name: '进度' }).waitFor();
     await screenshot(page, 'task-running-zh');
+    await page.setViewportSize({ width: 420, height: 900 });
+    await screenshot(page, 'task-running-narrow-zh');
+    await page.setViewportSize({ width: 1280, height: 900 });
     await page.getByRole('button', { name: '停止', exact: true }).focus();
     await page.keyboard.press('Enter');
     await page.getByRole('alertdialog', { name: '要停止这个任务吗？' }).waitFor();
