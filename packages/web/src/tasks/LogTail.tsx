@@ -8,31 +8,20 @@ import { auth, errorDetail } from '../api.js';
 import { formatBytes } from '../format.js';
 import { useI18n } from '../i18n/i18n.js';
 import { useObservable } from '../uploads/use-observable.js';
+import { appendLog, EMPTY_BUFFER, type LogBuffer, MAX_LOG_CHARS } from './log-buffer.js';
 
-/** Characters kept in the page (about 1 MB of mostly ASCII solver output). */
-export const MAX_LOG_CHARS = 1_000_000;
 const CHUNK_BYTES = 256 * 1024;
 const POLL_MS = 1000;
 
 interface LogState {
-  text: string;
+  buffer: LogBuffer;
   /** Bytes of log on the server so far. */
   size: number;
   finished: boolean;
-  /** Earlier text was skipped or dropped to stay within MAX_LOG_CHARS. */
-  dropped: boolean;
   loaded: boolean;
 }
 
-const EMPTY: LogState = { text: '', size: 0, finished: false, dropped: false, loaded: false };
-
-/** Keeps the last `max` characters, cut at a line start when one is near. */
-export function keepTail(text: string, max = MAX_LOG_CHARS): { text: string; cut: boolean } {
-  if (text.length <= max) return { text, cut: false };
-  const from = text.length - max;
-  const newline = text.indexOf('\n', from);
-  return { text: text.slice(newline >= 0 && newline - from < 4096 ? newline + 1 : from), cut: true };
-}
+const EMPTY: LogState = { buffer: EMPTY_BUFFER, size: 0, finished: false, loaded: false };
 
 export function LogTail({ taskId, queued }: { taskId: string; queued: boolean }) {
   const { t } = useI18n();
@@ -49,6 +38,8 @@ export function LogTail({ taskId, queued }: { taskId: string; queued: boolean })
     let timer: ReturnType<typeof setTimeout> | undefined;
     let offset = 0;
     let first = true;
+    /** After a jump into the middle of a long log: drop the partial line it lands in. */
+    let midLine = false;
     setLog(EMPTY);
     const poll = async () => {
       try {
@@ -57,23 +48,26 @@ export function LogTail({ taskId, queued }: { taskId: string; queued: boolean })
         if (first && got.size - got.offset > MAX_LOG_CHARS + CHUNK_BYTES) {
           first = false;
           offset = got.size - MAX_LOG_CHARS;
-          setLog((s) => ({ ...s, dropped: true }));
+          midLine = true;
+          setLog((s) => ({ ...s, buffer: { ...s.buffer, dropped: true } }));
           timer = setTimeout(poll, 0);
           return;
         }
         first = false;
         offset = got.next_offset;
         setError(undefined);
-        setLog((s) => {
-          const kept = keepTail(s.text + got.content);
-          return {
-            text: kept.text,
-            size: got.size,
-            finished: got.finished,
-            dropped: s.dropped || kept.cut,
-            loaded: true,
-          };
-        });
+        let content = got.content;
+        if (midLine && content) {
+          const newline = content.indexOf('\n');
+          if (newline >= 0 && newline < 4096) content = content.slice(newline + 1);
+          midLine = false;
+        }
+        setLog((s) => ({
+          buffer: appendLog(s.buffer, content),
+          size: got.size,
+          finished: got.finished,
+          loaded: true,
+        }));
         if (got.finished) return;
         timer = setTimeout(poll, got.next_offset < got.size ? 0 : POLL_MS);
       } catch (e) {
@@ -94,7 +88,7 @@ export function LogTail({ taskId, queued }: { taskId: string; queued: boolean })
   useLayoutEffect(() => {
     const element = pre.current;
     if (element && follow.current) element.scrollTop = element.scrollHeight;
-  }, [log.text]);
+  }, [log.buffer]);
 
   // A narrower window rewraps the lines: stay at the end if following it.
   useEffect(() => {
@@ -121,7 +115,7 @@ export function LogTail({ taskId, queued }: { taskId: string; queued: boolean })
     if (pre.current) pre.current.scrollTop = pre.current.scrollHeight;
   };
 
-  const empty = log.loaded && log.text === '';
+  const empty = log.loaded && log.buffer.length === 0;
   return (
     <section className="card log-card span-2" aria-labelledby="log-title">
       <div className="card-head">
@@ -134,7 +128,9 @@ export function LogTail({ taskId, queued }: { taskId: string; queued: boolean })
         ) : null}
         <span className="muted small mono card-head-end">{log.loaded ? formatBytes(log.size) : ''}</span>
       </div>
-      {log.dropped ? <p className="muted small">{t('logDropped', { size: formatBytes(MAX_LOG_CHARS) })}</p> : null}
+      {log.buffer.dropped ? (
+        <p className="muted small">{t('logDropped', { size: formatBytes(MAX_LOG_CHARS) })}</p>
+      ) : null}
       {error ? (
         <p className="notice error small" role="alert">
           {t('logError', { detail: error })}
@@ -152,7 +148,9 @@ export function LogTail({ taskId, queued }: { taskId: string; queued: boolean })
           onScroll={onScroll}
           data-finished={log.finished}
         >
-          {empty ? t(queued ? 'logWaiting' : 'logEmpty') : log.text}
+          {empty
+            ? t(queued ? 'logWaiting' : 'logEmpty')
+            : log.buffer.chunks.map((c) => <span key={c.id}>{c.text}</span>)}
         </pre>
         {!following && !empty ? (
           <button type="button" className="small log-follow" onClick={jumpToEnd}>
