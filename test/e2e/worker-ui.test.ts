@@ -231,6 +231,55 @@ describe.skipIf(reason !== undefined)('task page with a worker (fake solver) in 
     await page.close();
   });
 
+  it('keeps only the last ~1 MB of a long log in the page, cut at a line start', async () => {
+    // The fake solver cannot print megabytes quickly (its stderr is cut short at exit), so the
+    // test serves this task's log route itself: 2.6 MB that grows by 400 KB per poll.
+    const id = await submitViaApi(portal.url, { job_name: 'Chatty solver' }, planBytes({ passes: 1 }));
+    const lines = Array.from({ length: 36_000 }, (_, i) => `line ${String(i).padStart(6, '0')} ${'x'.repeat(60)}`);
+    const big = `${lines.join('\n')}\n`;
+    const serveLog = async (page: Page, growBy: number) => {
+      let available = 0;
+      await page.route(
+        (url) => url.pathname.endsWith(`/tasks/${id}/logs`),
+        (route) => {
+          const url = new URL(route.request().url());
+          const offset = Number(url.searchParams.get('offset') ?? 0);
+          const limit = Number(url.searchParams.get('limit') ?? 1024 * 1024);
+          available = Math.min(big.length, available + growBy);
+          const content = big.slice(offset, Math.min(available, offset + limit));
+          const next = offset + content.length;
+          void route.fulfill({
+            json: { task_id: id, offset, next_offset: next, size: available, content, finished: next >= big.length },
+          });
+        },
+      );
+    };
+    const check = async (page: Page) => {
+      await until('the whole log', async () => (await page.locator('.log-state').textContent()) === 'Ended', 30_000);
+      const text = await logText(page);
+      expect(text.length).toBeLessThanOrEqual(1_000_000);
+      expect(text.length).toBeGreaterThan(900_000);
+      expect(text).toMatch(/^line \d{6} x+\n/);
+      expect(text.endsWith(`${lines.at(-1)}\n`)).toBe(true);
+      expect(text).not.toContain('line 000000');
+      await page.getByText(/^Showing the last 977 KB/).waitFor();
+      // Its chunks stay few (a poll re-renders the last one, not the whole log).
+      expect(await page.locator('.log > span').count()).toBeLessThan(100);
+    };
+    // Growing while the page is open (trimmed as it grows), then opened once it is all there (read from near its end).
+    const live = await browser.context.newPage();
+    await serveLog(live, 400 * 1024);
+    await live.goto(`${portal.url}/#/tasks/${id}`);
+    await live.getByRole('button', { name: 'English', exact: true }).click();
+    await check(live);
+    const later = await browser.context.newPage();
+    await serveLog(later, big.length);
+    await later.goto(`${portal.url}/#/tasks/${id}`);
+    await check(later);
+    await live.close();
+    await later.close();
+  });
+
   it('stops a hanging job after a confirmation; the list shows the running percent', async () => {
     const id = await submitViaApi(
       portal.url,
