@@ -351,6 +351,7 @@ describe.skipIf(reason !== undefined)('task page with a worker (fake solver) in 
       .waitFor();
     await until('the retry to run', async () => (await logText(page)).includes('Pass 1/3'), 20_000);
     await until('the retry to end', async () => (await badge(page)) === 'Failure', 20_000);
+    await screenshot(page, 'task-retry-en');
     const retried = await apiTask(newId);
     expect(retried).toMatchObject({ parent_task_id: id, job_name: 'Retry me' });
     expect((retried.status_history as { status: string }[]).map((c) => c.status)).toContain('RUNNING');
