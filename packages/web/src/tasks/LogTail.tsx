@@ -120,7 +120,7 @@ export function LogTail({ taskId, queued }: { taskId: string; queued: boolean })
     <section className="card log-card span-2" aria-labelledby="log-title">
       <div className="card-head">
         <h2 id="log-title">{t('sectionLog')}</h2>
-        {log.loaded ? (
+        {log.loaded && !(queued && empty) ? (
           <span className={`log-state ${log.finished ? 'ended' : 'live'}`}>
             {log.finished ? null : <span className="pulse" aria-hidden="true" />}
             {t(log.finished ? 'logEnded' : 'logLive')}
