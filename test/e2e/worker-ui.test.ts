@@ -297,6 +297,19 @@ describe.skipIf(reason !== undefined)('task page with a worker (fake solver) in 
     await screenshot(list, 'task-list-running-en');
     await list.close();
 
+    // A job queued behind it waits, says so, and can be taken out of the queue.
+    const queuedId = await submitViaApi(portal.url, { job_name: 'Queued behind' }, planBytes({ passes: 1 }));
+    const queued = await openTask(queuedId);
+    await queued.getByText('Waiting in the queue for a free worker.').waitFor();
+    await queued.getByText('The log starts when a worker runs the job.').waitFor();
+    await screenshot(queued, 'task-pending-en');
+    await queued.getByRole('button', { name: 'Stop', exact: true }).click();
+    await queued.getByText(/leaves the queue before it runs/).waitFor();
+    await queued.getByRole('button', { name: 'Terminate' }).click();
+    await until('the queued task CANCELLED', async () => (await badge(queued)) === 'Cancelled');
+    expect((await apiTask(queuedId)).status).toBe('CANCELLED');
+    await queued.close();
+
     // The dialog: Cancel has the focus, Escape closes it, focus returns to Stop.
     const stop = page.getByRole('button', { name: 'Stop', exact: true });
     expect(await page.getByRole('button', { name: 'Delete', exact: true }).count()).toBe(0);
