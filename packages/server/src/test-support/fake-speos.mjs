@@ -35,7 +35,7 @@ for (let pass = 1; pass <= passes; pass++) {
   await sleep(plan.delay_ms ?? 10);
   const percent = Math.round((pass / passes) * 100);
   console.log(`Pass ${pass}/${passes} - ${percent}% done`);
-  console.log(`Sensor ${pass} of ${passes}, estimated time remaining: 00:00:0${passes - pass}`);
+  console.log(`Sensor ${pass} of ${passes}, estimated time remaining: 00:00:${String(passes - pass).padStart(2, '0')}`);
 }
 if (plan.hang) {
   console.log('simulating forever');
@@ -51,5 +51,6 @@ if (plan.hang) {
   }
   if (plan.stderr) console.error(plan.stderr);
   if (rest.length) console.log(`options ${rest.join(' ')}`);
-  process.exit(plan.exit ?? 0);
+  // exitCode, not exit(): exit() would drop output still buffered for the pipes.
+  process.exitCode = plan.exit ?? 0;
 }
