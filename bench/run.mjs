@@ -34,6 +34,7 @@ import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../test/chromium.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BENCH = fileURLToPath(new URL('.', import.meta.url));
@@ -281,17 +282,8 @@ async function chromiumUpload(file) {
   const portal = await startPortal();
   const profile = mkdtempSync(path.join(work, 'chromium-'));
   const browser = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
+    executablePath: CHROMIUM_PATH,
+    args: CHROMIUM_ARGS,
     locale: 'en-US',
   });
   try {
@@ -315,7 +307,7 @@ async function chromiumUpload(file) {
 }
 
 function chromiumAvailable() {
-  if (!existsSync('/usr/bin/chromium')) return 'Debian chromium is not installed (apt-get install chromium)';
+  if (!existsSync(CHROMIUM_PATH)) return `no Chromium at ${CHROMIUM_PATH} (apt-get install chromium)`;
   if (!existsSync(path.join(ROOT, 'packages/web/dist/index.html'))) return 'the web UI is not built (npm run build)';
   return null;
 }
