@@ -16,6 +16,7 @@ import {
   insertTask,
   insertUpload,
   listTasks,
+  newTaskRow,
   retriedTaskIds,
   statusHistory,
   transitionTask,
@@ -35,33 +36,7 @@ export interface DbUnderTest {
 const T0 = 1_790_000_000_000;
 
 function task(overrides: Partial<NewTask> = {}): NewTask {
-  return {
-    task_id: randomUUID(),
-    owner: null,
-    status: 'UPLOADING',
-    job_name: null,
-    display_name: null,
-    submitter: null,
-    solver_type: 'speos',
-    profile_name: null,
-    version: null,
-    thread_count: null,
-    priority: null,
-    params: '{}',
-    master_upload_id: null,
-    include_upload_id: null,
-    confirm_digest: null,
-    progress_info: null,
-    message: null,
-    error_detail: null,
-    parent_task_id: null,
-    retry_count: 0,
-    created_at: T0,
-    updated_at: T0,
-    started_at: null,
-    finished_at: null,
-    ...overrides,
-  };
+  return newTaskRow({ task_id: randomUUID(), owner: null, created_at: T0, ...overrides });
 }
 
 function upload(taskId: string, overrides: Partial<NewUpload> = {}): NewUpload {

@@ -27,6 +27,34 @@ export async function findUploadsById(db: Executor, uploadIds: string[]): Promis
   return new Map(rows.map((r) => [r.upload_id, r]));
 }
 
+/** A task row in UPLOADING with every optional field empty, for `insertTask`. */
+export function newTaskRow(fields: Pick<NewTask, 'task_id' | 'owner' | 'created_at'> & Partial<NewTask>): NewTask {
+  return {
+    status: 'UPLOADING',
+    job_name: null,
+    display_name: null,
+    submitter: null,
+    solver_type: 'speos',
+    profile_name: null,
+    version: null,
+    thread_count: null,
+    priority: null,
+    params: '{}',
+    master_upload_id: null,
+    include_upload_id: null,
+    confirm_digest: null,
+    progress_info: null,
+    message: null,
+    error_detail: null,
+    parent_task_id: null,
+    retry_count: 0,
+    updated_at: fields.created_at,
+    started_at: null,
+    finished_at: null,
+    ...fields,
+  };
+}
+
 export async function insertTask(db: Executor, task: NewTask): Promise<void> {
   await db.insertInto('tasks').values(task).execute();
   await appendHistory(db, task.task_id, task.status as TaskStatus, null, task.created_at);

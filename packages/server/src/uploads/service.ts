@@ -28,7 +28,15 @@ import type { Config } from '../config.js';
 import type { Db } from '../db/connect.js';
 import type { UploadRow } from '../db/schema.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import { findTask, findUpload, insertTask, insertUpload, type Owner, transitionTask } from '../tasks/repository.js';
+import {
+  findTask,
+  findUpload,
+  insertTask,
+  insertUpload,
+  newTaskRow,
+  type Owner,
+  transitionTask,
+} from '../tasks/repository.js';
 import { cleanFilename } from './filename.js';
 
 export interface UploadServiceDeps {
@@ -163,32 +171,7 @@ export class UploadService {
     try {
       await this.#db.transaction().execute(async (trx) => {
         if (request.task_id === undefined) {
-          await insertTask(trx, {
-            task_id: taskId,
-            owner,
-            status: 'UPLOADING',
-            job_name: null,
-            display_name: null,
-            submitter: null,
-            solver_type: 'speos',
-            profile_name: null,
-            version: null,
-            thread_count: null,
-            priority: null,
-            params: '{}',
-            master_upload_id: null,
-            include_upload_id: null,
-            confirm_digest: null,
-            progress_info: null,
-            message: null,
-            error_detail: null,
-            parent_task_id: null,
-            retry_count: 0,
-            created_at: now,
-            updated_at: now,
-            started_at: null,
-            finished_at: null,
-          });
+          await insertTask(trx, newTaskRow({ task_id: taskId, owner, created_at: now }));
         }
         await insertUpload(trx, upload);
         const attached = await trx

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../db/connect.js';
 import { openDatabase } from '../db/connect.js';
-import { insertTask } from '../tasks/repository.js';
+import { insertTask, newTaskRow } from '../tasks/repository.js';
 import { tempDir } from '../test-support/portal.js';
 import { appendLog, logTail, readLog } from './logs.js';
 
@@ -10,32 +10,7 @@ const id = '00000000-0000-4000-8000-000000000001';
 
 beforeAll(async () => {
   db = await openDatabase(undefined, await tempDir());
-  await insertTask(db, {
-    task_id: id,
-    owner: null,
-    status: 'RUNNING',
-    job_name: 'log',
-    display_name: null,
-    submitter: null,
-    solver_type: 'speos',
-    profile_name: null,
-    version: 'v252',
-    thread_count: 1,
-    priority: 2,
-    params: '{}',
-    master_upload_id: null,
-    include_upload_id: null,
-    confirm_digest: null,
-    progress_info: null,
-    message: null,
-    error_detail: null,
-    parent_task_id: null,
-    retry_count: 0,
-    created_at: 1,
-    updated_at: 1,
-    started_at: null,
-    finished_at: null,
-  });
+  await insertTask(db, newTaskRow({ task_id: id, owner: null, created_at: 1, status: 'RUNNING', version: 'v252' }));
   for (const text of ['line 1\n', '光线追踪 pass 2/3\n', 'done\n']) await appendLog(db, id, text);
 });
 afterAll(() => db.destroy());
