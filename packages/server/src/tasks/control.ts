@@ -227,13 +227,7 @@ export class TaskControl {
   }
 
   async outputs(owner: Owner, taskId: string): Promise<OutputsResponse> {
-    const task = await this.#task(owner, taskId);
-    const rows = await this.#db
-      .selectFrom('task_outputs')
-      .selectAll()
-      .where('task_id', '=', taskId)
-      .orderBy('path')
-      .execute();
+    const { task, rows } = await this.outputRows(owner, taskId);
     return {
       task_id: taskId,
       files: rows.map((r) => ({ name: r.path, size: Number(r.size), url: outputUrl(taskId, r.path) })),
