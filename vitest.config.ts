@@ -15,6 +15,7 @@ export default defineConfig({
     },
   },
   test: {
+    reporters: ['default', './test/summary-reporter.ts'],
     include: ['packages/*/src/**/*.test.ts', 'test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
