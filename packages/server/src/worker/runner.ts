@@ -28,7 +28,6 @@ export interface RunDeps {
   log: (message: string, fields?: Record<string, unknown>) => void;
 }
 
-const LOG_FLUSH_MS = 500;
 const LOG_FLUSH_BYTES = 64 * 1024;
 const PROGRESS_SAVE_MS = 1000;
 
@@ -230,7 +229,7 @@ export class TaskRun {
     if (Buffer.byteLength(this.#pendingLog) >= LOG_FLUSH_BYTES) void this.#flushLog();
   }
 
-  /** Writes buffered output in order (each write waits for the previous one). */
+  /** Writes buffered output in order (each write waits for the previous one); runs on every heartbeat and every 64 KB. */
   #flushLog(): Promise<unknown> {
     const text = this.#pendingLog;
     this.#pendingLog = '';
@@ -238,6 +237,4 @@ export class TaskRun {
       this.#logWrite = this.#logWrite.then(() => appendLog(this.#deps.db, this.#task.task_id, text)).catch(() => {});
     return this.#logWrite;
   }
-
-  static readonly flushIntervalMs = LOG_FLUSH_MS;
 }
