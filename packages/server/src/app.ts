@@ -160,7 +160,7 @@ export async function createPortal(
     worker?: WorkerConfig;
   } = {},
 ) {
-  const db = await openDatabase(config.databaseUrl, config.dataDir);
+  const db = await openDatabase(config.databaseUrl, config.dataDir, { sqliteSynchronous: config.sqliteSynchronous });
   const store = await openObjectStore(config).catch(async (error) => {
     await db.destroy();
     throw error;

@@ -14,7 +14,9 @@ describe('loadConfig', () => {
       chunkSize: 5242880,
       urlTtlSeconds: 3600,
       corsOrigins: '*',
+      sqliteSynchronous: 'FULL',
     });
+    expect(loadConfig({ SQLITE_SYNCHRONOUS: 'normal' }).sqliteSynchronous).toBe('NORMAL');
     expect(config.authTokens.size).toBe(0);
   });
 
@@ -50,6 +52,7 @@ describe('loadConfig', () => {
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL: must be one of'],
     [{ SIGNING_KEY: 'short' }, 'SIGNING_KEY: must be at least 32 characters'],
     [{ HASH_THREADS: 'two' }, 'HASH_THREADS: expected a whole number'],
+    [{ SQLITE_SYNCHRONOUS: 'off' }, 'SQLITE_SYNCHRONOUS: must be FULL, NORMAL or EXTRA, got "OFF"'],
   ])('refuses %j naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(message);
   });

@@ -38,6 +38,8 @@ export interface Config {
   webDir: string | undefined;
   /** Worker threads that compute part MD5s (0: on the event loop). */
   hashThreads: number;
+  /** SQLite's durability of commits (SQLITE_SYNCHRONOUS). */
+  sqliteSynchronous: 'FULL' | 'NORMAL' | 'EXTRA';
 }
 
 /** The S3-compatible store (STORAGE=s3). */
@@ -171,6 +173,14 @@ function databaseUrl(env: Env): string | undefined {
   throw new ConfigError('DATABASE_URL', 'expected postgres://user:password@host:port/database or sqlite:/path/file.db');
 }
 
+function sqliteSynchronous(env: Env): Config['sqliteSynchronous'] {
+  const value = (env.SQLITE_SYNCHRONOUS?.trim() || 'FULL').toUpperCase();
+  if (value !== 'FULL' && value !== 'NORMAL' && value !== 'EXTRA') {
+    throw new ConfigError('SQLITE_SYNCHRONOUS', `must be FULL, NORMAL or EXTRA, got "${value}"`);
+  }
+  return value;
+}
+
 export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
   const port = integer(env, 'PORT', 8000, 0, 65535);
   const host = env.HOST?.trim() || '127.0.0.1';
@@ -223,5 +233,6 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     shutdownGraceSeconds: integer(env, 'SHUTDOWN_GRACE_SECONDS', 30, 0, 3600),
     webDir: env.WEB_DIR?.trim() ? path.resolve(cwd, env.WEB_DIR.trim()) : undefined,
     hashThreads: integer(env, 'HASH_THREADS', 1, 0, 16),
+    sqliteSynchronous: sqliteSynchronous(env),
   };
 }

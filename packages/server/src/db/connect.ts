@@ -26,18 +26,16 @@ function sqlitePath(databaseUrl: string | undefined, dataDir: string): string {
   throw new ConfigError('DATABASE_URL', 'expected postgres://user:password@host:port/database or sqlite:/path/file.db');
 }
 
-function openSqlite(file: string): Db {
+/** How SQLite makes commits durable: FULL (every commit, default), NORMAL or EXTRA. */
+export type SqliteSynchronous = 'FULL' | 'NORMAL' | 'EXTRA';
+
+function openSqlite(file: string, synchronous: SqliteSynchronous): Db {
   mkdirSync(path.dirname(file), { recursive: true });
   const sqlite = new Sqlite(file);
   // WAL lets readers run beside the writer; synchronous=FULL makes every commit durable
-  // before we answer (a 200 must survive kill -9 and power loss alike).
+  // before we answer (a 200 must survive kill -9 and power loss alike). NORMAL doubles
+  // commit throughput and still survives kill -9, but may lose the last commits on power loss.
   sqlite.pragma('journal_mode = WAL');
-  // SQLITE_SYNCHRONOUS=NORMAL doubles commit throughput (no fsync per commit on the event
-  // loop) and still survives kill -9, but may lose the last commits on power loss.
-  const synchronous = (process.env.SQLITE_SYNCHRONOUS ?? 'FULL').toUpperCase();
-  if (!['FULL', 'NORMAL', 'EXTRA'].includes(synchronous)) {
-    throw new ConfigError('SQLITE_SYNCHRONOUS', `must be FULL, NORMAL or EXTRA, got "${synchronous}"`);
-  }
   sqlite.pragma(`synchronous = ${synchronous}`);
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
@@ -76,11 +74,15 @@ export async function openPostgres(databaseUrl: string, options: { pool?: number
 }
 
 /** Opens (creating if needed) and migrates the database. */
-export async function openDatabase(databaseUrl: string | undefined, dataDir: string): Promise<Db> {
+export async function openDatabase(
+  databaseUrl: string | undefined,
+  dataDir: string,
+  options: { sqliteSynchronous?: SqliteSynchronous } = {},
+): Promise<Db> {
   const db =
     databaseKind(databaseUrl) === 'postgres'
       ? await openPostgres(databaseUrl!)
-      : openSqlite(sqlitePath(databaseUrl, dataDir));
+      : openSqlite(sqlitePath(databaseUrl, dataDir), options.sqliteSynchronous ?? 'FULL');
   try {
     if (databaseKind(databaseUrl) === 'postgres') {
       try {

@@ -29,7 +29,7 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
     );
     process.exit(2);
   }
-  const db = await openDatabase(config.databaseUrl, config.dataDir);
+  const db = await openDatabase(config.databaseUrl, config.dataDir, { sqliteSynchronous: config.sqliteSynchronous });
   const store = await openObjectStore(config);
   const worker = new Worker({ db, store, config: workerConfig, clock: systemClock, log });
   worker.start();
