@@ -208,24 +208,17 @@ function putWholeFile(url, file) {
 
 const stateDir = () => mkdtempSync(path.join(work, 'state-'));
 
+/** `speos-portal upload` of `file` to `url`, as a user would run it (JSON result, own state dir). */
+function uploadArgv(file, url, concurrency, state) {
+  const flags = ['--job-name', 'bench', '--server', url, '--concurrency', String(concurrency), '--state-dir', state];
+  return [CLI, 'upload', file, ...flags, '--json'];
+}
+
 async function cliUpload(file, concurrency, serverEnv = {}) {
   const portal = await startPortal(serverEnv);
   try {
     const started = performance.now();
-    const { rss } = await run(process.execPath, [
-      CLI,
-      'upload',
-      file,
-      '--job-name',
-      'bench',
-      '--server',
-      portal.url,
-      '--concurrency',
-      String(concurrency),
-      '--state-dir',
-      stateDir(),
-      '--json',
-    ]);
+    const { rss } = await run(process.execPath, uploadArgv(file, portal.url, concurrency, stateDir()));
     const seconds = (performance.now() - started) / 1000;
     return { seconds, cliRss: rss, serverRss: await portal.stop() };
   } catch (error) {
@@ -395,20 +388,7 @@ async function completeLatency(file, size) {
 async function resumeOverhead(file, size) {
   const portal = await startPortal();
   const state = stateDir();
-  const argv = [
-    CLI,
-    'upload',
-    file,
-    '--job-name',
-    'bench',
-    '--server',
-    portal.url,
-    '--concurrency',
-    '4',
-    '--state-dir',
-    state,
-    '--json',
-  ];
+  const argv = uploadArgv(file, portal.url, 4, state);
   try {
     const total = Math.ceil(size / (5 * MiB));
     const child = spawn(process.execPath, argv, { stdio: 'ignore' });
