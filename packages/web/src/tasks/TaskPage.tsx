@@ -137,6 +137,18 @@ function Lineage({ task }: { task: TaskDetail }) {
 }
 
 /** A failure says what went wrong up front, the solver's last words folded below; other endings quietly. */
+/** The log tail behind a failure or a stop, folded: it is long and rarely needed. */
+function ErrorDetail({ detail }: { detail: string | null }) {
+  const { t } = useI18n();
+  if (!detail) return null;
+  return (
+    <details className="error-details">
+      <summary>{t('errorDetail')}</summary>
+      <pre className="error-detail">{detail}</pre>
+    </details>
+  );
+}
+
 function Outcome({ task }: { task: TaskDetail }) {
   const { t } = useI18n();
   if (!task.message && !task.error_detail) return null;
@@ -145,24 +157,14 @@ function Outcome({ task }: { task: TaskDetail }) {
       <div className="notice error outcome" role="alert">
         <p className="outcome-title">{t('failureTitle')}</p>
         {task.message ? <p className="outcome-message">{task.message}</p> : null}
-        {task.error_detail ? (
-          <details className="error-details">
-            <summary>{t('errorDetail')}</summary>
-            <pre className="error-detail">{task.error_detail}</pre>
-          </details>
-        ) : null}
+        <ErrorDetail detail={task.error_detail} />
       </div>
     );
   }
   return (
     <div className="notice info">
       {task.message ? <p>{task.message}</p> : null}
-      {task.error_detail ? (
-        <details className="error-details">
-          <summary>{t('errorDetail')}</summary>
-          <pre className="error-detail">{task.error_detail}</pre>
-        </details>
-      ) : null}
+      <ErrorDetail detail={task.error_detail} />
     </div>
   );
 }
