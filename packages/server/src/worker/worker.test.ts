@@ -224,6 +224,45 @@ describe('stopping a task no worker has claimed', () => {
   });
 });
 
+describe('bad requests to the task-control routes', () => {
+  it('answers unknown tasks with 404 and bad values with 422, changing nothing', async () => {
+    const portal = await startTestPortal();
+    try {
+      const api = new TestApi(portal.url);
+      const unknown = crypto.randomUUID();
+      for (const [method, url] of [
+        ['POST', `/tasks/${unknown}/stop`],
+        ['POST', `/tasks/${unknown}/retry`],
+        ['DELETE', `/tasks/${unknown}`],
+        ['GET', `/tasks/${unknown}/logs`],
+        ['GET', `/tasks/${unknown}/outputs`],
+        ['GET', `/tasks/${unknown}/outputs.zip`],
+      ] as const) {
+        const res = await api.request(method, url, method === 'POST' ? {} : undefined);
+        expect(res.status, `${method} ${url}`).toBe(404);
+        expect(res.body.code).toBe('TASK_NOT_FOUND');
+      }
+      const id = await submit(api, plan({}));
+      for (const query of ['offset=-1', 'limit=0', 'offset=abc']) {
+        const res = await api.get(`/tasks/${id}/logs?${query}`);
+        expect(res.status, query).toBe(422);
+      }
+      const longName = await api.post(`/tasks/${id}/retry`, { display_name: 'x'.repeat(201) });
+      expect(longName.status).toBe(422);
+      expect(longName.body.detail).toContain('display_name must be at most 200 characters');
+      const pendingRetry = await api.post(`/tasks/${id}/retry`, {});
+      expect(pendingRetry.status).toBe(409);
+      expect(pendingRetry.body.detail).toContain('stop it before retrying');
+      expect((await api.get(`/tasks/${id}/outputs/report.html`)).body.code).toBe('NOT_FOUND');
+      expect((await api.get(`/tasks/${id}/outputs/..%2F..%2Fetc%2Fpasswd`)).status).toBe(404);
+      expect((await api.get(`/tasks/${id}`)).body.status).toBe('PENDING');
+      expect((await api.get('/tasks')).body.total).toBe(1);
+    } finally {
+      await portal.close();
+    }
+  });
+});
+
 describe('several workers on one database', () => {
   it('re-queues the task of a worker killed mid-run; another worker finishes it', async () => {
     const dataDir = await tempDir();
