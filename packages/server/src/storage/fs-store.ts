@@ -62,6 +62,19 @@ function noSuchUpload(uploadId: string): ApiError {
   );
 }
 
+/** How many bytes a received body must have: exactly `size` (a part), or at most that (a whole file). */
+interface BodyLimit {
+  size: number;
+  exact: boolean;
+}
+
+export function fileTooLarge(maxSize: number): ApiError {
+  return new ApiError(
+    'FILE_TOO_LARGE',
+    `The file is larger than this server's limit of ${maxSize} bytes (${(maxSize / 1048576).toFixed(0)} MiB). Ask the operator to raise MAX_FILE_SIZE.`,
+  );
+}
+
 function isMissing(error: unknown): boolean {
   const code = (error as NodeJS.ErrnoException).code;
   return code === 'ENOENT' || code === 'ENOTDIR';
@@ -195,6 +208,16 @@ export class FsObjectStore implements ObjectStore {
    * once the bytes and the link are on stable storage.
    */
   async receivePart(uploadId: string, partNumber: number, size: number, body: AsyncIterable<Buffer>): Promise<string> {
+    return (await this.#receive(uploadId, partNumber, { size, exact: true }, body)).etag;
+  }
+
+  /** receivePart for exactly `limit.size` bytes, or (not exact) for at most that many. */
+  async #receive(
+    uploadId: string,
+    partNumber: number,
+    limit: BodyLimit,
+    body: AsyncIterable<Buffer>,
+  ): Promise<{ etag: string; size: number }> {
     const dir = this.#uploadDir(uploadId);
     const { key } = await this.#readUpload(uploadId);
     if (await this.#readCompletion(uploadId, key)) throw noSuchUpload(uploadId);
@@ -207,15 +230,16 @@ export class FsObjectStore implements ObjectStore {
       if (isMissing(error)) throw noSuchUpload(uploadId); // aborted meanwhile
       throw error;
     }
-    let etag: string;
+    let written: { etag: string; size: number };
     try {
-      etag = await this.#writeBody(handle, body, size, partNumber);
+      written = await this.#writeBody(handle, body, limit, partNumber);
     } catch (error) {
       await handle.close().catch(() => {});
       await unlink(tmp).catch(() => {});
       throw error;
     }
     await handle.close();
+    const { etag, size } = written;
     const dataName = `${partNumber}.${etag}.${size}.${attempt}`;
     return this.#locks.run(uploadId, async () => {
       try {
@@ -229,7 +253,7 @@ export class FsObjectStore implements ObjectStore {
         await syncDir(path.join(dir, 'data'));
         await syncDir(dir);
         if (previous) await unlink(path.join(dir, previous)).catch(() => {});
-        return etag;
+        return written;
       } catch (error) {
         await unlink(tmp).catch(() => {});
         if (isMissing(error)) throw noSuchUpload(uploadId);
@@ -238,7 +262,13 @@ export class FsObjectStore implements ObjectStore {
     });
   }
 
-  async #writeBody(handle: FileHandle, body: AsyncIterable<Buffer>, size: number, partNumber: number): Promise<string> {
+  async #writeBody(
+    handle: FileHandle,
+    body: AsyncIterable<Buffer>,
+    limit: BodyLimit,
+    partNumber: number,
+  ): Promise<{ etag: string; size: number }> {
+    const { size } = limit;
     const hash = this.#hasher.session();
     let received = 0;
     // Socket chunks are gathered into one batch: one write, then the batch goes to the
@@ -254,6 +284,7 @@ export class FsObjectStore implements ObjectStore {
     try {
       for await (const chunk of body) {
         if (received + chunk.length > size) {
+          if (!limit.exact) throw fileTooLarge(size);
           throw new ApiError(
             'PART_SIZE_MISMATCH',
             `Part ${partNumber} must be exactly ${size} bytes; more were sent. Send file.slice(start_byte, end_byte).`,
@@ -273,7 +304,7 @@ export class FsObjectStore implements ObjectStore {
       hash.drop();
       throw error;
     }
-    if (received !== size) {
+    if (limit.exact && received !== size) {
       hash.drop();
       throw new ApiError(
         'PART_SIZE_MISMATCH',
@@ -281,7 +312,7 @@ export class FsObjectStore implements ObjectStore {
       );
     }
     const [etag] = await Promise.all([hash.digest(), handle.sync()]);
-    return etag;
+    return { etag, size: received };
   }
 
   async #currentParts(uploadId: string): Promise<(StoredPart & { file: string })[]> {
@@ -433,23 +464,38 @@ export class FsObjectStore implements ObjectStore {
   async putObject(key: string, body: Readable, options: { size: number; contentType: string }): Promise<ObjectInfo> {
     const uploadId = await this.createMultipartUpload(key, { contentType: options.contentType });
     try {
-      if (options.size === 0) {
-        // A part must have bytes; an empty object is a manifest without parts.
-        const info: ObjectInfo = {
-          size: 0,
-          etag: 'd41d8cd98f00b204e9800998ecf8427e',
-          contentType: options.contentType,
-        };
-        const manifest: Manifest = { key, uploadId, ...info, parts: [], partList: [] };
-        await writeFileDurably(this.#manifestFile(key), JSON.stringify(manifest));
-        return info;
-      }
+      if (options.size === 0) return await this.#completeEmpty(key, uploadId, options.contentType);
       const etag = await this.receivePart(uploadId, 1, options.size, body);
       return await this.completeMultipartUpload(key, uploadId, [{ partNumber: 1, etag }]);
     } catch (error) {
       await this.abortMultipartUpload(key, uploadId).catch(() => {});
       throw error;
     }
+  }
+
+  /** As putObject, for a stream of unknown length: one part of at most `maxSize` bytes. */
+  async putObjectStream(
+    key: string,
+    body: AsyncIterable<Buffer>,
+    options: { contentType: string; maxSize: number },
+  ): Promise<ObjectInfo> {
+    const uploadId = await this.createMultipartUpload(key, { contentType: options.contentType });
+    try {
+      const { etag, size } = await this.#receive(uploadId, 1, { size: options.maxSize, exact: false }, body);
+      if (size === 0) return await this.#completeEmpty(key, uploadId, options.contentType);
+      return await this.completeMultipartUpload(key, uploadId, [{ partNumber: 1, etag }]);
+    } catch (error) {
+      await this.abortMultipartUpload(key, uploadId).catch(() => {});
+      throw error;
+    }
+  }
+
+  /** A part must have bytes; an empty object is a manifest without parts. */
+  async #completeEmpty(key: string, uploadId: string, contentType: string): Promise<ObjectInfo> {
+    const info: ObjectInfo = { size: 0, etag: 'd41d8cd98f00b204e9800998ecf8427e', contentType };
+    const manifest: Manifest = { key, uploadId, ...info, parts: [], partList: [] };
+    await writeFileDurably(this.#manifestFile(key), JSON.stringify(manifest));
+    return info;
   }
 
   async deleteObject(key: string): Promise<void> {

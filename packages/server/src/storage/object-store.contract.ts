@@ -280,6 +280,64 @@ export function runObjectStoreContract(name: string, makeStore: () => Promise<St
       expect((await readAll(await store.getObject(empty))).length).toBe(0);
     });
 
+    /** Yields `data` in uneven chunks (as a socket does), then fails if `failAfter` is set. */
+    async function* chunked(data: Buffer, failAfter?: number): AsyncGenerator<Buffer> {
+      let offset = 0;
+      for (let i = 0; offset < data.length; i++) {
+        if (failAfter !== undefined && offset >= failAfter) throw new Error('the client went away');
+        const size = [65_536, 1, 300_001, 1_048_576][i % 4]!;
+        yield data.subarray(offset, offset + size);
+        offset += size;
+      }
+    }
+
+    it('stores a whole object from a stream of unknown length (putObjectStream): one part, several, empty', async () => {
+      for (const size of [100_000, 2 * PART + 1_234_567]) {
+        const key = newKey();
+        const data = randomBytes(size);
+        const info = await store.putObjectStream(key, chunked(data), {
+          contentType: 'application/zip',
+          maxSize: 3 * PART,
+        });
+        expect(info).toMatchObject({ size, contentType: 'application/zip' });
+        expect(await store.headObject(key)).toMatchObject({ size, etag: info.etag });
+        expect(md5(await readAll(await store.getObject(key)))).toBe(md5(data));
+      }
+      const empty = newKey();
+      expect(
+        await store.putObjectStream(empty, chunked(Buffer.alloc(0)), { contentType: 'text/plain', maxSize: 10 }),
+      ).toMatchObject({ size: 0 });
+      expect(await store.headObject(empty)).toMatchObject({ size: 0 });
+    });
+
+    it('takes a stream of exactly maxSize bytes, refuses one byte more (FILE_TOO_LARGE) and keeps nothing of it', async () => {
+      const maxSize = PART + 10;
+      const exact = newKey();
+      const data = randomBytes(maxSize + 1);
+      const info = await store.putObjectStream(exact, chunked(data.subarray(0, maxSize)), {
+        contentType: 'application/octet-stream',
+        maxSize,
+      });
+      expect(info.size).toBe(maxSize);
+      const over = newKey();
+      const error = await rejectsWith(
+        store.putObjectStream(over, chunked(data), { contentType: 'application/octet-stream', maxSize }),
+        'FILE_TOO_LARGE',
+      );
+      expect(error.message).toContain(String(maxSize));
+      expect(await store.headObject(over)).toBeNull();
+    });
+
+    it('keeps nothing of a stream that fails half-way', async () => {
+      const key = newKey();
+      const failing = store.putObjectStream(key, chunked(randomBytes(3 * PART), 2 * PART), {
+        contentType: 'application/octet-stream',
+        maxSize: 4 * PART,
+      });
+      await expect(failing).rejects.toThrow('the client went away');
+      expect(await store.headObject(key)).toBeNull();
+    });
+
     it('refuses a tampered presigned URL and an expired one with 403', async () => {
       const key = newKey();
       const uploadId = await store.createMultipartUpload(key, { contentType: 'application/octet-stream' });

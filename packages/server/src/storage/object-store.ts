@@ -57,6 +57,16 @@ export interface ObjectStore {
   deleteObject(key: string): Promise<void>;
   /** Stores a whole object of exactly `size` bytes from a stream (the worker's result files). */
   putObject(key: string, body: Readable, options: { size: number; contentType: string }): Promise<ObjectInfo>;
+  /**
+   * Stores a whole object from a stream of unknown length (the files of a form
+   * submission), holding at most a part's worth of it in memory. More than `maxSize`
+   * bytes: FILE_TOO_LARGE, and nothing is left stored; so too on any failure of `body`.
+   */
+  putObjectStream(
+    key: string,
+    body: AsyncIterable<Buffer>,
+    options: { contentType: string; maxSize: number },
+  ): Promise<ObjectInfo>;
   /** Throws when the store cannot be reached (readiness). */
   check(): Promise<void>;
   /**

@@ -22,9 +22,9 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { ApiError } from '@speos-portal/protocol';
+import { ApiError, MAX_PARTS, MIB, MIN_CHUNK_SIZE } from '@speos-portal/protocol';
 import { contentDisposition } from '../http/content-disposition.js';
-import { multipartEtag } from './fs-store.js';
+import { fileTooLarge, multipartEtag } from './fs-store.js';
 import type { ObjectInfo, ObjectStore, StoredPart } from './object-store.js';
 
 export interface S3ObjectStoreOptions {
@@ -144,6 +144,41 @@ export function corsRulesProblem(
   return usable
     ? null
     : `no CORS rule of bucket "${bucket}" allows PUT and exposes the ETag header: browser uploads cannot read part ETags (see docs/operations.md)`;
+}
+
+/** Part size for a streamed object: S3's 5 MiB minimum, larger when maxSize needs more than 10 000 parts. */
+export function streamPartSize(maxSize: number): number {
+  return Math.max(MIN_CHUNK_SIZE, Math.ceil(maxSize / MAX_PARTS / MIB) * MIB);
+}
+
+/**
+ * Cuts a stream into full buffers of `partSize` bytes (the last may be shorter; none for
+ * an empty stream). Throws FILE_TOO_LARGE as soon as more than `maxSize` bytes arrive.
+ */
+export async function* readParts(
+  body: AsyncIterable<Buffer>,
+  partSize: number,
+  maxSize: number,
+): AsyncGenerator<Buffer> {
+  let part = Buffer.allocUnsafe(partSize);
+  let filled = 0;
+  let total = 0;
+  for await (const chunk of body) {
+    total += chunk.length;
+    if (total > maxSize) throw fileTooLarge(maxSize);
+    let offset = 0;
+    while (offset < chunk.length) {
+      const n = chunk.copy(part, filled, offset);
+      filled += n;
+      offset += n;
+      if (filled === partSize) {
+        yield part;
+        part = Buffer.allocUnsafe(partSize);
+        filled = 0;
+      }
+    }
+  }
+  if (filled > 0) yield part.subarray(0, filled);
 }
 
 export class S3ObjectStore implements ObjectStore {
@@ -370,6 +405,75 @@ export class S3ObjectStore implements ObjectStore {
       ),
     );
     return { size: options.size, etag: (result.ETag ?? '').replace(/"/g, ''), contentType: options.contentType };
+  }
+
+  /**
+   * A stream of unknown length: read into parts of `#streamPartSize(maxSize)` bytes. One
+   * part or less becomes a single PutObject; more, a multipart upload with one part in
+   * flight while the next is read, so at most two parts are in memory. A known length per
+   * request avoids aws-chunked encoding, which Swift and RGW refuse.
+   */
+  async putObjectStream(
+    key: string,
+    body: AsyncIterable<Buffer>,
+    options: { contentType: string; maxSize: number },
+  ): Promise<ObjectInfo> {
+    const partSize = streamPartSize(options.maxSize);
+    const parts = readParts(body, partSize, options.maxSize);
+    const first = await parts.next();
+    const firstPart = first.done ? Buffer.alloc(0) : first.value;
+    const second = first.done ? first : await parts.next();
+    if (second.done) {
+      const result = await this.#call('PutObject', undefined, () =>
+        this.client.send(
+          new PutObjectCommand({
+            Bucket: this.bucket,
+            Key: key,
+            Body: firstPart,
+            ContentLength: firstPart.length,
+            ContentType: options.contentType,
+          }),
+        ),
+      );
+      return { size: firstPart.length, etag: unquote(result.ETag), contentType: options.contentType };
+    }
+    const uploadId = await this.createMultipartUpload(key, { contentType: options.contentType });
+    const uploaded: Promise<{ partNumber: number; etag: string }>[] = [];
+    try {
+      let partNumber = 0;
+      const send = (data: Buffer) => {
+        const number = ++partNumber;
+        return this.#call('UploadPart', uploadId, () =>
+          this.client.send(
+            new UploadPartCommand({
+              Bucket: this.bucket,
+              Key: key,
+              UploadId: uploadId,
+              PartNumber: number,
+              Body: data,
+              ContentLength: data.length,
+            }),
+          ),
+        ).then((answer) => ({ partNumber: number, etag: unquote(answer.ETag) }));
+      };
+      uploaded.push(send(firstPart));
+      uploaded.at(-1)!.catch(() => {}); // awaited below; do not let it be unhandled meanwhile
+      let next: IteratorResult<Buffer> = second;
+      while (!next.done) {
+        uploaded.push(send(next.value));
+        uploaded.at(-1)!.catch(() => {});
+        // One part in flight while the next is read: two parts in memory at most.
+        await uploaded.at(-2);
+        next = await parts.next();
+      }
+      const list = await Promise.all(uploaded);
+      return await this.completeMultipartUpload(key, uploadId, list);
+    } catch (error) {
+      await parts.return(undefined).catch(() => {}); // stops reading the body
+      await Promise.allSettled(uploaded);
+      await this.abortMultipartUpload(key, uploadId).catch(() => {});
+      throw error;
+    }
   }
 
   async deleteObject(key: string): Promise<void> {
