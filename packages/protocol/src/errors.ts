@@ -24,6 +24,10 @@ export const ERRORS = {
   ALREADY_CONFIRMED: { status: 409, summary: 'the task was already confirmed with a different body' },
   TASK_NOT_RUNNING: { status: 409, summary: 'the task is not pending or running' },
   INVALID_STATE: { status: 409, summary: 'the operation does not fit the current state of the task or upload' },
+  IDEMPOTENCY_KEY_REUSED: {
+    status: 409,
+    summary: 'this Idempotency-Key was already used for a different request; use a new key',
+  },
   FILE_TOO_LARGE: { status: 413, summary: 'file_size is above the configured maximum' },
   TOO_MANY_PARTS: { status: 413, summary: 'ceil(file_size / chunk_size) is above 10 000' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, summary: 'the request body is not JSON' },

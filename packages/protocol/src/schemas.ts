@@ -123,20 +123,29 @@ export type CompleteResponse = Static<typeof CompleteResponse>;
 
 // --- 4. confirm ----------------------------------------------------------------------
 
-export const ConfirmRequest = Type.Object({
-  task_id: TaskId,
-  master_object_key: ObjectKey,
-  include_object_key: Type.Optional(ObjectKey),
+/**
+ * What a job is run with: the fields confirm and the form submission (`POST /tasks`) share.
+ * Numbers and booleans may come as strings ("8", "true"), as HTML forms send them.
+ */
+export const JobOptions = Type.Object({
   job_name: Type.String({ minLength: 1, maxLength: 200 }),
   submitter: Type.Optional(Type.String({ maxLength: 100 })),
   profile_name: Type.Optional(Type.String({ minLength: 1, maxLength: 100, default: 'Standard' })),
-  version: Type.Optional(Type.String({ minLength: 1, maxLength: 20, default: 'v252' })),
+  version: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 20,
+      description: 'a configured SPEOS version such as v252 (default: the first configured)',
+    }),
+  ),
   thread_count: Type.Optional(Type.Integer({ minimum: 1, default: 8, description: '1 … configured maximum' })),
   priority: Type.Optional(
     Type.Integer({ minimum: 0, maximum: 5, default: 2, description: 'SPEOS process priority -p; 2 = normal' }),
   ),
   display_name: Type.Optional(Type.String({ maxLength: 200 })),
-  solver_type: Type.Optional(Type.Literal('speos')),
+  solver_type: Type.Optional(
+    Type.String({ maxLength: 40, description: 'only "speos" runs here; other solvers are refused with 422' }),
+  ),
   simulation_index: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000 })),
   ray_count: Type.Optional(Type.Integer({ minimum: 1 })),
   duration_minutes: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 525_600 })),
@@ -144,8 +153,21 @@ export const ConfirmRequest = Type.Object({
   node_count: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024 })),
   walltime_hours: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 8760 })),
   use_gpu: Type.Optional(Type.Boolean()),
-  ansys_release: Type.Optional(Type.String({ maxLength: 20 })),
+  ansys_release: Type.Optional(
+    Type.String({
+      maxLength: 20,
+      description: 'Ansys release such as 2025R2; selects the SPEOS version (2025R2 → v252) when version is not given',
+    }),
+  ),
   project_dir: Type.Optional(Type.String({ maxLength: 1024 })),
+});
+export type JobOptions = Static<typeof JobOptions>;
+
+export const ConfirmRequest = Type.Object({
+  task_id: TaskId,
+  master_object_key: ObjectKey,
+  include_object_key: Type.Optional(ObjectKey),
+  ...JobOptions.properties,
 });
 export type ConfirmRequest = Static<typeof ConfirmRequest>;
 
@@ -168,6 +190,28 @@ export const ConfirmResponse = Type.Object({
   message: Type.String(),
 });
 export type ConfirmResponse = Static<typeof ConfirmResponse>;
+
+/** `POST /tasks` (multipart/form-data): the original portal's one-request submission of small jobs. */
+export const SubmitFormFields = Type.Object(
+  {
+    master_file: Type.String({ format: 'binary', description: 'the SPEOS model (.speos, .sv5 or a zip of it)' }),
+    include_archive: Type.Optional(
+      Type.String({ format: 'binary', description: 'an archive of the files the master references' }),
+    ),
+    ...Object.fromEntries(
+      Object.entries(JobOptions.properties).map(([name, schema]) => [
+        name,
+        name === 'job_name'
+          ? Type.String({ maxLength: 200 })
+          : Type.Optional(Type.String({ description: schema.description })),
+      ]),
+    ),
+  },
+  { description: 'form fields; every value is text ("8", "true") except the two files' },
+);
+
+export const SubmitResponse = ConfirmResponse;
+export type SubmitResponse = ConfirmResponse;
 
 // --- 5. list, 6. abort, 7. sign ------------------------------------------------------
 
@@ -216,6 +260,13 @@ export const UploadConfigResponse = Type.Object({
   profiles: Type.Array(Type.String()),
   max_thread_count: Type.Integer(),
   auth_required: Type.Boolean(),
+  solver_types: Type.Array(Type.String(), { description: 'solvers this portal runs: ["speos"]' }),
+  solver_ansys_release_options: Type.Record(Type.String(), Type.Array(Type.String()), {
+    description: 'Ansys releases a job may ask for, per solver: {"speos": ["2025R2", …]}',
+  }),
+  solver_default_ansys_release: Type.Record(Type.String(), Nullable(Type.String()), {
+    description: 'the release used when a job names none, per solver: {"speos": "2025R2"}',
+  }),
 });
 export type UploadConfigResponse = Static<typeof UploadConfigResponse>;
 
@@ -227,7 +278,10 @@ export const ProgressInfo = Type.Object({
   total_passes: Nullable(Type.Integer()),
   current_sensor: Nullable(Type.Integer()),
   total_sensors: Nullable(Type.Integer()),
-  estimated_time: Nullable(Type.String()),
+  estimated_time: Nullable(
+    Type.String({ description: 'time left for a person, e.g. "20 minutes", "5 days 14 hours"' }),
+  ),
+  estimated_seconds: Nullable(Type.Number({ description: 'time left in seconds' })),
   message: Nullable(Type.String()),
 });
 export type ProgressInfo = Static<typeof ProgressInfo>;
@@ -250,6 +304,7 @@ export const Task = Type.Object({
   solver_type: Type.String(),
   profile_name: Nullable(Type.String()),
   version: Nullable(Type.String()),
+  ansys_release: Nullable(Type.String({ description: 'the Ansys release of version, e.g. 2025R2 for v252' })),
   thread_count: Nullable(Type.Integer()),
   priority: Nullable(Type.Integer()),
   params: Type.Record(Type.String(), Type.Unknown()),
@@ -306,14 +361,31 @@ export const TaskFileParams = Type.Object({ task_id: TaskId, file_type: FileType
 
 // --- task control (worker era) -------------------------------------------------------
 
+export const TerminatedProcess = Type.Object({
+  pid: Type.Integer(),
+  name: Type.String({ description: 'the process name, as ps shows it (e.g. SPEOSHPC.x)' }),
+  method: Type.Union([Type.Literal('terminated'), Type.Literal('killed')], {
+    description: '"terminated": ended on SIGTERM; "killed": still running after the grace period, SIGKILLed',
+  }),
+});
+export type TerminatedProcess = Static<typeof TerminatedProcess>;
+
 export const StopResponse = Type.Object({
   task_id: Type.String(),
   status: TaskStatus,
   message: Type.String(),
-  terminated_processes: Type.Array(Type.Integer(), {
-    description: 'PIDs of the solver process group that were signalled',
+  terminated_processes: Type.Array(TerminatedProcess, {
+    description: 'the solver and every process it started, as the worker ended them',
   }),
   lock_released: Type.Boolean({ description: 'the task no longer holds a worker slot' }),
+  previous_status: Type.Object(
+    {
+      status: TaskStatus,
+      started_at: Nullable(Type.Integer()),
+      progress_info: Nullable(ProgressInfo),
+    },
+    { description: 'the task as it was when stop was asked' },
+  ),
 });
 export type StopResponse = Static<typeof StopResponse>;
 

@@ -12,6 +12,7 @@ import type { Config } from './config.js';
 import { type Db, openDatabase } from './db/connect.js';
 import { registerAuth } from './http/auth.js';
 import { registerErrorHandling } from './http/errors.js';
+import { IdempotencyKeys, REPLAYED_HEADER } from './http/idempotency.js';
 import { Metrics } from './http/metrics.js';
 import { DEFAULT_WEB_ROOT, registerWebUi } from './http/web-ui.js';
 import { FsObjectStore } from './storage/fs-store.js';
@@ -83,8 +84,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(cors, {
     origin: config.corsOrigins === '*' ? '*' : config.corsOrigins,
     methods: ['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'OPTIONS'],
-    allowedHeaders: ['Content-Type', 'Authorization', 'X-Request-Id', 'Range'],
-    exposedHeaders: ['ETag', 'X-Request-Id', 'Content-Disposition', 'Content-Range', 'Retry-After'],
+    allowedHeaders: ['Content-Type', 'Authorization', 'X-Request-Id', 'Range', 'Idempotency-Key'],
+    exposedHeaders: ['ETag', 'X-Request-Id', 'Content-Disposition', 'Content-Range', 'Retry-After', REPLAYED_HEADER],
     maxAge: 600,
   });
   registerAuth(app, config.authTokens);
@@ -118,7 +119,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     { onCompleted: () => metrics.uploadsCompleted.inc(), onAborted: () => metrics.uploadsAborted.inc() },
   );
   const tasks = new TaskService({ db, clock });
-  const control = new TaskControl({ db, store, clock });
+  const idempotency = new IdempotencyKeys({ db, clock, ttlHours: config.idempotencyTtlHours });
+  const control = new TaskControl({ db, store, clock, idempotency });
   for (const prefix of ['', '/api']) {
     const hide = prefix !== '';
     await app.register(uploadRoutes, { prefix, service: uploads, config, hide });

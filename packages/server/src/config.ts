@@ -40,6 +40,8 @@ export interface Config {
   hashThreads: number;
   /** SQLite's durability of commits (SQLITE_SYNCHRONOUS). */
   sqliteSynchronous: 'FULL' | 'NORMAL' | 'EXTRA';
+  /** How long an Idempotency-Key's answer is kept for repeats. */
+  idempotencyTtlHours: number;
 }
 
 /** The S3-compatible store (STORAGE=s3). */
@@ -234,5 +236,6 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     webDir: env.WEB_DIR?.trim() ? path.resolve(cwd, env.WEB_DIR.trim()) : undefined,
     hashThreads: integer(env, 'HASH_THREADS', 1, 0, 16),
     sqliteSynchronous: sqliteSynchronous(env),
+    idempotencyTtlHours: integer(env, 'IDEMPOTENCY_TTL_HOURS', 24, 1, 24 * 365),
   };
 }

@@ -90,7 +90,19 @@ export interface TaskOutputsTable {
   object_key: string;
 }
 
+export interface IdempotencyKeysTable {
+  /** The owner of the key; '' when auth is off. */
+  scope: string;
+  key: string;
+  /** sha256 of the request the key was first used with. */
+  fingerprint: string;
+  /** JSON of the answer given to it. */
+  response: string;
+  created_at: number;
+}
+
 export interface Database {
+  idempotency_keys: IdempotencyKeysTable;
   tasks: TasksTable;
   task_logs: TaskLogsTable;
   task_outputs: TaskOutputsTable;

@@ -15,6 +15,7 @@ import {
 import type { FastifyPluginAsync } from 'fastify';
 import { Zip, ZipPassThrough } from 'fflate';
 import { contentDisposition } from '../http/content-disposition.js';
+import { IdempotencyHeaders, idempotencyKey, REPLAYED_HEADER } from '../http/idempotency.js';
 import { errorResponses } from '../http/openapi.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { contentTypeFor } from '../worker/outputs.js';
@@ -57,18 +58,26 @@ export const controlRoutes: FastifyPluginAsync<ControlRoutesOptions> = async (
         hide,
         tags,
         summary: 'Run a finished task again: a new task on the same inputs',
+        description:
+          'Send an Idempotency-Key header to make a repeat safe: the same key and body answer with the task the first request made.',
         params: TaskIdParams,
+        headers: IdempotencyHeaders,
         body: Type.Optional(RetryRequest),
-        response: { 200: RetryResponse, ...errorResponses(['TASK_NOT_FOUND', 'INVALID_STATE']) },
+        response: {
+          200: RetryResponse,
+          ...errorResponses(['TASK_NOT_FOUND', 'INVALID_STATE', 'IDEMPOTENCY_KEY_REUSED']),
+        },
       },
     },
-    async (request) => {
-      const answer = await control.retry(
+    async (request, reply) => {
+      const { replayed, ...answer } = await control.retry(
         request.owner,
         (request.params as IdParams).task_id,
         (request.body ?? {}) as RetryRequest,
+        idempotencyKey(request.headers),
       );
-      onQueued?.();
+      if (replayed) reply.header(REPLAYED_HEADER, 'true');
+      else onQueued?.();
       return answer;
     },
   );

@@ -8,12 +8,15 @@ import {
   type RetryResponse,
   type StopResponse,
   type TaskStatus,
+  type TerminatedProcess,
 } from '@speos-portal/protocol';
-import type { Clock } from '../clock.js';
+import { type Clock, toSeconds } from '../clock.js';
 import type { Db } from '../db/connect.js';
 import type { TaskRow, UploadRow } from '../db/schema.js';
+import { fingerprint, type IdempotencyKeys } from '../http/idempotency.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { readLog } from '../worker/logs.js';
+import { presentProgress } from './present.js';
 import { findTask, insertTask, type Owner, transitionTask } from './repository.js';
 
 const FINISHED: TaskStatus[] = ['SUCCESS', 'FAILURE', 'CANCELLED', 'ABORTED', 'EXPIRED'];
@@ -22,6 +25,8 @@ export interface ControlDeps {
   db: Db;
   store: ObjectStore;
   clock: Clock;
+  /** Remembers retries sent with an Idempotency-Key. */
+  idempotency: IdempotencyKeys;
   /** How long stop waits for the worker to kill a running solver before forcing the state. */
   stopWaitMs?: number;
 }
@@ -36,9 +41,11 @@ export class TaskControl {
   readonly #store: ObjectStore;
   readonly #clock: Clock;
   readonly #stopWaitMs: number;
+  readonly #keys: IdempotencyKeys;
 
   constructor(deps: ControlDeps) {
     this.#db = deps.db;
+    this.#keys = deps.idempotency;
     this.#store = deps.store;
     this.#clock = deps.clock;
     this.#stopWaitMs = deps.stopWaitMs ?? 20_000;
@@ -53,12 +60,18 @@ export class TaskControl {
   /** PENDING → CANCELLED at once; RUNNING → the worker SIGTERMs (then SIGKILLs) the solver. */
   async stop(owner: Owner, taskId: string): Promise<StopResponse> {
     const task = await this.#task(owner, taskId);
-    const answer = (message: string, pids: number[]): StopResponse => ({
+    const previous = {
+      status: task.status as TaskStatus,
+      started_at: task.started_at === null ? null : toSeconds(Number(task.started_at)),
+      progress_info: presentProgress(task.progress_info),
+    };
+    const answer = (message: string, processes: TerminatedProcess[]): StopResponse => ({
       task_id: taskId,
       status: 'CANCELLED',
       message,
-      terminated_processes: pids,
+      terminated_processes: processes,
       lock_released: true,
+      previous_status: previous,
     });
     if (task.status === 'PENDING') {
       const moved = await transitionTask(
@@ -89,7 +102,7 @@ export class TaskControl {
       const now = await findTask(this.#db, taskId, owner);
       if (!now || now.status === 'RUNNING') continue;
       if (now.status === 'CANCELLED') {
-        return answer('Task stopped', JSON.parse(now.terminated_processes ?? '[]') as number[]);
+        return answer('Task stopped', storedProcesses(now.terminated_processes));
       }
       throw new ApiError('TASK_NOT_RUNNING', `Task ${taskId} ended as ${now.status} before it could be stopped.`);
     }
@@ -112,29 +125,42 @@ export class TaskControl {
     return answer('Task stopped (the worker did not confirm in time)', []);
   }
 
-  /** A new PENDING task on the same inputs and parameters. */
-  async retry(owner: Owner, taskId: string, request: RetryRequest): Promise<RetryResponse> {
-    const task = await this.#task(owner, taskId);
-    if (task.status === 'PENDING' || task.status === 'RUNNING') {
-      throw new ApiError('INVALID_STATE', `Task ${taskId} is ${task.status}; stop it before retrying.`);
-    }
-    if (task.confirm_digest === null || task.master_upload_id === null) {
-      throw new ApiError(
-        'INVALID_STATE',
-        `Task ${taskId} was never submitted (${task.status}); there is nothing to run again.`,
-      );
-    }
-    const master = await this.#db
-      .selectFrom('uploads')
-      .select('status')
-      .where('upload_id', '=', task.master_upload_id)
-      .executeTakeFirst();
-    if (master?.status !== 'COMPLETED') {
-      throw new ApiError('INVALID_STATE', `The master file of task ${taskId} is no longer stored; upload it again.`);
-    }
-    const now = this.#clock();
-    const newId = randomUUID();
-    await this.#db.transaction().execute(async (trx) => {
+  /**
+   * A new PENDING task on the same inputs and parameters. With an Idempotency-Key, a
+   * repeat of the same request answers with the task the first one made.
+   */
+  async retry(
+    owner: Owner,
+    taskId: string,
+    request: RetryRequest,
+    idempotencyKey?: string,
+  ): Promise<RetryResponse & { replayed: boolean }> {
+    const what = {
+      what: `retry of task ${taskId}`,
+      fingerprint: fingerprint({ operation: 'retry', task_id: taskId, ...request }),
+    };
+    const { answer, replayed } = await this.#keys.once(owner, idempotencyKey, what, async (trx) => {
+      const task = await findTask(trx, taskId, owner);
+      if (!task) throw new ApiError('TASK_NOT_FOUND', `Task ${taskId} does not exist.`);
+      if (task.status === 'PENDING' || task.status === 'RUNNING') {
+        throw new ApiError('INVALID_STATE', `Task ${taskId} is ${task.status}; stop it before retrying.`);
+      }
+      if (task.confirm_digest === null || task.master_upload_id === null) {
+        throw new ApiError(
+          'INVALID_STATE',
+          `Task ${taskId} was never submitted (${task.status}); there is nothing to run again.`,
+        );
+      }
+      const master = await trx
+        .selectFrom('uploads')
+        .select('status')
+        .where('upload_id', '=', task.master_upload_id)
+        .executeTakeFirst();
+      if (master?.status !== 'COMPLETED') {
+        throw new ApiError('INVALID_STATE', `The master file of task ${taskId} is no longer stored; upload it again.`);
+      }
+      const now = this.#clock();
+      const newId = randomUUID();
       await insertTask(trx, {
         ...task,
         task_id: newId,
@@ -157,8 +183,15 @@ export class TaskControl {
         terminated_processes: null,
         log_size: 0,
       });
+      const response: RetryResponse = {
+        new_task_id: newId,
+        original_task_id: taskId,
+        status: 'PENDING',
+        message: 'Task queued again',
+      };
+      return response;
     });
-    return { new_task_id: newId, original_task_id: taskId, status: 'PENDING', message: 'Task queued again' };
+    return { ...answer, replayed };
   }
 
   /** Deletes the task, its logs and outputs, and inputs no other task uses. */
@@ -271,6 +304,15 @@ export class TaskControl {
       finished: FINISHED.includes(task.status as TaskStatus) && next >= size,
     };
   }
+}
+
+/**
+ * The processes a stop ended, as the worker stored them. Rows written before names and
+ * methods were recorded hold bare PIDs.
+ */
+export function storedProcesses(json: string | null): TerminatedProcess[] {
+  const stored = JSON.parse(json ?? '[]') as (number | TerminatedProcess)[];
+  return stored.map((p) => (typeof p === 'number' ? { pid: p, name: 'solver', method: 'terminated' } : p));
 }
 
 /** `<job name>-outputs.zip`, safe as a file name. */

@@ -1,8 +1,9 @@
 /** Turns database rows into the API's Task object (spec/API.md "Tasks"). */
-import type { ProgressInfo, Task, TaskFile, TaskStatus } from '@speos-portal/protocol';
+import { type ProgressInfo, type Task, type TaskFile, type TaskStatus, versionToRelease } from '@speos-portal/protocol';
 import { toSeconds } from '../clock.js';
 import type { TaskRow, UploadRow } from '../db/schema.js';
 import { zipName } from './control.js';
+import { humanDuration, parseSolverDuration } from './estimated-time.js';
 
 function taskFile(upload: UploadRow | undefined): TaskFile | null {
   if (!upload) return null;
@@ -23,6 +24,21 @@ export function formatDuration(seconds: number): string {
   return `${h}:${String(m).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
 }
 
+/**
+ * Stored progress as the API shows it: time left both in seconds and in words. Rows
+ * written before estimated_seconds existed hold only what the solver printed.
+ */
+export function presentProgress(stored: string | null): ProgressInfo | null {
+  if (!stored) return null;
+  const progress = JSON.parse(stored) as ProgressInfo;
+  const seconds = progress.estimated_seconds ?? parseSolverDuration(progress.estimated_time);
+  return {
+    ...progress,
+    estimated_time: seconds === null ? (progress.estimated_time ?? null) : humanDuration(seconds),
+    estimated_seconds: seconds,
+  };
+}
+
 export function presentTask(row: TaskRow, uploads: Map<string, UploadRow>, retried: string[], nowMs: number): Task {
   const started = row.started_at === null ? null : Number(row.started_at);
   const finished = row.finished_at === null ? null : Number(row.finished_at);
@@ -36,6 +52,7 @@ export function presentTask(row: TaskRow, uploads: Map<string, UploadRow>, retri
     solver_type: row.solver_type,
     profile_name: row.profile_name,
     version: row.version,
+    ansys_release: row.version ? (versionToRelease(row.version) ?? null) : null,
     thread_count: row.thread_count === null ? null : Number(row.thread_count),
     priority: row.priority === null ? null : Number(row.priority),
     params: JSON.parse(row.params) as Record<string, unknown>,
@@ -47,7 +64,7 @@ export function presentTask(row: TaskRow, uploads: Map<string, UploadRow>, retri
     finished_at: finished === null ? null : toSeconds(finished),
     elapsed_seconds: elapsed === null ? null : Math.round(elapsed * 10) / 10,
     duration: elapsed === null ? null : formatDuration(elapsed),
-    progress_info: row.progress_info ? (JSON.parse(row.progress_info) as ProgressInfo) : null,
+    progress_info: presentProgress(row.progress_info),
     message: row.message,
     error_detail: row.error_detail,
     parent_task_id: row.parent_task_id,

@@ -6,6 +6,7 @@ import {
   type Task,
   type TaskDetail,
   type TaskListResponse,
+  type TaskStatus,
 } from '@speos-portal/protocol';
 import type { Clock } from '../clock.js';
 import { toSeconds } from '../clock.js';
@@ -13,6 +14,13 @@ import type { Db } from '../db/connect.js';
 import type { TaskRow, UploadRow } from '../db/schema.js';
 import { presentTask } from './present.js';
 import { findTask, findUploadsById, listTasks, type Owner, retriedTaskIds, statusHistory } from './repository.js';
+
+/**
+ * What `GET /tasks` lists without a status filter: submitted tasks. Uploads not yet
+ * confirmed (UPLOADING, and ABORTED or EXPIRED ones that never were) have no job name
+ * yet; clients that resume them ask for them by status.
+ */
+export const SUBMITTED_STATUSES: readonly TaskStatus[] = ['PENDING', 'RUNNING', 'SUCCESS', 'FAILURE', 'CANCELLED'];
 
 export class TaskService {
   readonly #db: Db;
@@ -53,7 +61,12 @@ export class TaskService {
     }
     const { rows, total } = await listTasks(
       this.#db,
-      { owner, statuses, submitter: query.submitter?.trim() || undefined, query: query.q?.trim() || undefined },
+      {
+        owner,
+        statuses: statuses?.length ? statuses : [...SUBMITTED_STATUSES],
+        submitter: query.submitter?.trim() || undefined,
+        query: query.q?.trim() || undefined,
+      },
       page,
       pageSize,
     );

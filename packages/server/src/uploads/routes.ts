@@ -12,10 +12,12 @@ import {
   SignResponse,
   UploadConfigResponse,
   UploadRef,
+  versionToRelease,
 } from '@speos-portal/protocol';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Config } from '../config.js';
 import { errorResponses } from '../http/openapi.js';
+import { configuredReleases, SOLVER_TYPES } from './job-settings.js';
 import type { UploadService } from './service.js';
 
 export interface UploadRoutesOptions {
@@ -147,6 +149,10 @@ export const uploadRoutes: FastifyPluginAsync<UploadRoutesOptions> = async (app,
     profiles: config.speosProfiles,
     max_thread_count: config.maxThreadCount,
     auth_required: config.authTokens.size > 0,
+    // What the original portal's frontend builds its solver and release choices from.
+    solver_types: [...SOLVER_TYPES],
+    solver_ansys_release_options: { speos: configuredReleases(config) },
+    solver_default_ansys_release: { speos: versionToRelease(config.speosVersions[0]!) ?? null },
   });
   for (const [url, hidden] of [
     ['/tasks/upload/config', hide],

@@ -19,7 +19,6 @@ import {
   partRange,
   type SignRequest,
   type SignResponse,
-  SOLVER_OPTION_FIELDS,
   type UploadPart,
   type UploadRef,
 } from '@speos-portal/protocol';
@@ -38,6 +37,7 @@ import {
   transitionTask,
 } from '../tasks/repository.js';
 import { cleanFilename } from './filename.js';
+import { jobSettings, validation } from './job-settings.js';
 
 export interface UploadServiceDeps {
   db: Db;
@@ -52,10 +52,6 @@ export interface UploadEvents {
 }
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
-
-function validation(field: string, message: string): ApiError {
-  return new ApiError('VALIDATION_FAILED', `${field}: ${message}`, { errors: [{ field, message }] });
-}
 
 /** Names numbers compactly for a person: "3, 7, 9–12". */
 export function describeNumbers(numbers: number[], limit = 20): string {
@@ -440,36 +436,7 @@ export class UploadService {
   async confirm(owner: Owner, request: ConfirmRequest): Promise<ConfirmResponse> {
     const task = await findTask(this.#db, request.task_id, owner);
     if (!task) throw new ApiError('TASK_NOT_FOUND', `Task ${request.task_id} does not exist.`);
-    const version = request.version ?? this.#config.speosVersions[0] ?? 'v252';
-    if (!this.#config.speosVersions.includes(version)) {
-      throw validation(
-        'version',
-        `"${version}" is not installed here; choose one of ${this.#config.speosVersions.join(', ')}`,
-      );
-    }
-    const threadCount = request.thread_count ?? Math.min(8, this.#config.maxThreadCount);
-    if (threadCount > this.#config.maxThreadCount) {
-      throw validation(
-        'thread_count',
-        `must be at most ${this.#config.maxThreadCount} on this server, got ${threadCount}`,
-      );
-    }
-    const params: Record<string, unknown> = {};
-    for (const field of SOLVER_OPTION_FIELDS) {
-      if (request[field] !== undefined) params[field] = request[field];
-    }
-    const fields = {
-      job_name: request.job_name.trim(),
-      display_name: request.display_name?.trim() || request.job_name.trim(),
-      submitter: request.submitter?.trim() || owner || null,
-      solver_type: request.solver_type ?? 'speos',
-      profile_name: request.profile_name?.trim() || 'Standard',
-      version,
-      thread_count: threadCount,
-      priority: request.priority ?? 2,
-      params: JSON.stringify(params),
-    };
-    if (fields.job_name === '') throw validation('job_name', 'must not be blank');
+    const fields = jobSettings(owner, request, this.#config);
     const digest = sha256(
       JSON.stringify({ ...fields, master: request.master_object_key, include: request.include_object_key ?? null }),
     );

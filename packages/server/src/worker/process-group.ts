@@ -1,21 +1,45 @@
 /** The solver runs in its own process group, so a stop reaches everything it started. */
+import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 
-/** PIDs in process group `pgid` (Linux /proc); at least the leader itself. */
-export async function processGroupMembers(pgid: number): Promise<number[]> {
-  const members = new Set<number>([pgid]);
+export interface GroupMember {
+  pid: number;
+  /** The process name as ps shows it (Linux: /proc/<pid>/comm, at most 15 characters). */
+  name: string;
+}
+
+/** The processes in process group `pgid` (Linux /proc); at least the leader itself. */
+export async function processGroupMembers(pgid: number, leaderName = 'solver'): Promise<GroupMember[]> {
+  const members = new Map<number, string>([[pgid, leaderName]]);
   try {
-    for (const name of await readdir('/proc')) {
-      if (!/^\d+$/.test(name)) continue;
-      const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => '');
-      // Fields after the command name (which may contain spaces) start after the last ')'.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[2]) === pgid) members.add(Number(name));
+    for (const entry of await readdir('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+      // "pid (comm) state ppid pgrp …": comm may contain spaces and ')', so split at the last ')'.
+      const close = stat.lastIndexOf(')');
+      const fields = stat.slice(close + 2).split(' ');
+      if (Number(fields[2]) === pgid) members.set(Number(entry), stat.slice(stat.indexOf('(') + 1, close));
     }
   } catch {
     // Not Linux: the leader is all we can name.
   }
-  return [...members].sort((a, b) => a - b);
+  return [...members].map(([pid, name]) => ({ pid, name })).sort((a, b) => a.pid - b.pid);
+}
+
+/** Whether a process still runs (a zombie waiting to be reaped has ended). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return true; // no /proc: signal 0 is all we can ask
+  }
 }
 
 export function signalGroup(pgid: number, signal: NodeJS.Signals): void {

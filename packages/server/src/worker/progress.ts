@@ -4,6 +4,7 @@
  * version words its output differently.
  */
 import type { ProgressInfo } from '@speos-portal/protocol';
+import { parseSolverDuration } from '../tasks/estimated-time.js';
 
 export interface ProgressPatterns {
   /** First group: percent done. */
@@ -42,6 +43,7 @@ export const EMPTY_PROGRESS: ProgressInfo = {
   current_sensor: null,
   total_sensors: null,
   estimated_time: null,
+  estimated_seconds: null,
   message: null,
 };
 
@@ -71,7 +73,9 @@ export function readProgressLine(line: string, current: ProgressInfo, patterns: 
   }
   const estimated = patterns.estimated.exec(line);
   if (estimated) {
+    // Kept as printed; the API words it for people (tasks/present.ts).
     next.estimated_time = estimated[1]!.trim();
+    next.estimated_seconds = parseSolverDuration(next.estimated_time);
     changed = true;
   }
   if (!changed) return null;

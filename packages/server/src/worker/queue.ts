@@ -4,6 +4,8 @@
  * PostgreSQL skips rows another transaction holds (FOR UPDATE SKIP LOCKED); SQLite has a
  * single writer.
  */
+
+import type { TerminatedProcess } from '@speos-portal/protocol';
 import { PostgresAdapter } from 'kysely';
 import type { Db } from '../db/connect.js';
 import type { TaskRow } from '../db/schema.js';
@@ -85,7 +87,7 @@ export async function finishTask(
   workerId: string,
   status: 'SUCCESS' | 'FAILURE' | 'CANCELLED',
   now: number,
-  fields: { message?: string | null; error_detail?: string | null; terminated_processes?: number[] },
+  fields: { message?: string | null; error_detail?: string | null; terminated_processes?: TerminatedProcess[] },
 ): Promise<boolean> {
   return db.transaction().execute(async (trx) => {
     const result = await trx

@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { ProgressInfo } from '@speos-portal/protocol';
+import type { ProgressInfo, TerminatedProcess } from '@speos-portal/protocol';
 import type { Clock } from '../clock.js';
 import type { Db } from '../db/connect.js';
 import type { TaskRow, UploadRow } from '../db/schema.js';
@@ -16,7 +16,7 @@ import type { WorkerConfig } from './config.js';
 import { prepareInputs, TaskFailure } from './inputs.js';
 import { appendLog, logTail } from './logs.js';
 import { collectOutputs, snapshot } from './outputs.js';
-import { groupAlive, processGroupMembers, signalGroup } from './process-group.js';
+import { groupAlive, processAlive, processGroupMembers, signalGroup } from './process-group.js';
 import { EMPTY_PROGRESS, readProgressLine } from './progress.js';
 import { finishTask, heartbeat, saveProgress } from './queue.js';
 
@@ -41,7 +41,9 @@ export class TaskRun {
   #progressSavedAt = 0;
   #pgid: number | undefined;
   #stopping: 'cancel' | 'lost' | 'shutdown' | undefined;
-  #terminated: number[] = [];
+  #terminated: TerminatedProcess[] = [];
+  /** The solver's program name, for a stop answer on a system without /proc. */
+  #solverName = 'solver';
 
   constructor(deps: RunDeps, task: TaskRow) {
     this.#deps = deps;
@@ -148,6 +150,7 @@ export class TaskRun {
     await this.#beat();
     if (this.#stopping) return { code: null, signal: 'SIGTERM' };
     this.#appendLog(`[speos-portal] running: ${argv.map((a) => JSON.stringify(a)).join(' ')}\n`);
+    this.#solverName = path.basename(argv[0]!);
     const child = spawn(argv[0]!, argv.slice(1), {
       cwd: path.dirname(masterPath),
       detached: true, // its own process group: stop signals reach its children too
@@ -207,11 +210,14 @@ export class TaskRun {
   #kill(): void {
     const pgid = this.#pgid;
     if (pgid === undefined) return;
-    void processGroupMembers(pgid).then((members) => {
-      this.#terminated = members;
+    void processGroupMembers(pgid, this.#solverName).then((members) => {
+      this.#terminated = members.map((m) => ({ ...m, method: 'terminated' }));
       signalGroup(pgid, 'SIGTERM');
       const timer = setTimeout(() => {
-        if (groupAlive(pgid)) signalGroup(pgid, 'SIGKILL');
+        if (!groupAlive(pgid)) return;
+        // What outlived SIGTERM is killed: the stop answer says so per process.
+        for (const member of this.#terminated) if (processAlive(member.pid)) member.method = 'killed';
+        signalGroup(pgid, 'SIGKILL');
       }, this.#deps.config.stopGraceSeconds * 1000);
       timer.unref();
     });

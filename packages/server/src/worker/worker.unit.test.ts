@@ -71,6 +71,7 @@ describe('progress lines', () => {
       current_sensor: 2,
       total_sensors: 5,
       estimated_time: '00:12:34',
+      estimated_seconds: 754,
     });
     expect(b!.message).toContain('Sensor 2 of 5');
     expect(read('Loading geometry...')).toBeNull();
