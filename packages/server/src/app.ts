@@ -24,6 +24,8 @@ import { controlRoutes } from './tasks/control-routes.js';
 import { taskRoutes } from './tasks/routes.js';
 import { TaskService } from './tasks/service.js';
 import { startUploadExpiry } from './uploads/expiry.js';
+import { formRoute } from './uploads/form-route.js';
+import { FormSubmission } from './uploads/form-submission.js';
 import { uploadRoutes } from './uploads/routes.js';
 import { UploadService } from './uploads/service.js';
 import type { WorkerConfig } from './worker/config.js';
@@ -121,9 +123,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const tasks = new TaskService({ db, clock });
   const idempotency = new IdempotencyKeys({ db, clock, ttlHours: config.idempotencyTtlHours });
   const control = new TaskControl({ db, store, clock, idempotency });
+  const submission = new FormSubmission({ db, store, config, clock, idempotency });
   for (const prefix of ['', '/api']) {
     const hide = prefix !== '';
     await app.register(uploadRoutes, { prefix, service: uploads, config, hide });
+    await app.register(formRoute, { prefix, submission, config, hide, onQueued: deps.onQueued });
     await app.register(taskRoutes, { prefix, tasks, store, hide });
     await app.register(controlRoutes, { prefix, control, store, hide, onQueued: deps.onQueued });
     if (store instanceof FsObjectStore) await app.register(partRoute, { prefix, store, metrics, hide });
