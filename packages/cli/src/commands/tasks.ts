@@ -181,9 +181,11 @@ async function stopTask({ api, values, change }: TaskContext, id: string): Promi
     console.log(JSON.stringify(stopped));
     return;
   }
-  const pids = stopped.terminated_processes;
+  const ended = stopped.terminated_processes.map(
+    (p) => `${p.pid} ${p.name}${p.method === 'killed' ? ' (killed)' : ''}`,
+  );
   console.log(
-    `task ${stopped.task_id}: ${stopped.status} (${stopped.message}${pids.length > 0 ? `; terminated process${pids.length === 1 ? '' : 'es'} ${pids.join(' ')}` : ''})`,
+    `task ${stopped.task_id}: ${stopped.status} (${stopped.message}${ended.length > 0 ? `; terminated process${ended.length === 1 ? '' : 'es'} ${ended.join(', ')}` : ''})`,
   );
 }
 

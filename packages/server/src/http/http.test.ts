@@ -55,8 +55,10 @@ describe('auth with AUTH_TOKENS', () => {
     expect(bobConfirm.status).toBe(404);
     const attach = await bob.init({ filename: 'x', file_size: 1, task_id: init.task_id, file_type: 'include' });
     expect(attach.status).toBe(404);
-    expect((await bob.get('/tasks')).body.items.map((t: { task_id: string }) => t.task_id)).not.toContain(init.task_id);
-    expect((await alice.get('/tasks')).body.items.map((t: { task_id: string }) => t.task_id)).toContain(init.task_id);
+    // Still uploading: listed when asked for by status.
+    const uploading = '/tasks?status=UPLOADING';
+    expect((await bob.get(uploading)).body.items.map((t: { task_id: string }) => t.task_id)).not.toContain(init.task_id);
+    expect((await alice.get(uploading)).body.items.map((t: { task_id: string }) => t.task_id)).toContain(init.task_id);
     const confirmed = await alice.post('/tasks/upload/confirm', {
       task_id: init.task_id,
       master_object_key: init.object_key,

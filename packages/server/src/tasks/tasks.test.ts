@@ -32,18 +32,28 @@ beforeAll(async () => {
 afterAll(() => portal.close());
 
 describe('GET /tasks', () => {
-  it('lists newest first with paging', async () => {
-    const first = await api.get('/tasks?page=1&page_size=4');
+  it('lists newest first with paging, every status when asked for all', async () => {
+    const all = 'status=UPLOADING,PENDING,RUNNING,SUCCESS,FAILURE,CANCELLED,ABORTED,EXPIRED';
+    const first = await api.get(`/tasks?page=1&page_size=4&${all}`);
     expect(first.status).toBe(200);
     expect(first.body.total).toBe(6);
     expect(first.body.page).toBe(1);
     expect(first.body.page_size).toBe(4);
     expect(first.body.items.map((t: { task_id: string }) => t.task_id)).toEqual([...ids].reverse().slice(0, 4));
-    const second = await api.get('/tasks?page=2&page_size=4');
+    const second = await api.get(`/tasks?page=2&page_size=4&${all}`);
     expect(second.body.items.map((t: { task_id: string }) => t.task_id)).toEqual([ids[1], ids[0]]);
-    const beyond = await api.get('/tasks?page=9');
+    const beyond = await api.get(`/tasks?page=9&${all}`);
     expect(beyond.body.items).toEqual([]);
     expect(beyond.body.total).toBe(6);
+  });
+
+  it('lists only submitted tasks without a status filter: an unconfirmed upload has no job yet', async () => {
+    const plain = await api.get('/tasks');
+    expect(plain.body.total).toBe(5);
+    expect(plain.body.items.map((t: { task_id: string }) => t.task_id)).toEqual(ids.slice(0, 5).reverse());
+    expect(plain.body.items.every((t: { job_name: string | null }) => t.job_name !== null)).toBe(true);
+    const second = await api.get('/tasks?page=2&page_size=3');
+    expect(second.body.items.map((t: { task_id: string }) => t.task_id)).toEqual([ids[1], ids[0]]);
   });
 
   it('filters by status, submitter and name (wildcards are literal)', async () => {
@@ -86,6 +96,7 @@ describe('GET /tasks/{id}, /detail, /files', () => {
         'solver_type',
         'profile_name',
         'version',
+        'ansys_release',
         'thread_count',
         'priority',
         'params',

@@ -134,8 +134,16 @@ describe('worker with an in-process server', () => {
     expect(pids.every(alive)).toBe(true);
     const stop = await api.post(`/tasks/${id}/stop`, {});
     expect(stop.status).toBe(200);
-    expect(stop.body).toMatchObject({ task_id: id, status: 'CANCELLED', lock_released: true });
-    expect(stop.body.terminated_processes).toEqual(expect.arrayContaining(pids));
+    expect(stop.body).toMatchObject({
+      task_id: id,
+      status: 'CANCELLED',
+      lock_released: true,
+      previous_status: { status: 'RUNNING', started_at: expect.any(Number) },
+    });
+    // The solver handles SIGTERM (so does its child, by dying): nothing needed SIGKILL.
+    expect(stop.body.terminated_processes).toEqual(
+      expect.arrayContaining(pids.map((pid) => ({ pid, name: 'node', method: 'terminated' }))),
+    );
     await waitFor(
       async () => pids.filter(alive),
       (left) => left.length === 0,
@@ -217,6 +225,7 @@ describe('stopping a task no worker has claimed', () => {
         message: 'Task cancelled before it started',
         terminated_processes: [],
         lock_released: true,
+        previous_status: { status: 'PENDING', started_at: null, progress_info: null },
       });
     } finally {
       await portal.close();
