@@ -57,7 +57,9 @@ describe('auth with AUTH_TOKENS', () => {
     expect(attach.status).toBe(404);
     // Still uploading: listed when asked for by status.
     const uploading = '/tasks?status=UPLOADING';
-    expect((await bob.get(uploading)).body.items.map((t: { task_id: string }) => t.task_id)).not.toContain(init.task_id);
+    expect((await bob.get(uploading)).body.items.map((t: { task_id: string }) => t.task_id)).not.toContain(
+      init.task_id,
+    );
     expect((await alice.get(uploading)).body.items.map((t: { task_id: string }) => t.task_id)).toContain(init.task_id);
     const confirmed = await alice.post('/tasks/upload/confirm', {
       task_id: init.task_id,

@@ -51,6 +51,34 @@ export class TestApi {
     return { status: res.status, etag: etag ? etag.replace(/"/g, '') : null, body: text ? JSON.parse(text) : null };
   }
 
+  /**
+   * `POST /tasks` as multipart/form-data, as the original frontend's FormData sends it:
+   * text fields, then files (name → bytes and file name).
+   */
+  async submitForm(
+    fields: Record<string, string>,
+    files: Record<string, { data: Uint8Array; filename: string; type?: string }>,
+    headers: Record<string, string> = {},
+    path = '/tasks',
+  ): Promise<Response> {
+    const form = new FormData();
+    for (const [name, value] of Object.entries(fields)) form.append(name, value);
+    for (const [name, file] of Object.entries(files)) {
+      form.append(
+        name,
+        new Blob([asBody(file.data) as BlobPart], { type: file.type ?? 'application/octet-stream' }),
+        file.filename,
+      );
+    }
+    const res = await fetch(`${this.baseUrl}${path}`, { method: 'POST', headers: this.#headers(headers), body: form });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {}
+    return { status: res.status, body: parsed, headers: res.headers };
+  }
+
   init(body: Record<string, unknown>) {
     return this.post<InitResponse & Partial<ErrorBody>>('/tasks/upload/multipart/init', body);
   }

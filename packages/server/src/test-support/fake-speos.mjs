@@ -7,7 +7,8 @@
 // The master file is JSON that tells it what to do:
 //   {"passes": 3, "delay_ms": 20, "exit": 0, "stderr": "…",
 //    "outputs": {"report.html": "<html>…", "sub/result.xmp": "…"},
-//    "require": ["materials/glass.txt"], "hang": false, "child": false}
+//    "require": ["materials/glass.txt"], "hang": false, "child": false,
+//    "estimated": "00:20:00", "ignore_sigterm": false}
 import { spawn } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -35,11 +36,14 @@ for (let pass = 1; pass <= passes; pass++) {
   await sleep(plan.delay_ms ?? 10);
   const percent = Math.round((pass / passes) * 100);
   console.log(`Pass ${pass}/${passes} - ${percent}% done`);
-  console.log(`Sensor ${pass} of ${passes}, estimated time remaining: 00:00:${String(passes - pass).padStart(2, '0')}`);
+  const left = plan.estimated ?? `00:00:${String(passes - pass).padStart(2, '0')}`;
+  console.log(`Sensor ${pass} of ${passes}, estimated time remaining: ${left}`);
 }
 if (plan.hang) {
   console.log('simulating forever');
   process.on('SIGTERM', () => {
+    // A solver stuck in a licence call ignores SIGTERM: the worker must SIGKILL it.
+    if (plan.ignore_sigterm) return console.log('got SIGTERM, ignoring it');
     console.log('got SIGTERM, exiting');
     process.exit(143);
   });
