@@ -154,6 +154,12 @@ describe('operations and documentation', () => {
       expect(paths).toContain(path);
     }
     expect(paths.some((p) => p.startsWith('/api/'))).toBe(false);
+    const form = doc.paths['/tasks'].post.requestBody.content['multipart/form-data'].schema;
+    expect(form.properties.master_file).toMatchObject({ type: 'string', format: 'binary' });
+    expect(form.required).toEqual(['master_file', 'job_name']);
+    expect(doc.paths['/tasks/{task_id}/retry'].post.parameters).toContainEqual(
+      expect.objectContaining({ in: 'header', name: 'idempotency-key' }),
+    );
     const text = JSON.stringify(doc);
     const documented = ERROR_CODES.filter((code) => text.includes(`\`${code}\``));
     const notRouteErrors = [
