@@ -445,13 +445,13 @@ describe.skipIf(reason !== undefined)('web UI in Chromium', () => {
     await submitViaApi(portal.url, { job_name: 'Filter target headlamp', submitter: 'zhang.san' });
     await submitViaApi(portal.url, { job_name: 'Other job', submitter: 'zhang.san' });
     await abortedViaApi(portal.url);
-    // 21 more tasks (uploads just begun) so that a second page exists.
+    // 21 more submitted tasks (one form POST each) so that a second page exists; uploads
+    // not yet confirmed would not do, as the list shows them only when asked by status.
     for (let i = 0; i < 21; i++) {
-      const response = await fetch(`${portal.url}/tasks/upload/multipart/init`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ filename: `bulk-${i}.speos`, file_size: 1024 }),
-      });
+      const form = new FormData();
+      form.append('job_name', `bulk ${i}`);
+      form.append('master_file', new Blob([new Uint8Array(1024)]), `bulk-${i}.speos`);
+      const response = await fetch(`${portal.url}/tasks`, { method: 'POST', body: form });
       expect(response.status).toBe(200);
     }
     const page = await browser.context.newPage();

@@ -100,7 +100,7 @@ describe('POST /tasks/upload/confirm', () => {
     [{ priority: 6 }, 'priority must be at most 5'],
     [{ priority: -1 }, 'priority must be at least 0'],
     [{ use_gpu: 'maybe' }, 'use_gpu must be of type boolean'],
-    [{ solver_type: 'fred' }, 'solver_type must be "speos"'],
+    [{ solver_type: 'fred' }, 'solver_type: "fred" is not run by this portal; it runs speos only'],
   ])('refuses %j with 422 and leaves the task UPLOADING', async (change, message) => {
     const { init } = await api.uploadFile(data);
     const res = await confirm({ ...seedConfirm(init), ...change });

@@ -209,7 +209,7 @@ export class FormSubmission {
     const tooLarge = () =>
       new ApiError(
         'FILE_TOO_LARGE',
-        `${part.fieldname} "${filename}" is larger than this server's limit of ${maxFileSize} bytes (${(maxFileSize / 1048576).toFixed(0)} MiB). Upload it with the multipart flow only if the operator raises MAX_FILE_SIZE.`,
+        `${part.fieldname} "${filename}" is larger than this server's limit of ${maxFileSize} bytes (${(maxFileSize / 1048576).toFixed(0)} MiB); ask the operator to raise MAX_FILE_SIZE.`,
       );
     // The parser stops a file at MAX_FILE_SIZE; end the stream with the reason right there.
     part.file.once('limit', () => part.file.destroy(tooLarge()));
