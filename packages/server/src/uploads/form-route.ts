@@ -34,6 +34,9 @@ export const formRoute: FastifyPluginAsync<FormRouteOptions> = async (app, { sub
     },
     throwFileSizeLimit: true,
   });
+  // Any other body type reaches the handler unread, which says what this route takes
+  // (rather than the JSON routes' "send JSON").
+  app.addContentTypeParser('*', (_request, _payload, done) => done(null));
 
   app.post(
     '/tasks',

@@ -140,12 +140,16 @@ describe('POST /tasks: refused forms change nothing', () => {
       ],
       ['application/json', '{"job_name":"x"}', 415],
       ['text/plain', 'job_name=x', 415],
+      ['application/x-www-form-urlencoded', 'job_name=x', 415],
+      ['application/octet-stream', 'raw bytes', 415],
     ];
     for (const [type, body, status] of cases) {
       const before = await footprint();
       const res = await fetch(`${portal.url}/tasks`, { method: 'POST', headers: { 'content-type': type }, body });
       expect(res.status, `${type}: ${body}`).toBe(status);
-      expect(Object.keys(await res.json()).sort()).toEqual(['code', 'detail']);
+      const answer = await res.json();
+      expect(Object.keys(answer).sort()).toEqual(['code', 'detail']);
+      expect(answer.detail).toContain('multipart/form-data');
       expect(await footprint()).toEqual(before);
     }
   });
