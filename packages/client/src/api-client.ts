@@ -94,9 +94,19 @@ export class PortalClient {
   stopTask(taskId: string, signal?: AbortSignal): Promise<StopResponse> {
     return this.#post(`/tasks/${encodeURIComponent(taskId)}/stop`, {}, signal);
   }
-  /** A new PENDING task on the same inputs. Not idempotent: a repeated call queues another task. */
-  retryTask(taskId: string, body: RetryRequest = {}, signal?: AbortSignal): Promise<RetryResponse> {
-    return this.#post(`/tasks/${encodeURIComponent(taskId)}/retry`, body, signal);
+  /**
+   * A new PENDING task on the same inputs. A repeated call queues another task, unless both
+   * carry the same `idempotencyKey` (e.g. a UUID per user action): then the repeat answers
+   * with the first one's task, so a call whose answer was lost can be retried safely.
+   */
+  retryTask(
+    taskId: string,
+    body: RetryRequest = {},
+    signal?: AbortSignal,
+    options: { idempotencyKey?: string } = {},
+  ): Promise<RetryResponse> {
+    const headers: Record<string, string> = options.idempotencyKey ? { 'idempotency-key': options.idempotencyKey } : {};
+    return this.#request('POST', `/tasks/${encodeURIComponent(taskId)}/retry`, body, signal, headers);
   }
   /** Deletes the task with its log and outputs (204). */
   async deleteTask(taskId: string, signal?: AbortSignal): Promise<void> {
@@ -144,8 +154,14 @@ export class PortalClient {
     return this.#request('POST', path, body, signal);
   }
 
-  async #request<T>(method: string, path: string, body: unknown, signal?: AbortSignal): Promise<T> {
-    const headers: Record<string, string> = { accept: 'application/json' };
+  async #request<T>(
+    method: string,
+    path: string,
+    body: unknown,
+    signal?: AbortSignal,
+    extraHeaders: Record<string, string> = {},
+  ): Promise<T> {
+    const headers: Record<string, string> = { accept: 'application/json', ...extraHeaders };
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (this.#token) headers.authorization = `Bearer ${this.#token}`;
     let response: Response;

@@ -1,4 +1,5 @@
 /** `speos-portal tasks list | show | logs | stop | retry | delete | outputs`. */
+import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { type PortalClient, withRetry } from '@speos-portal/client';
@@ -67,9 +68,9 @@ const COMMON = new Set<string>(['server', 'token', 'json', 'help']);
 export interface TaskContext {
   api: PortalClient;
   values: Values;
-  /** For reads: retried briefly on network trouble and 5xx. */
+  /** For reads (and retry, which carries an Idempotency-Key): retried briefly on network trouble and 5xx. */
   read<T>(fn: (signal?: AbortSignal) => Promise<T>): Promise<T>;
-  /** For changes: one attempt, since a repeated retry would queue a second task. */
+  /** For other changes: one attempt. */
   change<T>(fn: () => Promise<T>): Promise<T>;
 }
 
@@ -189,12 +190,20 @@ async function stopTask({ api, values, change }: TaskContext, id: string): Promi
   );
 }
 
-async function retryTask({ api, values, change }: TaskContext, id: string): Promise<void> {
-  const retried = await change(() =>
-    api.retryTask(id, {
-      ...(values['display-name'] !== undefined ? { display_name: values['display-name'] } : {}),
-      ...(values.submitter !== undefined ? { submitter: values.submitter } : {}),
-    }),
+async function retryTask({ api, values, read }: TaskContext, id: string): Promise<void> {
+  // One key for this command: a repeat after a lost answer gets the same new task, so the
+  // call may be retried like a read.
+  const idempotencyKey = randomUUID();
+  const retried = await read((signal) =>
+    api.retryTask(
+      id,
+      {
+        ...(values['display-name'] !== undefined ? { display_name: values['display-name'] } : {}),
+        ...(values.submitter !== undefined ? { submitter: values.submitter } : {}),
+      },
+      signal,
+      { idempotencyKey },
+    ),
   );
   if (values.json) {
     console.log(JSON.stringify(retried));
