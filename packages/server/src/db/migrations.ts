@@ -4,6 +4,7 @@
  */
 import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
 import { workerMigration } from './migration-0002-worker.js';
+import { authMigration } from './migration-0003-auth.js';
 
 const migrations: Record<string, Migration> = {
   '0001_tasks_uploads_history': {
@@ -81,6 +82,7 @@ const migrations: Record<string, Migration> = {
     },
   },
   '0002_worker': workerMigration,
+  '0003_auth': authMigration,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

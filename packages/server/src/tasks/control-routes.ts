@@ -47,7 +47,7 @@ export const controlRoutes: FastifyPluginAsync<ControlRoutesOptions> = async (
         response: { 200: StopResponse, ...errorResponses(['TASK_NOT_FOUND', 'TASK_NOT_RUNNING']) },
       },
     },
-    async (request) => control.stop(request.owner, (request.params as IdParams).task_id),
+    async (request) => control.stop(request.taskScope, (request.params as IdParams).task_id),
   );
 
   app.post(
@@ -64,7 +64,7 @@ export const controlRoutes: FastifyPluginAsync<ControlRoutesOptions> = async (
     },
     async (request) => {
       const answer = await control.retry(
-        request.owner,
+        request.taskScope,
         (request.params as IdParams).task_id,
         (request.body ?? {}) as RetryRequest,
       );
@@ -88,7 +88,7 @@ export const controlRoutes: FastifyPluginAsync<ControlRoutesOptions> = async (
       },
     },
     async (request, reply) => {
-      await control.delete(request.owner, (request.params as IdParams).task_id);
+      await control.delete(request.taskScope, (request.params as IdParams).task_id);
       return reply.code(204).send();
     },
   );
@@ -107,7 +107,7 @@ export const controlRoutes: FastifyPluginAsync<ControlRoutesOptions> = async (
     },
     async (request) => {
       const { offset = 0, limit = 1048576 } = request.query as LogQuery;
-      return control.logs(request.owner, (request.params as IdParams).task_id, offset, limit);
+      return control.logs(request.taskScope, (request.params as IdParams).task_id, offset, limit);
     },
   );
 
@@ -122,7 +122,7 @@ export const controlRoutes: FastifyPluginAsync<ControlRoutesOptions> = async (
         response: { 200: OutputsResponse, ...errorResponses(['TASK_NOT_FOUND']) },
       },
     },
-    async (request) => control.outputs(request.owner, (request.params as IdParams).task_id),
+    async (request) => control.outputs(request.taskScope, (request.params as IdParams).task_id),
   );
 
   app.get(
@@ -137,7 +137,7 @@ export const controlRoutes: FastifyPluginAsync<ControlRoutesOptions> = async (
       },
     },
     async (request, reply) => {
-      const { task, rows } = await control.outputRows(request.owner, (request.params as IdParams).task_id);
+      const { task, rows } = await control.outputRows(request.taskScope, (request.params as IdParams).task_id);
       const out = new PassThrough();
       const zip = new Zip((error, chunk, final) => {
         if (error) return out.destroy(error);
@@ -181,7 +181,7 @@ export const controlRoutes: FastifyPluginAsync<ControlRoutesOptions> = async (
     },
     async (request, reply) => {
       const params = request.params as IdParams & { '*': string };
-      const row = await control.outputFile(request.owner, params.task_id, params['*']);
+      const row = await control.outputFile(request.taskScope, params.task_id, params['*']);
       const name = path.posix.basename(row.path);
       if (store.presignGetObject) {
         return reply.redirect(await store.presignGetObject(row.object_key, { expiresIn: 3600, filename: name }));

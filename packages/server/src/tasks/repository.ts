@@ -134,7 +134,10 @@ export async function retriedTaskIds(db: Executor, taskIds: string[]): Promise<M
 }
 
 export interface TaskFilter {
+  /** Whose tasks may be seen: null for everyone's (admins, auth off). */
   owner: Owner;
+  /** The list's owner filter (an admin's choice; for others it can only narrow to their own). */
+  ownedBy?: string;
   statuses?: string[];
   submitter?: string;
   query?: string;
@@ -153,6 +156,7 @@ export async function listTasks(
 ): Promise<{ rows: TaskRow[]; total: number }> {
   let query = db.selectFrom('tasks');
   if (filter.owner !== null) query = query.where('owner', '=', filter.owner);
+  if (filter.ownedBy !== undefined) query = query.where('owner', '=', filter.ownedBy);
   if (filter.statuses?.length) query = query.where('status', 'in', filter.statuses);
   if (filter.submitter) query = query.where('submitter', '=', filter.submitter);
   if (filter.query) {
