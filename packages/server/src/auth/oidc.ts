@@ -167,5 +167,8 @@ function loginError(error: unknown): ApiError {
       `The sign-in provider cannot be reached (${err.message}); try again shortly.`,
     );
   }
-  return new ApiError('LOGIN_FAILED', `The sign-in could not be verified: ${err.message}. Sign in again.`);
+  // openid-client's message is generic; its cause (oauth4webapi) names the check that failed,
+  // e.g. 'unexpected ID Token "nonce" claim value'.
+  const why = err.cause instanceof Error ? err.cause.message : err.message;
+  return new ApiError('LOGIN_FAILED', `The sign-in could not be verified: ${why}. Sign in again.`);
 }
