@@ -418,21 +418,23 @@ describe.each(kinds)('sign-in on %s', (kind) => {
     it('are refused from another origin, with no Origin, and with Origin null; allowed from the portal', async () => {
       const jar = await signIn(portal.url, 'alice');
       const body = { filename: 'x.speos', file_size: 10 };
-      for (const headers of [
+      const refusedHeaders: Record<string, string>[] = [
         { origin: 'https://evil.example' },
         { origin: 'http://127.0.0.1.evil.example' },
         { origin: 'null' },
         {},
         { 'sec-fetch-site': 'cross-site' },
         { 'sec-fetch-site': 'same-site' },
-      ]) {
+      ];
+      for (const headers of refusedHeaders) {
         const refused = await asBrowser(jar, portal.url, 'POST', '/tasks/upload/multipart/init', body, headers);
         expect(refused.status, JSON.stringify(headers)).toBe(403);
         expect(refused.body.code).toBe('CSRF_REJECTED');
       }
       const before = (await asBrowser(jar, portal.url, 'GET', '/tasks')).body.total;
       expect(await taskIds({ jar })).toHaveLength(before > 20 ? 20 : before);
-      for (const headers of [{ origin: portal.url }, { 'sec-fetch-site': 'same-origin' }]) {
+      const allowedHeaders: Record<string, string>[] = [{ origin: portal.url }, { 'sec-fetch-site': 'same-origin' }];
+      for (const headers of allowedHeaders) {
         const allowed = await asBrowser(jar, portal.url, 'POST', '/tasks/upload/multipart/init', body, headers);
         expect(allowed.status, JSON.stringify(headers)).toBe(200);
       }
