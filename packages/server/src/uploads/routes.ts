@@ -90,7 +90,16 @@ export const uploadRoutes: FastifyPluginAsync<UploadRoutesOptions> = async (app,
         },
       },
     },
-    async (request) => service.confirm(request.owner, request.body as ConfirmRequest),
+    async (request) => {
+      const body = request.body as ConfirmRequest;
+      // Without a submitter, a signed-in person's task shows their name, not their owner id.
+      const principal = request.principal;
+      const named =
+        !body.submitter?.trim() && principal && principal.name !== principal.owner
+          ? { ...body, submitter: principal.name.slice(0, 100) }
+          : body;
+      return service.confirm(request.owner, named);
+    },
   );
 
   app.post(

@@ -98,6 +98,7 @@ export function TokensPage() {
           </label>
           <input
             id={`${ids}-name`}
+            type="text"
             value={name}
             maxLength={100}
             required
@@ -138,6 +139,7 @@ export function TokensPage() {
           <p className="muted">{t('tokenCreatedHint')}</p>
           <div className="token-secret">
             <input
+              type="text"
               className="mono"
               readOnly
               value={created.token}
@@ -156,7 +158,7 @@ export function TokensPage() {
         </p>
       ) : null}
       <div className="table-wrap card flush">
-        <table className="tokens-table" aria-busy={list.loading}>
+        <table className="tasks-table tokens-table" aria-busy={list.loading}>
           <thead>
             <tr>
               <th scope="col">{t('colTokenName')}</th>
