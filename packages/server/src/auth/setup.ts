@@ -37,6 +37,13 @@ export async function setupSignIn(
       sessionSeconds: sessions.maxSeconds,
     });
   }
+  if (relyingParty) {
+    // Learn the provider's metadata early and say so if it is unreachable; the portal starts
+    // anyway, and sign-ins try again (503 until the provider answers).
+    app.addHook('onReady', async () => {
+      relyingParty.metadata().catch((error: Error) => app.log.warn(error.message));
+    });
+  }
   const authenticator = new Authenticator({ db, authTokens: config.authTokens, config: auth, clock, sessions });
   registerAuth(app, {
     authenticator,

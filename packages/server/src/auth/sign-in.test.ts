@@ -113,6 +113,21 @@ describe.each(kinds)('sign-in on %s', (kind) => {
     expect(again.body.user.id).toBe(me.body.user.id);
   });
 
+  it('signs a new person in from several browsers at once: one user, every session works (10 rounds)', async () => {
+    for (let round = 0; round < 10; round++) {
+      await portal.db.deleteFrom('users').where('email', '=', 'dave@example.com').execute();
+      const jars = await Promise.all(Array.from({ length: 4 }, () => signIn(portal.url, 'dave')));
+      const ids = await Promise.all(jars.map(async (jar) => (await call({ jar }, 'GET', '/auth/me')).body.user?.id));
+      expect(new Set(ids).size, `round ${round}`).toBe(1);
+      const rows = await portal.db
+        .selectFrom('users')
+        .select('user_id')
+        .where('email', '=', 'dave@example.com')
+        .execute();
+      expect(rows).toHaveLength(1);
+    }
+  });
+
   it('sets the session cookie httpOnly and SameSite=Lax, and sends the person back to where they were', async () => {
     const jar = new CookieJar();
     const start = await step(jar, `${portal.url}/auth/login?return_to=${encodeURIComponent('/#/tasks/abc?x=1')}`);
@@ -552,5 +567,65 @@ describe.each(kinds)('sign-in on %s', (kind) => {
         now = Date.now();
       }
     });
+  });
+});
+
+describe('sign-in settings at work', () => {
+  it('marks the cookies Secure when PUBLIC_URL is https', async () => {
+    const port = await freePort();
+    const portal = await startTestPortal(
+      { ...provider.env(''), PUBLIC_URL: `https://portal.example:${port}` },
+      { port },
+    );
+    try {
+      const start = await fetch(`${portal.url}/auth/login`, { redirect: 'manual' });
+      expect(start.status).toBe(302);
+      expect(new URL(start.headers.get('location')!).searchParams.get('redirect_uri')).toBe(
+        `https://portal.example:${port}/auth/callback`,
+      );
+      expect(start.headers.getSetCookie().join()).toMatch(/speos_login=.*Secure/);
+    } finally {
+      await portal.close();
+    }
+  });
+
+  it('starts while the provider is unreachable; sign-in answers 503 until it is back', async () => {
+    const dead = await freePort();
+    const portal = await startTestPortal({ ...provider.env(''), OIDC_ISSUER: `http://127.0.0.1:${dead}` });
+    try {
+      const start = await fetch(`${portal.url}/auth/login`, {
+        redirect: 'manual',
+        headers: { accept: 'application/json' },
+      });
+      expect(start.status).toBe(503);
+      expect(start.headers.get('retry-after')).toBe('30');
+      expect(await start.json()).toMatchObject({ code: 'IDENTITY_PROVIDER_UNAVAILABLE' });
+      expect((await fetch(`${portal.url}/tasks`)).status).toBe(401);
+      expect((await fetch(`${portal.url}/healthz`)).status).toBe(200);
+    } finally {
+      await portal.close();
+    }
+  });
+
+  it('without OIDC has no sign-in routes to use, and an open portal stays open', async () => {
+    const portal = await startTestPortal();
+    try {
+      expect(
+        (await fetch(`${portal.url}/auth/login`, { redirect: 'manual', headers: { accept: 'application/json' } }))
+          .status,
+      ).toBe(404);
+      const device = await fetch(`${portal.url}/auth/device/code`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
+      expect(device.status).toBe(404);
+      const me = await (await fetch(`${portal.url}/auth/me`)).json();
+      expect(me).toEqual({ user: null, auth_required: false, oidc: false, login_url: null });
+      expect((await fetch(`${portal.url}/tasks`)).status).toBe(200);
+      expect((await fetch(`${portal.url}/admin/owners`)).status).toBe(403);
+    } finally {
+      await portal.close();
+    }
   });
 });

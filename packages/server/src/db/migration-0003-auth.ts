@@ -21,7 +21,9 @@ export const authMigration: Migration = {
       .addColumn('created_at', 'bigint', (c) => c.notNull())
       .addColumn('last_login_at', 'bigint', (c) => c.notNull())
       .execute();
-    await db.schema.createIndex('users_issuer_subject').on('users').columns(['issuer', 'subject']).unique().execute();
+    // No unique index on (issuer, subject): user_id is derived from them, so the primary key
+    // already makes them unique, and a second unique index would turn two first sign-ins at
+    // once into a unique violation on PostgreSQL (ON CONFLICT names one index).
 
     await db.schema
       .createTable('sessions')

@@ -18,6 +18,8 @@ export const PEOPLE: Record<string, TestPerson> = {
   alice: { name: 'Alice Anders', email: 'alice@example.com', groups: ['optics'] },
   bob: { name: 'Bob Berg', email: 'bob@example.com', groups: ['optics'] },
   carol: { name: 'Carol Chen', email: 'carol@example.com', groups: ['optics', 'portal-admins'] },
+  /** Signs in for the first time in the race test (so their users row does not exist yet). */
+  dave: { name: 'Dave Dietrich', email: 'dave@example.com', groups: [] },
 };
 
 export const CLIENT_ID = 'speos-portal';
