@@ -6,7 +6,10 @@ import type { Database, NewTask, NewUpload, TaskRow, UploadRow } from '../db/sch
 
 type Executor = Kysely<Database> | Transaction<Database>;
 
-/** Who is asking: a user name when auth is on, null when it is off (everyone sees all). */
+/**
+ * Whose rows a query may touch: an owner id (an AUTH_TOKENS user name, or `oidc:…` for a
+ * signed-in person), or null for everyone's (auth off, or an admin reading tasks).
+ */
 export type Owner = string | null;
 
 export async function findTask(db: Executor, taskId: string, owner: Owner): Promise<TaskRow | undefined> {
