@@ -16,7 +16,7 @@ export function App() {
   const { t } = useI18n();
   const route = useRoute();
   const { token, me, redirecting } = useObservable(auth);
-  const current = route.page === 'submit' ? 'submit' : route.page === 'tokens' ? 'tokens' : 'tasks';
+  const current = route.page === 'task' ? 'tasks' : route.page;
   useEffect(() => {
     void auth.load();
   }, []);
