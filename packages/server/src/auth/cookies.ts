@@ -7,34 +7,8 @@
  */
 import { hkdfSync } from 'node:crypto';
 import secureSession from '@fastify/secure-session';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { LoginChecks } from './oidc.js';
-
-/** What we use of a secure-session cookie (its own typing only knows `request.session`). */
-interface CookieSession {
-  get(key: string): unknown;
-  set(key: string, value: unknown): void;
-  delete(): void;
-}
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    portalSession: CookieSession;
-    loginFlows: CookieSession;
-  }
-}
-
-export const SESSION_COOKIE = 'speos_session';
-export const LOGIN_COOKIE = 'speos_login';
-export const LOGIN_FLOW_SECONDS = 600;
-/** Sign-ins under way in one browser at once (several tabs); older ones are dropped. */
-const MAX_FLOWS = 5;
-
-export interface LoginFlow extends LoginChecks {
-  returnTo: string;
-  /** Epoch ms when it started. */
-  at: number;
-}
+import type { FastifyInstance } from 'fastify';
+import { LOGIN_COOKIE, LOGIN_FLOW_SECONDS, SESSION_COOKIE } from './login-flows.js';
 
 function key(secret: string, purpose: string): Buffer {
   return Buffer.from(hkdfSync('sha256', secret, 'speos-portal', purpose, 32));
@@ -61,40 +35,4 @@ export async function registerCookies(
       cookie: { ...cookie, maxAge: LOGIN_FLOW_SECONDS },
     },
   ]);
-}
-
-export function sessionIdOf(request: FastifyRequest): string | undefined {
-  const id = request.portalSession?.get('sid');
-  return typeof id === 'string' ? id : undefined;
-}
-
-function flowsOf(request: FastifyRequest, now: number): Record<string, LoginFlow> {
-  const stored = request.loginFlows.get('flows');
-  const flows: Record<string, LoginFlow> = {};
-  if (stored && typeof stored === 'object') {
-    for (const [state, flow] of Object.entries(stored as Record<string, LoginFlow>)) {
-      if (flow && typeof flow.at === 'number' && now - flow.at < LOGIN_FLOW_SECONDS * 1000) flows[state] = flow;
-    }
-  }
-  return flows;
-}
-
-export function rememberFlow(request: FastifyRequest, flow: LoginFlow): void {
-  const flows = flowsOf(request, flow.at);
-  flows[flow.state] = flow;
-  const newest = Object.values(flows)
-    .sort((a, b) => b.at - a.at)
-    .slice(0, MAX_FLOWS);
-  request.loginFlows.set('flows', Object.fromEntries(newest.map((f) => [f.state, f])));
-}
-
-/** The flow a callback's state names, removed from the cookie: a callback can be used once. */
-export function takeFlow(request: FastifyRequest, state: string, now: number): LoginFlow | undefined {
-  const flows = flowsOf(request, now);
-  const flow = flows[state];
-  if (!flow) return undefined;
-  delete flows[state];
-  if (Object.keys(flows).length === 0) request.loginFlows.delete();
-  else request.loginFlows.set('flows', flows);
-  return flow;
 }

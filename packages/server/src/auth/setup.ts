@@ -7,10 +7,10 @@ import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import type { Db } from '../db/connect.js';
 import { registerAuth } from '../http/auth.js';
-import { registerCookies, sessionIdOf } from './cookies.js';
 import { OriginCheck } from './csrf.js';
 import { DeviceLogins } from './device.js';
-import { RelyingParty } from './oidc.js';
+import { sessionIdOf } from './login-flows.js';
+import type { RelyingParty } from './oidc.js';
 import { Authenticator } from './principal.js';
 import { type AuthRoutesOptions, authRoutes } from './routes.js';
 import { SessionStore } from './sessions.js';
@@ -28,9 +28,12 @@ export async function setupSignIn(
 ): Promise<SignIn> {
   const { config, db, clock } = deps;
   const auth = config.auth;
-  const relyingParty = auth.oidc ? new RelyingParty(auth.oidc, `${config.publicUrl}/auth/callback`) : undefined;
+  let relyingParty: RelyingParty | undefined;
   const sessions = auth.oidc ? new SessionStore(db, auth) : undefined;
   if (auth.oidc && auth.sessionSecret && sessions) {
+    // Loaded only with OIDC (openid-client, libsodium): the embedded set-up starts as before.
+    const [{ RelyingParty }, { registerCookies }] = await Promise.all([import('./oidc.js'), import('./cookies.js')]);
+    relyingParty = new RelyingParty(auth.oidc, `${config.publicUrl}/auth/callback`);
     await registerCookies(app, {
       secret: auth.sessionSecret,
       secure: config.publicUrl.startsWith('https:'),

@@ -11,7 +11,7 @@ import { startTestProvider, type TestProvider } from '../test-support/oidc-provi
 import { freePort, startTestPortal, type TestPortal } from '../test-support/portal.js';
 import { createPgDatabase, pgTestUrl, type TestDatabase } from '../test-support/services.js';
 import { asBrowser, authorizeAtProvider, CookieJar, signIn, step } from '../test-support/sign-in.js';
-import { LOGIN_COOKIE, SESSION_COOKIE } from './cookies.js';
+import { LOGIN_COOKIE, SESSION_COOKIE } from './login-flows.js';
 
 const AUTOMATION_TOKEN = 'automation-token-0123456789';
 const pgServer = pgTestUrl('sign-in on PostgreSQL');
