@@ -96,8 +96,4 @@ export class Authenticator {
       admin: isAdmin(this.#config, { email: user.email, subject: user.subject, groups: userGroups(user) }),
     };
   }
-
-  isAdminUser(user: UserRow): boolean {
-    return this.#fromUser(user).admin;
-  }
 }

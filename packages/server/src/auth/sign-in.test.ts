@@ -283,6 +283,21 @@ describe.each(kinds)('sign-in on %s', (kind) => {
     expect((await call(alice, 'DELETE', '/auth/tokens/current')).status).toBe(422);
   });
 
+  it('caps a person at 100 tokens (409 until one is revoked)', async () => {
+    const jar = await signIn(portal.url, 'carol');
+    const existing = (await call({ jar }, 'GET', '/auth/tokens')).body.items.length as number;
+    for (let i = existing; i < 100; i++) {
+      expect((await call({ jar }, 'POST', '/auth/tokens', { name: `t${i}` })).status).toBe(201);
+    }
+    const over = await call({ jar }, 'POST', '/auth/tokens', { name: 'one too many' });
+    expect(over.status).toBe(409);
+    expect(over.body).toMatchObject({ code: 'INVALID_STATE' });
+    expect(over.body.detail).toMatch(/revoke/);
+    const first = (await call({ jar }, 'GET', '/auth/tokens')).body.items[0].token_id;
+    expect((await call({ jar }, 'DELETE', `/auth/tokens/${first}`)).status).toBe(204);
+    expect((await call({ jar }, 'POST', '/auth/tokens', { name: 'room again' })).status).toBe(201);
+  });
+
   it('an expired token is 401; `current` revokes the token a request is made with', async () => {
     const jar = await signIn(portal.url, 'bob');
     const short = (await call({ jar }, 'POST', '/auth/tokens', { name: 'one day', expires_in_days: 1 })).body.token;
