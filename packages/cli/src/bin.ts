@@ -7,6 +7,8 @@ const USAGE = `Usage: speos-portal <command>
 Commands:
   serve                          start the portal (configuration from environment variables; see README)
   worker                         run SPEOS jobs from the portal's queue (on a machine with the solver)
+  login [--with-token]           sign this computer in (saves a personal API token)
+  logout                         revoke that token and forget it
   upload FILE --job-name NAME    upload a SPEOS model (resumable) and submit the job
   tasks list | show ID           list tasks, show one (status, progress, history)
   tasks logs ID [--follow]       the solver's console output, optionally until the task ends
@@ -85,6 +87,11 @@ async function main(argv: string[]): Promise<void> {
     await uploadCommand(rest);
     process.exit(0); // keep-alive sockets and timers must not hold the terminal
   }
+  if (command === 'login' || command === 'logout') {
+    const { loginCommand, logoutCommand } = await import('./commands/login.js');
+    await (command === 'login' ? loginCommand(rest) : logoutCommand(rest));
+    process.exit(0); // a pending stdin read or keep-alive socket must not hold the terminal
+  }
   if (command === 'tasks') {
     const { tasksCommand } = await import('./commands/tasks.js');
     await tasksCommand(rest);
@@ -95,10 +102,9 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
-  const prefix =
-    process.argv[2] === 'upload' || process.argv[2] === 'tasks' || process.argv[2] === 'worker'
-      ? `speos-portal ${process.argv[2]}`
-      : 'speos-portal';
+  const prefix = ['upload', 'tasks', 'worker', 'login', 'logout'].includes(process.argv[2] ?? '')
+    ? `speos-portal ${process.argv[2]}`
+    : 'speos-portal';
   console.error(`${prefix}: ${oneLine(error)}`);
   process.exit(error instanceof CliError ? error.exitCode : 1);
 });

@@ -2,6 +2,7 @@
 import { NetworkError, PortalApiError, PortalClient, withRetry } from '@speos-portal/client';
 import type { UploadConfigResponse } from '@speos-portal/protocol';
 import { CliError } from './cli-error.js';
+import { configPath, readCliConfig, serverKey } from './credentials.js';
 
 export const DEFAULT_URL = 'http://localhost:8000';
 
@@ -10,15 +11,21 @@ export interface ConnectionFlags {
   token?: string | undefined;
 }
 
-export function connect(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process.env): PortalClient {
-  const baseUrl = flags.server || env.SPEOS_PORTAL_URL || DEFAULT_URL;
+/**
+ * The portal and token to use: flags, then SPEOS_PORTAL_URL / SPEOS_PORTAL_TOKEN, then what
+ * `speos-portal login` saved in the config file.
+ */
+export async function connect(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process.env): Promise<PortalClient> {
+  const saved = await readCliConfig(configPath(env));
+  const baseUrl = serverKey(flags.server || env.SPEOS_PORTAL_URL || saved.server || DEFAULT_URL);
   try {
     const parsed = new URL(baseUrl);
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('scheme');
   } catch {
     throw new CliError(`not an http(s) URL: "${baseUrl}" (--server or SPEOS_PORTAL_URL)`, 2);
   }
-  return new PortalClient({ baseUrl, token: flags.token || env.SPEOS_PORTAL_TOKEN || undefined });
+  const token = flags.token || env.SPEOS_PORTAL_TOKEN || saved.logins?.[baseUrl]?.token || undefined;
+  return new PortalClient({ baseUrl, token });
 }
 
 /** Turns a failed API call into the one line the user sees. */
@@ -27,7 +34,7 @@ export function explain(api: PortalClient, error: unknown): CliError {
   if (error instanceof PortalApiError) {
     if (error.status === 401) {
       return new CliError(
-        `the server at ${api.baseUrl} requires a valid token (--token or SPEOS_PORTAL_TOKEN): ${error.detail}`,
+        `the server at ${api.baseUrl} requires a valid token (speos-portal login, --token or SPEOS_PORTAL_TOKEN): ${error.detail}`,
       );
     }
     return new CliError(`${error.detail}${error.code ? ` (${error.code})` : ` (HTTP ${error.status})`}`);

@@ -4,17 +4,27 @@
  */
 import type {
   AbortResponse,
+  ApiTokenList,
   CompleteRequest,
   CompleteResponse,
   ConfirmRequest,
   ConfirmResponse,
+  CreatedToken,
+  CreateTokenRequest,
+  DeviceCodeResponse,
+  DeviceInfo,
+  DeviceTokenIssued,
+  DeviceTokenPending,
   ErrorCode,
   InitRequest,
   InitResponse,
   ListResponse,
+  LogoutResponse,
   LogQuery,
   LogResponse,
+  MeResponse,
   OutputsResponse,
+  OwnersResponse,
   RetryRequest,
   RetryResponse,
   SignRequest,
@@ -121,6 +131,50 @@ export class PortalClient {
   }
   getOutputs(taskId: string, signal?: AbortSignal): Promise<OutputsResponse> {
     return this.#request('GET', `/tasks/${encodeURIComponent(taskId)}/outputs`, undefined, signal);
+  }
+
+  /** Who the token (or the browser's session) belongs to; `user` is null when nobody is signed in. */
+  me(signal?: AbortSignal): Promise<MeResponse> {
+    return this.#request('GET', '/auth/me', undefined, signal);
+  }
+  /** Ends the browser's session; `redirect_url` is where to go next (the provider's logout). */
+  logout(signal?: AbortSignal): Promise<LogoutResponse> {
+    return this.#request('POST', '/auth/logout', undefined, signal);
+  }
+  listApiTokens(signal?: AbortSignal): Promise<ApiTokenList> {
+    return this.#request('GET', '/auth/tokens', undefined, signal);
+  }
+  /** Needs a signed-in browser session; the answer's `token` is shown this once. */
+  createApiToken(body: CreateTokenRequest, signal?: AbortSignal): Promise<CreatedToken> {
+    return this.#post('/auth/tokens', body, signal);
+  }
+  /** `current`: the token this client is using. */
+  async revokeApiToken(tokenId: string, signal?: AbortSignal): Promise<void> {
+    await this.#request('DELETE', `/auth/tokens/${encodeURIComponent(tokenId)}`, undefined, signal);
+  }
+  /** `speos-portal login`, step 1: a code for the person to approve in the browser. */
+  startDeviceLogin(clientName: string, signal?: AbortSignal): Promise<DeviceCodeResponse> {
+    return this.#post('/auth/device/code', { client_name: clientName }, signal);
+  }
+  /** Step 3: `status` is pending or slow_down until the person approves; then the new token, once. */
+  pollDeviceLogin(deviceCode: string, signal?: AbortSignal): Promise<DeviceTokenIssued | DeviceTokenPending> {
+    return this.#post('/auth/device/token', { device_code: deviceCode }, signal);
+  }
+  /** Step 2, in the browser: what is asking, then approve or deny it. */
+  describeDeviceLogin(userCode: string, signal?: AbortSignal): Promise<DeviceInfo> {
+    return this.#request('GET', `/auth/device/${encodeURIComponent(userCode)}`, undefined, signal);
+  }
+  async decideDeviceLogin(userCode: string, approve: boolean, signal?: AbortSignal): Promise<void> {
+    await this.#request(
+      'POST',
+      `/auth/device/${encodeURIComponent(userCode)}/${approve ? 'approve' : 'deny'}`,
+      undefined,
+      signal,
+    );
+  }
+  /** Admins: everyone who owns tasks (for the owner filter). */
+  listOwners(signal?: AbortSignal): Promise<OwnersResponse> {
+    return this.#request('GET', '/admin/owners', undefined, signal);
   }
 
   /**

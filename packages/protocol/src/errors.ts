@@ -13,7 +13,22 @@ export const ERRORS = {
   INVALID_PART: { status: 400, summary: 'a part_number outside 1…total_chunks' },
   ETAG_MISMATCH: { status: 400, summary: 'an ETag in complete differs from the stored part' },
   PART_SIZE_MISMATCH: { status: 400, summary: 'the body of a part PUT (or a stored part) has the wrong length' },
-  UNAUTHENTICATED: { status: 401, summary: 'auth is enabled and the bearer token is missing or unknown' },
+  LOGIN_FAILED: {
+    status: 400,
+    summary:
+      'the sign-in callback was refused (state, nonce or PKCE mismatch, replayed or expired, or the provider refused)',
+  },
+  LOGIN_CODE_INVALID: { status: 400, summary: 'a `speos-portal login` code is unknown, expired or already used' },
+  UNAUTHENTICATED: {
+    status: 401,
+    summary: 'auth is enabled and there is no valid credential (bearer token, API token or session)',
+  },
+  FORBIDDEN: { status: 403, summary: 'signed in, but this needs an admin or a browser session' },
+  CSRF_REJECTED: {
+    status: 403,
+    summary: 'a change made with the session cookie came from another site (Origin not this portal)',
+  },
+  LOGIN_DENIED: { status: 403, summary: 'the person denied the `speos-portal login` request in the browser' },
   SIGNATURE_INVALID: { status: 403, summary: 'the upload URL was altered or signed with another key' },
   URL_EXPIRED: { status: 403, summary: 'the upload URL is past its expiry; call sign for a fresh one' },
   TASK_NOT_FOUND: { status: 404, summary: 'no such task (or it belongs to another user)' },
@@ -34,6 +49,10 @@ export const ERRORS = {
   VALIDATION_FAILED: { status: 422, summary: 'a field is missing or breaks a rule; detail names it' },
   RATE_LIMITED: { status: 429, summary: 'too many requests; retry after Retry-After seconds' },
   INTERNAL_ERROR: { status: 500, summary: 'a bug or an unexpected failure; the log has the request id' },
+  IDENTITY_PROVIDER_UNAVAILABLE: {
+    status: 503,
+    summary: 'the OpenID provider cannot be reached; retry after Retry-After',
+  },
   STORAGE_UNAVAILABLE: {
     status: 503,
     summary: 'the database or object store cannot be reached; retry after Retry-After',

@@ -4,6 +4,7 @@
  * Field names are snake_case because the wire format demands it.
  */
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { TaskOwner } from './auth.js';
 import { MAX_CHUNK_SIZE, MAX_PARTS, MIN_CHUNK_SIZE } from './planning.js';
 
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
@@ -324,6 +325,8 @@ export const Task = Type.Object({
   retried_task_ids: Type.Array(Type.String()),
   download_url: Nullable(Type.String()),
   download_name: Nullable(Type.String()),
+  /** Who submitted it; only in answers to admins. */
+  owner: Type.Optional(Nullable(TaskOwner)),
 });
 export type Task = Static<typeof Task>;
 
@@ -345,6 +348,13 @@ export const TaskListQuery = Type.Object({
   ),
   submitter: Type.Optional(Type.String({ maxLength: 100 })),
   q: Type.Optional(Type.String({ maxLength: 200, description: 'matches job_name or display_name' })),
+  owner: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 100,
+      description: "an owner's id (admins: anyone's; others see only their own)",
+    }),
+  ),
 });
 export type TaskListQuery = Static<typeof TaskListQuery>;
 

@@ -7,10 +7,10 @@ import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
+import { setupSignIn } from './auth/setup.js';
 import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config.js';
 import { type Db, openDatabase } from './db/connect.js';
-import { registerAuth } from './http/auth.js';
 import { registerErrorHandling } from './http/errors.js';
 import { IdempotencyKeys, REPLAYED_HEADER } from './http/idempotency.js';
 import { Metrics } from './http/metrics.js';
@@ -90,7 +90,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     exposedHeaders: ['ETag', 'X-Request-Id', 'Content-Disposition', 'Content-Range', 'Retry-After', REPLAYED_HEADER],
     maxAge: 600,
   });
-  registerAuth(app, config.authTokens);
+  const signIn = await setupSignIn(app, { config, db, clock });
   const metrics = new Metrics(db);
   metrics.register(app);
 
@@ -106,7 +106,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       components: {
         securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
       },
-      security: config.authTokens.size > 0 ? [{ bearer: [] }] : [],
+      security: signIn.authenticator.required ? [{ bearer: [] }] : [],
     },
   });
   // The docs' page and its static assets (registered next) are public.
@@ -128,6 +128,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     const hide = prefix !== '';
     await app.register(uploadRoutes, { prefix, service: uploads, config, hide });
     await app.register(formRoute, { prefix, submission, config, hide, onQueued: deps.onQueued });
+    await app.register(signIn.routes, { prefix, hide });
     await app.register(taskRoutes, { prefix, tasks, store, hide });
     await app.register(controlRoutes, { prefix, control, store, hide, onQueued: deps.onQueued });
     if (store instanceof FsObjectStore) await app.register(partRoute, { prefix, store, metrics, hide });

@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import { DEFAULT_CHUNK_SIZE, DEFAULT_MAX_FILE_SIZE, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from '@speos-portal/protocol';
+import { type AuthConfig, loadAuthConfig } from './auth/config.js';
 
 export interface Config {
   port: number;
@@ -24,6 +25,8 @@ export interface Config {
   uploadExpiryIntervalSeconds: number;
   /** token → user; empty: auth off. */
   authTokens: Map<string, string>;
+  /** Sign-in with an OpenID provider, sessions, admins (auth/config.ts). */
+  auth: AuthConfig;
   /** '*' or an allow-list of origins. */
   corsOrigins: '*' | string[];
   speosVersions: string[];
@@ -226,6 +229,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     uploadTtlHours: integer(env, 'UPLOAD_TTL_HOURS', 72, 1, 24 * 365),
     uploadExpiryIntervalSeconds: integer(env, 'UPLOAD_EXPIRY_INTERVAL_SECONDS', 600, 1, 24 * 3600),
     authTokens: authTokens(env),
+    auth: loadAuthConfig(env),
     corsOrigins,
     speosVersions,
     speosProfiles: list(env, 'SPEOS_PROFILES', ['Standard', 'High Quality', 'Fast Preview']),

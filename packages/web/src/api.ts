@@ -4,6 +4,7 @@
  * The bearer token (when the server has auth on) is asked once and kept in localStorage.
  */
 import { PortalApiError, PortalClient } from '@speos-portal/client';
+import type { MeResponse } from '@speos-portal/protocol';
 import { readPref, writePref } from './prefs.js';
 import { Observable } from './uploads/observable.js';
 
@@ -18,6 +19,10 @@ interface AuthState {
   asking: boolean;
   /** Bumps when the token changes, so pages reload what failed. */
   generation: number;
+  /** Who is signed in and how this portal signs people in (GET /auth/me); undefined until known. */
+  me: MeResponse | undefined;
+  /** True once the page is on its way to the provider's sign-in: render nothing more. */
+  redirecting: boolean;
 }
 
 class Auth extends Observable<AuthState> {
@@ -25,7 +30,7 @@ class Auth extends Observable<AuthState> {
 
   constructor() {
     const token = readPref('token');
-    super({ token, asking: false, generation: 0 });
+    super({ token, asking: false, generation: 0, me: undefined, redirecting: false });
     this.#client = new PortalClient({ baseUrl: apiBaseUrl(), token });
   }
 
@@ -39,6 +44,43 @@ class Auth extends Observable<AuthState> {
     this.set({ token: trimmed, asking: false, generation: this.snapshot.generation + 1 });
   }
 
+  /**
+   * Learns who is signed in. With company sign-in (OIDC) and nobody signed in, the page goes to
+   * the provider and comes back here; a portal that predates /auth/me counts as open.
+   */
+  async load(): Promise<void> {
+    let me: MeResponse;
+    try {
+      me = await this.#client.me();
+    } catch (error) {
+      if (error instanceof PortalApiError && error.status === 401) {
+        // A saved token the server no longer accepts: forget it, then ask again.
+        if (this.snapshot.token) {
+          this.setToken(undefined);
+          return this.load();
+        }
+      }
+      me = { user: null, auth_required: false, oidc: false, login_url: null };
+    }
+    this.set({ me });
+    if (me.oidc && !me.user) this.signIn();
+  }
+
+  /** Off to the provider's sign-in, back to this very page afterwards. */
+  signIn(): void {
+    if (this.snapshot.redirecting) return;
+    this.set({ redirecting: true });
+    const here = `${window.location.pathname}${window.location.search}${window.location.hash}`;
+    window.location.assign(`${apiUrl('/auth/login')}?return_to=${encodeURIComponent(here)}`);
+  }
+
+  /** Ends the session here and, when it has one, at the provider. */
+  async signOut(): Promise<void> {
+    const { redirect_url } = await this.#client.logout();
+    this.set({ redirecting: true });
+    window.location.assign(redirect_url);
+  }
+
   ask(): void {
     this.set({ asking: true });
   }
@@ -47,11 +89,15 @@ class Auth extends Observable<AuthState> {
     this.set({ asking: false });
   }
 
-  /** Opens the token dialog when an error is a 401; returns whether it was. */
+  /**
+   * On a 401: with company sign-in (the session ended) off to sign in again, else opens the
+   * token dialog. Returns whether it was a 401.
+   */
   noticeError(error: unknown): boolean {
     const api = error instanceof PortalApiError ? error : (error as { cause?: unknown })?.cause;
     if (api instanceof PortalApiError && api.status === 401) {
-      if (!this.snapshot.asking) this.ask();
+      if (this.snapshot.me?.oidc && !this.snapshot.token) this.signIn();
+      else if (!this.snapshot.asking) this.ask();
       return true;
     }
     return false;

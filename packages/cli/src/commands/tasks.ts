@@ -99,7 +99,7 @@ export async function tasksCommand(argv: string[]): Promise<void> {
   if (sub !== 'list' && rest.length !== 1) {
     throw new CliError(`${sub} takes exactly one TASK_ID, got ${rest.length}`, 2);
   }
-  const api = connect(values);
+  const api = await connect(values);
   const ctx: TaskContext = {
     api,
     values,

@@ -117,7 +117,7 @@ export async function uploadCommand(argv: string[]): Promise<void> {
       })
     : undefined;
 
-  const api = connect(values);
+  const api = await connect(values);
   const config = await fetchConfig(api);
   for (const source of include ? [master, include] : [master]) {
     if (source.size > config.max_file_size) {

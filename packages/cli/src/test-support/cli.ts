@@ -13,11 +13,22 @@ export interface CliRun {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export function startCli(args: string[], env: Record<string, string> = {}): CliRun {
+/**
+ * The CLI as a child; `input` is its standard input (else none). Its config file defaults to
+ * one that does not exist, so a developer's own `speos-portal login` never leaks into tests.
+ */
+export function startCli(args: string[], env: Record<string, string> = {}, input?: string): CliRun {
   const child = spawn(process.execPath, [BIN, ...args], {
-    env: { ...process.env, SPEOS_PORTAL_URL: '', SPEOS_PORTAL_TOKEN: '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      SPEOS_PORTAL_URL: '',
+      SPEOS_PORTAL_TOKEN: '',
+      SPEOS_PORTAL_CONFIG: '/nonexistent/speos-portal-test/config.json',
+      ...env,
+    },
+    stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
+  if (input !== undefined) child.stdin?.end(input);
   let out = '';
   let err = '';
   child.stdout?.on('data', (d) => {
@@ -32,8 +43,8 @@ export function startCli(args: string[], env: Record<string, string> = {}): CliR
   return { child, stdout: () => out, stderr: () => err, exited };
 }
 
-export async function runCli(args: string[], env: Record<string, string> = {}) {
-  const run = startCli(args, env);
+export async function runCli(args: string[], env: Record<string, string> = {}, input?: string) {
+  const run = startCli(args, env, input);
   const { code } = await run.exited;
   return { code, stdout: run.stdout(), stderr: run.stderr() };
 }

@@ -5,6 +5,7 @@
 import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
 import { workerMigration } from './migration-0002-worker.js';
 import { idempotencyMigration } from './migration-0003-idempotency.js';
+import { authMigration } from './migration-0004-auth.js';
 
 const migrations: Record<string, Migration> = {
   '0001_tasks_uploads_history': {
@@ -83,6 +84,7 @@ const migrations: Record<string, Migration> = {
   },
   '0002_worker': workerMigration,
   '0003_idempotency_keys': idempotencyMigration,
+  '0004_auth': authMigration,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -101,8 +101,56 @@ export interface IdempotencyKeysTable {
   created_at: number;
 }
 
+/** A person who signed in with the OpenID provider (migration-0004-auth.ts). */
+export interface UsersTable {
+  user_id: string;
+  issuer: string;
+  subject: string;
+  name: string | null;
+  email: string | null;
+  /** JSON array of strings. */
+  groups: string;
+  created_at: number;
+  last_login_at: number;
+}
+
+export interface SessionsTable {
+  session_hash: string;
+  user_id: string;
+  created_at: number;
+  last_seen_at: number;
+  expires_at: number;
+  id_token: string | null;
+}
+
+export interface ApiTokensTable {
+  token_id: string;
+  user_id: string;
+  name: string;
+  token_hash: string;
+  hint: string;
+  created_at: number;
+  last_used_at: number | null;
+  expires_at: number | null;
+}
+
+export interface DeviceLoginsTable {
+  device_hash: string;
+  user_code: string;
+  client_name: string;
+  status: string;
+  user_id: string | null;
+  created_at: number;
+  expires_at: number;
+  last_poll_at: number | null;
+}
+
 export interface Database {
   idempotency_keys: IdempotencyKeysTable;
+  users: UsersTable;
+  sessions: SessionsTable;
+  api_tokens: ApiTokensTable;
+  device_logins: DeviceLoginsTable;
   tasks: TasksTable;
   task_logs: TaskLogsTable;
   task_outputs: TaskOutputsTable;
@@ -115,3 +163,5 @@ export type NewTask = Insertable<TasksTable>;
 export type TaskUpdate = Updateable<TasksTable>;
 export type UploadRow = Selectable<UploadsTable>;
 export type NewUpload = Insertable<UploadsTable>;
+export type UserRow = Selectable<UsersTable>;
+export type ApiTokenRow = Selectable<ApiTokensTable>;

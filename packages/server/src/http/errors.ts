@@ -71,7 +71,8 @@ export function describeValidation(errors: AjvError[], context: string): ErrorBo
 }
 
 function send(reply: FastifyReply, code: ErrorCode, detail: string, extra?: Record<string, unknown>) {
-  if (code === 'RATE_LIMITED' || code === 'STORAGE_UNAVAILABLE') reply.header('Retry-After', '30');
+  if (code === 'RATE_LIMITED' || code === 'STORAGE_UNAVAILABLE' || code === 'IDENTITY_PROVIDER_UNAVAILABLE')
+    reply.header('Retry-After', '30');
   return reply.code(ERRORS[code].status).send({ detail, code, ...extra });
 }
 

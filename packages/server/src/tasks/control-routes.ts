@@ -48,7 +48,7 @@ export const controlRoutes: FastifyPluginAsync<ControlRoutesOptions> = async (
         response: { 200: StopResponse, ...errorResponses(['TASK_NOT_FOUND', 'TASK_NOT_RUNNING']) },
       },
     },
-    async (request) => control.stop(request.owner, (request.params as IdParams).task_id),
+    async (request) => control.stop(request.taskScope, (request.params as IdParams).task_id),
   );
 
   app.post(
@@ -71,10 +71,11 @@ export const controlRoutes: FastifyPluginAsync<ControlRoutesOptions> = async (
     },
     async (request, reply) => {
       const { replayed, ...answer } = await control.retry(
-        request.owner,
+        request.taskScope,
         (request.params as IdParams).task_id,
         (request.body ?? {}) as RetryRequest,
         idempotencyKey(request.headers),
+        request.owner,
       );
       if (replayed) reply.header(REPLAYED_HEADER, 'true');
       else onQueued?.();
@@ -97,7 +98,7 @@ export const controlRoutes: FastifyPluginAsync<ControlRoutesOptions> = async (
       },
     },
     async (request, reply) => {
-      await control.delete(request.owner, (request.params as IdParams).task_id);
+      await control.delete(request.taskScope, (request.params as IdParams).task_id);
       return reply.code(204).send();
     },
   );
@@ -116,7 +117,7 @@ export const controlRoutes: FastifyPluginAsync<ControlRoutesOptions> = async (
     },
     async (request) => {
       const { offset = 0, limit = 1048576 } = request.query as LogQuery;
-      return control.logs(request.owner, (request.params as IdParams).task_id, offset, limit);
+      return control.logs(request.taskScope, (request.params as IdParams).task_id, offset, limit);
     },
   );
 
@@ -131,7 +132,7 @@ export const controlRoutes: FastifyPluginAsync<ControlRoutesOptions> = async (
         response: { 200: OutputsResponse, ...errorResponses(['TASK_NOT_FOUND']) },
       },
     },
-    async (request) => control.outputs(request.owner, (request.params as IdParams).task_id),
+    async (request) => control.outputs(request.taskScope, (request.params as IdParams).task_id),
   );
 
   app.get(
@@ -146,7 +147,7 @@ export const controlRoutes: FastifyPluginAsync<ControlRoutesOptions> = async (
       },
     },
     async (request, reply) => {
-      const { task, rows } = await control.outputRows(request.owner, (request.params as IdParams).task_id);
+      const { task, rows } = await control.outputRows(request.taskScope, (request.params as IdParams).task_id);
       const out = new PassThrough();
       const zip = new Zip((error, chunk, final) => {
         if (error) return out.destroy(error);
@@ -190,7 +191,7 @@ export const controlRoutes: FastifyPluginAsync<ControlRoutesOptions> = async (
     },
     async (request, reply) => {
       const params = request.params as IdParams & { '*': string };
-      const row = await control.outputFile(request.owner, params.task_id, params['*']);
+      const row = await control.outputFile(request.taskScope, params.task_id, params['*']);
       const name = path.posix.basename(row.path);
       if (store.presignGetObject) {
         return reply.redirect(await store.presignGetObject(row.object_key, { expiresIn: 3600, filename: name }));

@@ -129,17 +129,22 @@ export class TaskControl {
    * A new PENDING task on the same inputs and parameters. With an Idempotency-Key, a
    * repeat of the same request answers with the task the first one made.
    */
+  /**
+   * @param owner whose tasks the caller may retry (null: any, for admins and with auth off)
+   * @param requester who is asking: the scope of the idempotency key (an admin's own keys)
+   */
   async retry(
     owner: Owner,
     taskId: string,
     request: RetryRequest,
     idempotencyKey?: string,
+    requester: Owner = owner,
   ): Promise<RetryResponse & { replayed: boolean }> {
     const what = {
       what: `retry of task ${taskId}`,
       fingerprint: fingerprint({ operation: 'retry', task_id: taskId, ...request }),
     };
-    const { answer, replayed } = await this.#keys.once(owner, idempotencyKey, what, async (trx) => {
+    const { answer, replayed } = await this.#keys.once(requester, idempotencyKey, what, async (trx) => {
       const task = await findTask(trx, taskId, owner);
       if (!task) throw new ApiError('TASK_NOT_FOUND', `Task ${taskId} does not exist.`);
       if (task.status === 'PENDING' || task.status === 'RUNNING') {

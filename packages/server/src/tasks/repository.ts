@@ -6,7 +6,10 @@ import type { Database, NewTask, NewUpload, TaskRow, UploadRow } from '../db/sch
 
 type Executor = Kysely<Database> | Transaction<Database>;
 
-/** Who is asking: a user name when auth is on, null when it is off (everyone sees all). */
+/**
+ * Whose rows a query may touch: an owner id (an AUTH_TOKENS user name, or `oidc:…` for a
+ * signed-in person), or null for everyone's (auth off, or an admin reading tasks).
+ */
 export type Owner = string | null;
 
 export async function findTask(db: Executor, taskId: string, owner: Owner): Promise<TaskRow | undefined> {
@@ -134,7 +137,10 @@ export async function retriedTaskIds(db: Executor, taskIds: string[]): Promise<M
 }
 
 export interface TaskFilter {
+  /** Whose tasks may be seen: null for everyone's (admins, auth off). */
   owner: Owner;
+  /** The list's owner filter (an admin's choice; for others it can only narrow to their own). */
+  ownedBy?: string;
   statuses?: string[];
   submitter?: string;
   query?: string;
@@ -153,6 +159,7 @@ export async function listTasks(
 ): Promise<{ rows: TaskRow[]; total: number }> {
   let query = db.selectFrom('tasks');
   if (filter.owner !== null) query = query.where('owner', '=', filter.owner);
+  if (filter.ownedBy !== undefined) query = query.where('owner', '=', filter.ownedBy);
   if (filter.statuses?.length) query = query.where('status', 'in', filter.statuses);
   if (filter.submitter) query = query.where('submitter', '=', filter.submitter);
   if (filter.query) {

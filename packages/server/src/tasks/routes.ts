@@ -27,12 +27,13 @@ export const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (app, { t
       schema: {
         hide,
         tags,
-        summary: 'List tasks, newest first (paged; filter by status, submitter, name)',
+        summary: 'List tasks, newest first (paged; filter by status, submitter, name; admins: by owner)',
         querystring: TaskListQuery,
         response: { 200: TaskListResponse, ...errorResponses([]) },
       },
     },
-    async (request) => tasks.list(request.owner, request.query as TaskListQuery),
+    async (request) =>
+      tasks.list(request.taskScope, request.query as TaskListQuery, { withOwners: request.principal?.admin === true }),
   );
 
   app.get(
@@ -46,7 +47,10 @@ export const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (app, { t
         response: { 200: Task, ...errorResponses(['TASK_NOT_FOUND']) },
       },
     },
-    async (request) => tasks.get(request.owner, (request.params as { task_id: string }).task_id),
+    async (request) =>
+      tasks.get(request.taskScope, (request.params as { task_id: string }).task_id, {
+        withOwners: request.principal?.admin === true,
+      }),
   );
 
   app.get(
@@ -60,7 +64,10 @@ export const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (app, { t
         response: { 200: TaskDetail, ...errorResponses(['TASK_NOT_FOUND']) },
       },
     },
-    async (request) => tasks.detail(request.owner, (request.params as { task_id: string }).task_id),
+    async (request) =>
+      tasks.detail(request.taskScope, (request.params as { task_id: string }).task_id, {
+        withOwners: request.principal?.admin === true,
+      }),
   );
 
   app.get(
@@ -82,7 +89,7 @@ export const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (app, { t
     },
     async (request, reply) => {
       const { task_id: taskId, file_type: fileType } = request.params as { task_id: string; file_type: FileType };
-      const upload = await tasks.inputFile(request.owner, taskId, fileType);
+      const upload = await tasks.inputFile(request.taskScope, taskId, fileType);
       if (store.presignGetObject) {
         // S3 storage: the client fetches the bytes from the store itself (Range works there too).
         const url = await store.presignGetObject(upload.object_key, {

@@ -8,6 +8,7 @@ import {
   type TaskListResponse,
   type TaskStatus,
 } from '@speos-portal/protocol';
+import { usersById } from '../auth/users.js';
 import type { Clock } from '../clock.js';
 import { toSeconds } from '../clock.js';
 import type { Db } from '../db/connect.js';
@@ -22,6 +23,12 @@ import { findTask, findUploadsById, listTasks, type Owner, retriedTaskIds, statu
  */
 export const SUBMITTED_STATUSES: readonly TaskStatus[] = ['PENDING', 'RUNNING', 'SUCCESS', 'FAILURE', 'CANCELLED'];
 
+/** How an answer is shaped for the asker. */
+interface View {
+  /** Add each task's owner (admins). */
+  withOwners?: boolean;
+}
+
 export class TaskService {
   readonly #db: Db;
   readonly #clock: Clock;
@@ -31,7 +38,8 @@ export class TaskService {
     this.#clock = deps.clock;
   }
 
-  async #present(rows: TaskRow[]): Promise<Task[]> {
+  /** Admins see who owns each task. */
+  async #present(rows: TaskRow[], view: View = {}): Promise<Task[]> {
     const uploadIds = rows.flatMap((r) => [r.master_upload_id, r.include_upload_id]).filter((id): id is string => !!id);
     const uploads = await findUploadsById(this.#db, uploadIds);
     const retried = await retriedTaskIds(
@@ -39,12 +47,27 @@ export class TaskService {
       rows.map((r) => r.task_id),
     );
     const now = this.#clock();
-    return rows.map((row) => presentTask(row, uploads, retried.get(row.task_id) ?? [], now));
+    const tasks = rows.map((row) => presentTask(row, uploads, retried.get(row.task_id) ?? [], now));
+    if (!view.withOwners) return tasks;
+    const users = await usersById(
+      this.#db,
+      rows.map((r) => r.owner ?? ''),
+    );
+    return tasks.map((task, i) => {
+      const owner = rows[i]!.owner;
+      const user = owner ? users.get(owner) : undefined;
+      return {
+        ...task,
+        owner:
+          owner === null ? null : { id: owner, name: user?.name ?? user?.email ?? owner, email: user?.email ?? null },
+      };
+    });
   }
 
   async list(
     owner: Owner,
-    query: { page?: number; page_size?: number; status?: string; submitter?: string; q?: string },
+    query: { page?: number; page_size?: number; status?: string; submitter?: string; q?: string; owner?: string },
+    view: View = {},
   ): Promise<TaskListResponse> {
     const page = query.page ?? 1;
     const pageSize = query.page_size ?? 20;
@@ -63,6 +86,7 @@ export class TaskService {
       this.#db,
       {
         owner,
+        ownedBy: query.owner?.trim() || undefined,
         statuses: statuses?.length ? statuses : [...SUBMITTED_STATUSES],
         submitter: query.submitter?.trim() || undefined,
         query: query.q?.trim() || undefined,
@@ -70,7 +94,7 @@ export class TaskService {
       page,
       pageSize,
     );
-    return { items: await this.#present(rows), total, page, page_size: pageSize };
+    return { items: await this.#present(rows, view), total, page, page_size: pageSize };
   }
 
   async #row(owner: Owner, taskId: string): Promise<TaskRow> {
@@ -79,13 +103,13 @@ export class TaskService {
     return row;
   }
 
-  async get(owner: Owner, taskId: string): Promise<Task> {
-    const [task] = await this.#present([await this.#row(owner, taskId)]);
+  async get(owner: Owner, taskId: string, view: View = {}): Promise<Task> {
+    const [task] = await this.#present([await this.#row(owner, taskId)], view);
     return task!;
   }
 
-  async detail(owner: Owner, taskId: string): Promise<TaskDetail> {
-    const task = await this.get(owner, taskId);
+  async detail(owner: Owner, taskId: string, view: View = {}): Promise<TaskDetail> {
+    const task = await this.get(owner, taskId, view);
     const history = await statusHistory(this.#db, taskId);
     return {
       ...task,

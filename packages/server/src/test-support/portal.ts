@@ -13,6 +13,7 @@ import type { FastifyInstance } from 'fastify';
 import { createPortal } from '../app.js';
 import type { Clock } from '../clock.js';
 import { loadConfig } from '../config.js';
+import type { Db } from '../db/connect.js';
 import { loadWorkerConfig } from '../worker/config.js';
 
 export async function freePort(): Promise<number> {
@@ -34,25 +35,29 @@ export interface TestPortal {
   url: string;
   dataDir: string;
   app: FastifyInstance;
+  /** The portal's database, for tests that check what was stored. */
+  db: Db;
   close(): Promise<void>;
 }
 
 /** Starts a portal in this process. `env` overrides the configuration variables. */
 export async function startTestPortal(
   env: Record<string, string> = {},
-  options: { clock?: Clock; dataDir?: string } = {},
+  options: { clock?: Clock; dataDir?: string; port?: number } = {},
 ): Promise<TestPortal> {
   const dataDir = options.dataDir ?? (await tempDir());
-  const port = await freePort();
+  // A port chosen beforehand lets a test register the portal's URL with an OpenID provider first.
+  const port = options.port ?? (await freePort());
   const config = loadConfig({ PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'silent', ...env });
   // SPEOS_COMMAND_* in env starts an in-process worker, as `serve` does.
   const worker = loadWorkerConfig({ WORKER_POLL_SECONDS: '0.2', ...env }, dataDir);
-  const { app } = await createPortal(config, { worker, ...(options.clock ? { clock: options.clock } : {}) });
+  const { app, db } = await createPortal(config, { worker, ...(options.clock ? { clock: options.clock } : {}) });
   await app.listen({ port, host: '127.0.0.1' });
   return {
     url: `http://127.0.0.1:${port}`,
     dataDir,
     app,
+    db,
     async close() {
       // A test's client may keep connections open (keep-alive, a stalled PUT): give
       // requests a moment to finish, then cut what is left rather than hang the suite.

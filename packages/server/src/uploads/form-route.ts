@@ -7,6 +7,7 @@ import multipart from '@fastify/multipart';
 import { ApiError, SubmitFormFields, SubmitResponse } from '@speos-portal/protocol';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Config } from '../config.js';
+import { defaultSubmitter } from '../http/auth.js';
 import { IdempotencyHeaders, idempotencyKey, REPLAYED_HEADER } from '../http/idempotency.js';
 import { errorResponses } from '../http/openapi.js';
 import { FILE_FIELDS, type FormSubmission, MAX_FIELD_BYTES } from './form-submission.js';
@@ -75,7 +76,7 @@ export const formRoute: FastifyPluginAsync<FormRouteOptions> = async (app, { sub
       }
       let result: Awaited<ReturnType<FormSubmission['submit']>>;
       try {
-        result = await submission.submit(request.owner, request.parts(), key);
+        result = await submission.submit(request.owner, request.parts(), key, defaultSubmitter(request));
       } catch (error) {
         // Refused half-way: read and drop the rest of the body, so the client, still
         // sending, finishes and reads the answer instead of stalling.

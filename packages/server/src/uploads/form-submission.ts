@@ -124,6 +124,8 @@ export class FormSubmission {
     owner: Owner,
     parts: AsyncIterable<Multipart>,
     idempotencyKey: string | undefined,
+    /** Who the task shows as when the form names no submitter (a signed-in person's name). */
+    defaultSubmitter?: string,
   ): Promise<Remembered<SubmitResponse>> {
     const taskId = randomUUID();
     const texts: Record<string, string> = {};
@@ -134,7 +136,8 @@ export class FormSubmission {
         else readText(part, texts);
       }
       const master = stored.find((f) => f.fileType === 'master');
-      const options = jobOptions(texts);
+      const given = jobOptions(texts);
+      const options = given.submitter?.trim() ? given : { ...given, submitter: defaultSubmitter };
       if (!master) {
         throw validation(
           'master_file',

@@ -16,6 +16,7 @@ import {
 } from '@speos-portal/protocol';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Config } from '../config.js';
+import { defaultSubmitter } from '../http/auth.js';
 import { errorResponses } from '../http/openapi.js';
 import { configuredReleases, SOLVER_TYPES } from './job-settings.js';
 import type { UploadService } from './service.js';
@@ -92,7 +93,11 @@ export const uploadRoutes: FastifyPluginAsync<UploadRoutesOptions> = async (app,
         },
       },
     },
-    async (request) => service.confirm(request.owner, request.body as ConfirmRequest),
+    async (request) => {
+      const body = request.body as ConfirmRequest;
+      const submitter = body.submitter?.trim() ? body.submitter : defaultSubmitter(request);
+      return service.confirm(request.owner, { ...body, submitter });
+    },
   );
 
   app.post(

@@ -1,3 +1,6 @@
+import { useEffect } from 'react';
+import { DevicePage } from '../account/DevicePage.js';
+import { TokensPage } from '../account/TokensPage.js';
 import { auth } from '../api.js';
 import { useI18n } from '../i18n/i18n.js';
 import { SubmitPage } from '../submit/SubmitPage.js';
@@ -7,12 +10,18 @@ import { useObservable } from '../uploads/use-observable.js';
 import { LanguageSwitch } from './LanguageSwitch.js';
 import { useRoute } from './router.js';
 import { TokenDialog } from './TokenDialog.js';
+import { UserMenu } from './UserMenu.js';
 
 export function App() {
   const { t } = useI18n();
   const route = useRoute();
-  const { token } = useObservable(auth);
-  const current = route.page === 'submit' ? 'submit' : 'tasks';
+  const { token, me, redirecting } = useObservable(auth);
+  const current = route.page === 'task' ? 'tasks' : route.page;
+  useEffect(() => {
+    void auth.load();
+  }, []);
+  // With company sign-in, nothing shows until the person is known (or is on the way to sign in).
+  const waiting = me === undefined || redirecting || (me.oidc && !me.user);
   return (
     <>
       <a className="skip-link" href="#main">
@@ -30,6 +39,11 @@ export function App() {
           <a href="#/tasks" aria-current={current === 'tasks' ? 'page' : undefined}>
             {t('navTasks')}
           </a>
+          {me?.user?.via === 'session' ? (
+            <a href="#/tokens" aria-current={current === 'tokens' ? 'page' : undefined}>
+              {t('navTokens')}
+            </a>
+          ) : null}
         </nav>
         <div className="topbar-end">
           {token ? (
@@ -37,13 +51,24 @@ export function App() {
               {t('tokenButton')}
             </button>
           ) : null}
+          <UserMenu />
           <LanguageSwitch />
         </div>
       </header>
       <main id="main" tabIndex={-1}>
-        {route.page === 'submit' ? <SubmitPage /> : null}
-        {route.page === 'tasks' ? <TaskListPage /> : null}
-        {route.page === 'task' ? <TaskPage key={route.taskId} taskId={route.taskId} /> : null}
+        {waiting ? (
+          <p className="page muted" role="status">
+            {me?.oidc ? t('signingIn') : t('loading')}
+          </p>
+        ) : (
+          <>
+            {route.page === 'submit' ? <SubmitPage /> : null}
+            {route.page === 'tasks' ? <TaskListPage /> : null}
+            {route.page === 'task' ? <TaskPage key={route.taskId} taskId={route.taskId} /> : null}
+            {route.page === 'tokens' ? <TokensPage /> : null}
+            {route.page === 'device' ? <DevicePage key={route.code} code={route.code} /> : null}
+          </>
+        )}
       </main>
       <TokenDialog />
     </>

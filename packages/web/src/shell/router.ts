@@ -4,10 +4,20 @@
  */
 import { useEffect, useState } from 'react';
 
-export type Route = { page: 'submit' } | { page: 'tasks' } | { page: 'task'; taskId: string };
+export type Route =
+  | { page: 'submit' }
+  | { page: 'tasks' }
+  | { page: 'task'; taskId: string }
+  | { page: 'tokens' }
+  /** Approving a `speos-portal login` (the address it prints lands here with ?code=). */
+  | { page: 'device'; code: string };
 
 export function parseRoute(hash: string): Route {
   const path = hash.replace(/^#/, '');
+  if (path.startsWith('/tokens')) return { page: 'tokens' };
+  if (path.startsWith('/device')) {
+    return { page: 'device', code: new URLSearchParams(path.split('?')[1] ?? '').get('code') ?? '' };
+  }
   const task = /^\/tasks\/([^/?#]+)/.exec(path);
   if (task) return { page: 'task', taskId: decodeURIComponent(task[1]!) };
   if (path.startsWith('/tasks')) return { page: 'tasks' };

@@ -5,6 +5,7 @@ import { auth } from '../api.js';
 import { formatAgo, formatDuration, formatTime } from '../format.js';
 import { useI18n } from '../i18n/i18n.js';
 import { hrefTask } from '../shell/router.js';
+import { useObservable } from '../uploads/use-observable.js';
 import { ACTIVE_STATUSES, STATUSES, StatusBadge, statusLabel } from './StatusBadge.js';
 import { usePolling } from './use-polling.js';
 
@@ -26,7 +27,10 @@ export function TaskListPage() {
   const [status, setStatus] = useState('');
   const [submitter, setSubmitter] = useState('');
   const [name, setName] = useState('');
+  const [owner, setOwner] = useState('');
   const [page, setPage] = useState(1);
+  // Admins see everyone's tasks: an owner column and filter.
+  const admin = useObservable(auth).me?.user?.admin === true;
   const submitterQuery = useDebounced(submitter.trim());
   const nameQuery = useDebounced(name.trim());
   const query: TaskListQuery = {
@@ -35,6 +39,7 @@ export function TaskListPage() {
     ...(status ? { status } : {}),
     ...(submitterQuery ? { submitter: submitterQuery } : {}),
     ...(nameQuery ? { q: nameQuery } : {}),
+    ...(admin && owner ? { owner } : {}),
   };
   const list = usePolling(
     JSON.stringify(query),
@@ -76,6 +81,7 @@ export function TaskListPage() {
           </label>
           <input id={`${ids}-submitter`} type="search" value={submitter} onChange={onFilter(setSubmitter)} />
         </div>
+        {admin ? <OwnerFilter id={`${ids}-owner`} value={owner} onChange={onFilter(setOwner)} /> : null}
         <div className="field grow">
           <label className="field-label" htmlFor={`${ids}-name`}>
             {t('filterName')}
@@ -94,6 +100,7 @@ export function TaskListPage() {
             <tr>
               <th scope="col">{t('colJob')}</th>
               <th scope="col">{t('colStatus')}</th>
+              {admin ? <th scope="col">{t('colOwner')}</th> : null}
               <th scope="col">{t('colSubmitter')}</th>
               <th scope="col">{t('colVersion')}</th>
               <th scope="col" className="num">
@@ -107,18 +114,18 @@ export function TaskListPage() {
           </thead>
           <tbody>
             {list.data?.items.map((task) => (
-              <TaskRow key={task.task_id} task={task} />
+              <TaskRow key={task.task_id} task={task} showOwner={admin} />
             ))}
             {list.data && list.data.items.length === 0 ? (
               <tr>
-                <td colSpan={7} className="empty">
+                <td colSpan={admin ? 8 : 7} className="empty">
                   {t('noTasks')}
                 </td>
               </tr>
             ) : null}
             {!list.data && list.loading ? (
               <tr>
-                <td colSpan={7} className="empty">
+                <td colSpan={admin ? 8 : 7} className="empty">
                   {t('loading')}
                 </td>
               </tr>
@@ -140,7 +147,40 @@ export function TaskListPage() {
   );
 }
 
-function TaskRow({ task }: { task: Task }) {
+/** Admins: the people who own tasks (GET /admin/owners). */
+function OwnerFilter({
+  id,
+  value,
+  onChange,
+}: {
+  id: string;
+  value: string;
+  onChange(e: { target: { value: string } }): void;
+}) {
+  const { t } = useI18n();
+  const owners = usePolling(
+    'owners',
+    (signal) => auth.client().listOwners(signal),
+    () => false,
+  );
+  return (
+    <div className="field">
+      <label className="field-label" htmlFor={id}>
+        {t('filterOwner')}
+      </label>
+      <select id={id} value={value} onChange={onChange}>
+        <option value="">{t('anyOwner')}</option>
+        {owners.data?.items.map((o) => (
+          <option key={o.id} value={o.id}>
+            {o.email && o.email !== o.name ? `${o.name} (${o.email})` : o.name}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
+}
+
+function TaskRow({ task, showOwner }: { task: Task; showOwner: boolean }) {
   const { t, lang } = useI18n();
   const title = task.display_name || task.job_name || task.master?.filename || t('untitled');
   return (
@@ -161,6 +201,11 @@ function TaskRow({ task }: { task: Task }) {
           ) : null}
         </div>
       </td>
+      {showOwner ? (
+        <td className="owner-cell" title={task.owner?.email ?? undefined}>
+          {task.owner?.name ?? t('none')}
+        </td>
+      ) : null}
       <td>{task.submitter || t('none')}</td>
       <td>
         {task.version ?? t('none')} · {task.profile_name ?? t('none')}

@@ -219,6 +219,17 @@ function Parameters({ task }: { task: TaskDetail }) {
   const { t } = useI18n();
   const rows: [string, unknown][] = [
     [t('jobName'), task.job_name],
+    // Present only in admins' answers.
+    ...(task.owner
+      ? [
+          [
+            t('ownerLabel'),
+            task.owner.email && task.owner.email !== task.owner.name
+              ? `${task.owner.name} (${task.owner.email})`
+              : task.owner.name,
+          ] as [string, unknown],
+        ]
+      : []),
     [t('submitter'), task.submitter],
     [t('profile'), task.profile_name],
     [t('version'), task.version],
