@@ -378,11 +378,15 @@ export class S3ObjectStore implements ObjectStore {
     );
   }
 
-  async presignGetObject(key: string, options: { expiresIn: number; filename: string }): Promise<string> {
+  async presignGetObject(
+    key: string,
+    options: { expiresIn: number; filename: string; contentType?: string },
+  ): Promise<string> {
     const command = new GetObjectCommand({
       Bucket: this.bucket,
       Key: key,
       ResponseContentDisposition: contentDisposition(options.filename),
+      ...(options.contentType ? { ResponseContentType: options.contentType } : {}),
     });
     return getSignedUrl(this.#presigner, command, {
       expiresIn: Math.max(1, Math.min(Math.floor(options.expiresIn), MAX_PRESIGN_SECONDS)),
