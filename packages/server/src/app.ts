@@ -213,7 +213,7 @@ export async function createPortal(
   app.addHook('onClose', async () => {
     await worker?.stop();
     await expiry.stop();
-    closeObjectStore(store);
+    await closeObjectStore(store);
     await db.destroy();
   });
   return { app, db, store, expiry, worker };

@@ -138,6 +138,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError & { validationContext?: string }, request: FastifyRequest, reply) => {
     if (error instanceof ApiError) {
       request.errorCode = error.code;
+      if (error.status >= 500) request.log.warn({ code: error.code }, error.message);
       return sendError(reply, error.code, error.message, error.extra);
     }
     if (error.validation) {

@@ -44,7 +44,7 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
     stopping = true;
     log('stopping: running tasks go back to the queue', { signal });
     await worker.stop();
-    closeObjectStore(store);
+    await closeObjectStore(store);
     await db.destroy();
     process.exit(0);
   };
