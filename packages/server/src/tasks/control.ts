@@ -146,6 +146,7 @@ export class TaskControl {
         progress_info: null,
         message: null,
         error_detail: null,
+        internal_detail: null,
         created_at: now,
         updated_at: now,
         started_at: null,

@@ -288,7 +288,14 @@ describe('several workers on one database', () => {
       'the first worker to run the solver',
     );
     doomed.kill('SIGKILL');
-    for (const pid of /PIDS (.*)/.exec(log)![1]!.split(' ').map(Number)) process.kill(pid, 'SIGKILL'); // the orphaned solver
+    // The orphaned solver: its watchdog ends it on its own (solver-lifetime.test.ts); make sure here too.
+    for (const pid of /PIDS (.*)/.exec(log)![1]!.split(' ').map(Number)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already ended by the watchdog
+      }
+    }
     const db = await openDatabase(undefined, dataDir);
     const config = loadConfig({ DATA_DIR: dataDir });
     const store = await openObjectStore(config);
@@ -414,6 +421,65 @@ describe('a stop that arrives before the solver starts', () => {
     } finally {
       delete process.env.FAKE_SPEOS_LEDGER;
       await worker.stop();
+      await db.destroy();
+      await portal.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('what users see of a failed run', () => {
+  it("shows the solver's output and exit code; paths and the command line stay in internal_detail", async () => {
+    const dataDir = await tempDir();
+    const missing = path.join(dataDir, 'no-such-solver', 'SPEOSHPC.x');
+    const portal = await startTestPortal(
+      { SPEOS_COMMAND_V252: COMMAND, SPEOS_COMMAND_V251: `${missing} {master}` },
+      { dataDir },
+    );
+    const db = await openDatabase(undefined, dataDir);
+    try {
+      const api = new TestApi(portal.url);
+      const ours = (text: string) => text.split('\n').filter((l) => l.startsWith('[speos-portal]'));
+      const failed = await submit(api, plan({ exit: 3, stderr: 'Licence server not reachable' }));
+      const done = await waitFor(
+        () => api.get(`/tasks/${failed}`).then((r) => r.body),
+        (t) => t.status === 'FAILURE',
+        'FAILURE',
+      );
+      expect(done.message).toBe('SPEOS stopped with exit code 3');
+      expect(done.error_detail).toContain('Licence server not reachable');
+      const log = (await api.get(`/tasks/${failed}/logs`)).body.content as string;
+      expect(ours(log).length).toBeGreaterThan(0);
+      for (const line of [...ours(log), ...ours(done.error_detail)]) {
+        expect(line).not.toContain(dataDir);
+        expect(line).not.toContain(FAKE);
+      }
+      const internal = await db
+        .selectFrom('tasks')
+        .select('internal_detail')
+        .where('task_id', '=', failed)
+        .executeTakeFirstOrThrow();
+      expect(internal.internal_detail).toContain(FAKE);
+      expect(internal.internal_detail).toContain(path.join(dataDir, 'work', failed));
+      expect(JSON.stringify(done)).not.toContain('internal_detail');
+
+      const unstartable = await submit(api, plan({}), { version: 'v251' });
+      const refused = await waitFor(
+        () => api.get(`/tasks/${unstartable}`).then((r) => r.body),
+        (t) => t.status === 'FAILURE',
+        'FAILURE',
+      );
+      expect(refused.message).toBe(
+        'the solver for SPEOS v251 could not be started on this worker (its log has the reason)',
+      );
+      expect(JSON.stringify(refused)).not.toContain(missing);
+      const why = await db
+        .selectFrom('tasks')
+        .select('internal_detail')
+        .where('task_id', '=', unstartable)
+        .executeTakeFirstOrThrow();
+      expect(why.internal_detail).toContain(`could not start ${missing}: spawn ${missing} ENOENT`);
+    } finally {
       await db.destroy();
       await portal.close();
       await rm(dataDir, { recursive: true, force: true });
