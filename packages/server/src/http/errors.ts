@@ -114,13 +114,13 @@ const FULL_ERRNOS = new Set(['ENOSPC', 'EDQUOT', 'SQLITE_FULL']);
 const UNAVAILABLE_ERRNOS = new Set(['EIO', 'EROFS', 'SQLITE_BUSY', 'SQLITE_IOERR']);
 
 /** Errors that mean the client went away (closed the tab, reloaded, lost the network). */
-export function isClientGone(error: { code?: string; message?: string }, request?: FastifyRequest): boolean {
-  if (error.code === 'ECONNRESET' || error.code === 'ERR_STREAM_PREMATURE_CLOSE' || error.code === 'ECONNABORTED') {
-    return true;
-  }
-  if (error.message === 'aborted') return true;
-  const raw = request?.raw;
-  return raw !== undefined && (raw.destroyed || raw.socket?.destroyed === true) && !raw.complete;
+export function isClientGone(error: { code?: string; message?: string }): boolean {
+  return (
+    error.code === 'ECONNRESET' ||
+    error.code === 'ERR_STREAM_PREMATURE_CLOSE' ||
+    error.code === 'ECONNABORTED' ||
+    error.message === 'aborted'
+  );
 }
 
 function storageFull(errno: string): string {
@@ -155,12 +155,6 @@ export function registerErrorHandling(app: FastifyInstance): void {
       request.errorCode = 'VALIDATION_FAILED';
       return sendError(reply, 'VALIDATION_FAILED', `The request body is not valid JSON: ${error.message}`);
     }
-    if (isClientGone(error, request)) {
-      // Normal on the web (a reload, a closed tab): one line, no stack. Nobody reads the answer.
-      request.log.info({ reason: error.code ?? error.message }, 'client went away before the request finished');
-      request.errorCode = 'BAD_REQUEST';
-      return sendError(reply, 'BAD_REQUEST', 'The request was cut off before its body arrived.');
-    }
     const errno = error.code ?? '';
     if (FULL_ERRNOS.has(errno)) {
       request.log.error({ errno, message: error.message }, 'storage full');
@@ -171,6 +165,12 @@ export function registerErrorHandling(app: FastifyInstance): void {
       request.log.error({ err: error }, 'storage unavailable');
       request.errorCode = 'STORAGE_UNAVAILABLE';
       return sendError(reply, 'STORAGE_UNAVAILABLE', `Storage is unavailable (${errno}); try again shortly.`);
+    }
+    if (isClientGone(error)) {
+      // Normal on the web (a reload, a closed tab): one line, no stack. Nobody reads the answer.
+      request.log.info({ reason: error.code ?? error.message }, 'client went away before the request finished');
+      request.errorCode = 'BAD_REQUEST';
+      return sendError(reply, 'BAD_REQUEST', 'The request was cut off before its body arrived.');
     }
     if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
       const code = CODE_BY_STATUS[error.statusCode] ?? 'BAD_REQUEST';
