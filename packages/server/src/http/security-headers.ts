@@ -67,9 +67,14 @@ export async function registerSecurityHeaders(app: FastifyInstance, config: Conf
   });
 }
 
-/** Swagger UI's own CSP (with hashes of its inline code), minus the upgrade to https that breaks plain-HTTP set-ups. */
+/**
+ * The API docs page (/docs): Swagger UI's own CSP, without the upgrade to https that breaks
+ * plain-HTTP set-ups, with no framing, and with inline styles allowed (Swagger UI's script
+ * sets them; scripts stay limited to the page's own files).
+ */
 export function swaggerCsp(header: string): string {
   return header
     .replace(/\s*upgrade-insecure-requests;?/, '')
-    .replace("frame-ancestors 'self'", "frame-ancestors 'none'");
+    .replace("frame-ancestors 'self'", "frame-ancestors 'none'")
+    .replace(/style-src 'self' https:[^;]*;/, "style-src 'self' 'unsafe-inline';");
 }
