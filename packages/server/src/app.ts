@@ -93,6 +93,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     allowedHeaders: ['Content-Type', 'Authorization', 'X-Request-Id', 'Range'],
     exposedHeaders: ['ETag', 'X-Request-Id', 'Content-Disposition', 'Content-Range', 'Retry-After'],
     maxAge: 600,
+    // An OPTIONS that is not a proper preflight gets the CORS answer too, instead of the
+    // plugin's plain-text 400 (every error this server sends is {detail, code}).
+    strictPreflight: false,
   });
   await registerSecurityHeaders(app, config);
   registerAuth(app, config.authTokens);
