@@ -50,4 +50,6 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+  // A promise nobody awaited must not end the worker (its solvers would be stopped).
+  process.on('unhandledRejection', (reason) => log('unhandled promise rejection', { err: String(reason) }));
 }

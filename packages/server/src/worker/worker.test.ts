@@ -106,7 +106,15 @@ describe('worker with an in-process server', () => {
     for (const file of listed.files) {
       const res = await fetch(`${portal.url}${file.url}`);
       expect(await res.text()).toBe(outputs[file.name as keyof typeof outputs]);
+      // A solver's report.html is a download, never a page of this origin.
+      expect(res.headers.get('content-type')).toBe('application/octet-stream');
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(res.headers.get('content-disposition')).toMatch(/^attachment; /);
     }
+    const zipped = await fetch(`${portal.url}/tasks/${id}/outputs.zip`);
+    expect(zipped.headers.get('content-type')).toBe('application/zip');
+    expect(zipped.headers.get('x-content-type-options')).toBe('nosniff');
+    await zipped.arrayBuffer();
     expect(done.download_url).toBe(`/tasks/${id}/outputs.zip`);
     const zip = unzipSync(new Uint8Array(await (await fetch(`${portal.url}${done.download_url}`)).arrayBuffer()));
     expect(Buffer.from(zip['report.html']!).toString()).toBe(outputs['report.html']);
