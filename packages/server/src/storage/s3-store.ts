@@ -114,6 +114,13 @@ export function mapS3Error(error: unknown, context: { uploadId?: string; operati
     case 'NoSuchKey':
       return new ApiError('NOT_FOUND', 'The object does not exist in the store.');
   }
+  if (status === 507 || name === 'InsufficientStorage') {
+    // Swift answers 507 when its disks are full: not worth a retry until someone frees space.
+    return new ApiError(
+      'INSUFFICIENT_STORAGE',
+      `The object store is out of space (${context.operation}: HTTP 507). Ask the operator to free space, then resume.`,
+    );
+  }
   if (status === undefined || status >= 500 || name === 'SlowDown' || name === 'TimeoutError') {
     const reason = status ? `HTTP ${status} ${name}` : (error as S3Error).code || name || String(error);
     return new ApiError(

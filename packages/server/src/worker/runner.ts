@@ -184,8 +184,11 @@ export class TaskRun {
     const closed = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
       child.once('close', (code, signal) => resolve({ code, signal }));
     });
+    // Heart-beat from now on: starting two processes can take seconds on a busy machine.
+    const beat = setInterval(() => void this.#beat(), Math.min(1000, (config.leaseSeconds * 1000) / 3));
     const outcome = await started;
     if ('error' in outcome) {
+      clearInterval(beat);
       await closed;
       child.stdin.destroy();
       this.#note(`could not start ${argv[0]}: ${outcome.error}`);
@@ -203,7 +206,6 @@ export class TaskRun {
       this.#deps.log('could not record the solver', { task_id: this.#task.task_id, err: String(error) }),
     );
     if (this.#stopping) this.#kill(); // stopped while it was being started
-    const beat = setInterval(() => void this.#beat(), Math.min(1000, (config.leaseSeconds * 1000) / 3));
     const exit = await closed;
     clearInterval(beat);
     child.stdin.destroy();

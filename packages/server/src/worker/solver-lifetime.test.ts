@@ -52,7 +52,7 @@ async function setUp() {
   const port = await freePort();
   const env = {
     SPEOS_COMMAND_V252: COMMAND,
-    WORKER_LEASE_SECONDS: '1',
+    WORKER_LEASE_SECONDS: '3', // short, so the restarted worker re-queues soon; not so short that load loses it
     WORKER_POLL_SECONDS: '0.2',
     WORKER_STOP_GRACE_SECONDS: '2',
     FAKE_SPEOS_RUNS: runs,
