@@ -280,7 +280,7 @@ describe('several workers on one database', () => {
       ...process.env,
       DATA_DIR: dataDir,
       SPEOS_COMMAND_V252: COMMAND,
-      WORKER_LEASE_SECONDS: '1',
+      WORKER_LEASE_SECONDS: '3', // 1 s leases are lost to a busy machine's pauses, not only to the kill
       WORKER_POLL_SECONDS: '0.2',
       WORKER_ID: 'doomed',
     };
@@ -312,7 +312,7 @@ describe('several workers on one database', () => {
       store,
       clock: Date.now,
       config: loadWorkerConfig(
-        { SPEOS_COMMAND_V252: COMMAND, WORKER_LEASE_SECONDS: '1', WORKER_POLL_SECONDS: '0.2', WORKER_ID: 'rescuer' },
+        { SPEOS_COMMAND_V252: COMMAND, WORKER_LEASE_SECONDS: '3', WORKER_POLL_SECONDS: '0.2', WORKER_ID: 'rescuer' },
         dataDir,
       ),
     });
