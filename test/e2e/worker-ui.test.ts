@@ -83,9 +83,11 @@ describe.skipIf(reason !== undefined)('task page with a worker (fake solver) in 
 
   it('submits through the form, shows progress and the log live, lists and downloads the outputs', async () => {
     const master = path.join(files, 'low-beam.speos');
+    // 10 s of passes: long enough that the log overflows, and grows while scrolled up,
+    // before the run ends (the portal's own lines are short: no paths, no command line).
     await writeFile(
       master,
-      planBytes({ passes: 20, delay_ms: 300, outputs: { 'report.html': REPORT, 'sub dir/result.xmp': XMP } }),
+      planBytes({ passes: 20, delay_ms: 500, outputs: { 'report.html': REPORT, 'sub dir/result.xmp': XMP } }),
     );
     const page = await browser.context.newPage();
     await page.goto(`${portal.url}/#/submit`);

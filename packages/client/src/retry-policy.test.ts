@@ -30,6 +30,12 @@ describe('decideRetry', () => {
     });
   });
 
+  it('stops at once on a full disk (507), even for a part PUT', () => {
+    const full = { status: 507, code: 'INSUFFICIENT_STORAGE', attempt: 1 } as const;
+    expect(decideRetry(full, policy).action).toBe('fail');
+    expect(decideRetry({ ...full, canResign: true, online: true }, policy).action).toBe('fail');
+  });
+
   it('gives up after maxAttempts', () => {
     expect(decideRetry({ status: 503, attempt: 5 }, policy).action).toBe('fail');
     expect(decideRetry({ attempt: 5, error: new Error('ECONNRESET') }, policy).action).toBe('fail');

@@ -70,6 +70,7 @@ export function backoffDelay(attempt: number, policy: RetryPolicyOptions, random
  * decideRetry({ status: 503, attempt: 1 }) // { action: 'retry', delayMs: ~250–500, … }
  * decideRetry({ status: 403, code: 'URL_EXPIRED', attempt: 1, canResign: true }) // { action: 'resign', … }
  * decideRetry({ status: 404, code: 'NO_SUCH_UPLOAD', attempt: 1 }) // { action: 'fail', … }
+ * decideRetry({ status: 507, code: 'INSUFFICIENT_STORAGE', attempt: 1 }) // { action: 'fail', … }
  */
 export function decideRetry(
   input: RetryInput,
@@ -93,6 +94,9 @@ export function decideRetry(
         : { action: 'resign', reason: describe };
     }
   }
+  // A full disk does not pass by itself: stop (keeping the saved progress) and let the
+  // person resume once the operator has freed space, instead of retrying into it.
+  if (status === 507) return { action: 'fail', reason: describe };
   const transient = status === undefined || status >= 500 || status === 408 || status === 429;
   if (!transient) return { action: 'fail', reason: describe };
   // Offline: waiting costs nothing and says nothing about the server, so it does not use up attempts.

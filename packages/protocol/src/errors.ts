@@ -4,6 +4,10 @@
  * A test keeps this table, the OpenAPI document and docs/api*.md in step.
  */
 export const ERRORS = {
+  BAD_REQUEST: {
+    status: 400,
+    summary: 'the request could not be read: malformed HTTP, URL encoding or Content-Length',
+  },
   INVALID_PART_ORDER: { status: 400, summary: 'parts in complete are not in strictly ascending part_number order' },
   DUPLICATE_PART: { status: 400, summary: 'a part_number appears twice in complete' },
   MISSING_PARTS: {
@@ -43,11 +47,16 @@ export const ERRORS = {
     status: 409,
     summary: 'this Idempotency-Key was already used for a different request; use a new key',
   },
+  REQUEST_TIMEOUT: { status: 408, summary: 'the request headers did not arrive in time' },
   FILE_TOO_LARGE: { status: 413, summary: 'file_size is above the configured maximum' },
   TOO_MANY_PARTS: { status: 413, summary: 'ceil(file_size / chunk_size) is above 10 000' },
+  REQUEST_TOO_LARGE: { status: 413, summary: 'the JSON body is larger than 4 MiB' },
+  URI_TOO_LONG: { status: 414, summary: 'a segment of the URL path is longer than 100 characters' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, summary: 'the request body is not JSON' },
+  RANGE_NOT_SATISFIABLE: { status: 416, summary: 'the Range header lies outside the file' },
   VALIDATION_FAILED: { status: 422, summary: 'a field is missing or breaks a rule; detail names it' },
   RATE_LIMITED: { status: 429, summary: 'too many requests; retry after Retry-After seconds' },
+  HEADERS_TOO_LARGE: { status: 431, summary: 'the request headers are larger than the server accepts' },
   INTERNAL_ERROR: { status: 500, summary: 'a bug or an unexpected failure; the log has the request id' },
   IDENTITY_PROVIDER_UNAVAILABLE: {
     status: 503,
@@ -57,9 +66,20 @@ export const ERRORS = {
     status: 503,
     summary: 'the database or object store cannot be reached; retry after Retry-After',
   },
+  INSUFFICIENT_STORAGE: {
+    status: 507,
+    summary: "the server's disk is full; do not retry until the operator frees space, then resume",
+  },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
+
+/**
+ * The one `Retry-After` value (seconds) the server sends, with every 503 and 429: long
+ * enough for a database or store to come back from a restart, short enough that an
+ * upload resumes promptly. Clients still back off further on repeated failures.
+ */
+export const RETRY_AFTER_SECONDS = 5;
 
 export const ERROR_CODES = Object.keys(ERRORS) as ErrorCode[];
 

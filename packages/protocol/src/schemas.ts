@@ -148,7 +148,7 @@ export const JobOptions = Type.Object({
     Type.String({ maxLength: 40, description: 'only "speos" runs here; other solvers are refused with 422' }),
   ),
   simulation_index: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000 })),
-  ray_count: Type.Optional(Type.Integer({ minimum: 1 })),
+  ray_count: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })),
   duration_minutes: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 525_600 })),
   hpc_job_name: Type.Optional(Type.String({ maxLength: 200 })),
   node_count: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024 })),
@@ -341,7 +341,7 @@ export const TaskDetail = Type.Composite([Task, Type.Object({ status_history: Ty
 export type TaskDetail = Static<typeof TaskDetail>;
 
 export const TaskListQuery = Type.Object({
-  page: Type.Optional(Type.Integer({ minimum: 1, default: 1 })),
+  page: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1 })),
   page_size: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
   status: Type.Optional(
     Type.String({ description: 'one status or several separated by commas, e.g. PENDING,RUNNING' }),
@@ -429,7 +429,9 @@ export const OutputsResponse = Type.Object({
 export type OutputsResponse = Static<typeof OutputsResponse>;
 
 export const LogQuery = Type.Object({
-  offset: Type.Optional(Type.Integer({ minimum: 0, default: 0, description: 'byte offset to read from' })),
+  offset: Type.Optional(
+    Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 0, description: 'byte offset to read from' }),
+  ),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 4 * 1024 * 1024, default: 1048576 })),
 });
 export type LogQuery = Static<typeof LogQuery>;

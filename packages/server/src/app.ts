@@ -11,9 +11,12 @@ import { setupSignIn } from './auth/setup.js';
 import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config.js';
 import { type Db, openDatabase } from './db/connect.js';
-import { registerErrorHandling } from './http/errors.js';
+import { frameworkErrorHandler, registerErrorHandling, sendError } from './http/errors.js';
 import { IdempotencyKeys, REPLAYED_HEADER } from './http/idempotency.js';
 import { Metrics } from './http/metrics.js';
+import { registerNumberCheck } from './http/numbers.js';
+import { clientErrorHandler } from './http/raw-guard.js';
+import { registerSecurityHeaders, swaggerCsp } from './http/security-headers.js';
 import { DEFAULT_WEB_ROOT, registerWebUi } from './http/web-ui.js';
 import { FsObjectStore } from './storage/fs-store.js';
 import type { ObjectStore } from './storage/object-store.js';
@@ -61,6 +64,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logController: new LogController({ requestIdLogLabel: 'request_id' }),
     ajv: { customOptions: { coerceTypes: true, useDefaults: false, removeAdditional: false, allErrors: true } },
     routerOptions: { ignoreTrailingSlash: true },
+    // Bad URLs, over-long path segments and unparseable requests get the {detail, code} envelope too.
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
   });
   // While shutting down, responses to requests still in flight close their connection,
   // so keep-alive clients do not hold the process open until their idle timeout.
@@ -83,13 +89,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   registerErrorHandling(app);
+  registerNumberCheck(app);
   await app.register(cors, {
     origin: config.corsOrigins === '*' ? '*' : config.corsOrigins,
     methods: ['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'OPTIONS'],
     allowedHeaders: ['Content-Type', 'Authorization', 'X-Request-Id', 'Range', 'Idempotency-Key'],
     exposedHeaders: ['ETag', 'X-Request-Id', 'Content-Disposition', 'Content-Range', 'Retry-After', REPLAYED_HEADER],
     maxAge: 600,
+    // An OPTIONS that is not a proper preflight gets the CORS answer too, instead of the
+    // plugin's plain-text 400 (every error this server sends is {detail, code}).
+    strictPreflight: false,
   });
+  await registerSecurityHeaders(app, config);
   const signIn = await setupSignIn(app, { config, db, clock });
   const metrics = new Metrics(db);
   metrics.register(app);
@@ -113,7 +124,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onRoute', (route) => {
     if (route.url.startsWith('/docs')) route.config = { ...(route.config as object), public: true };
   });
-  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true } });
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    uiConfig: { docExpansion: 'list', deepLinking: true },
+    staticCSP: true,
+    transformStaticCSP: swaggerCsp,
+  });
   app.get('/openapi.json', { schema: { hide: true }, config: { public: true } }, async () => app.swagger());
 
   const uploads = new UploadService(
@@ -135,7 +151,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }
 
   await registerWebUi(app, deps.webRoot);
-  if (store instanceof FsObjectStore) rejectBeforeContinue(app.server, store);
+  if (store instanceof FsObjectStore) rejectBeforeContinue(app.server, store, app.log);
 
   app.get('/healthz', { schema: { hide: true }, config: { public: true } }, async () => ({
     status: 'ok',
@@ -148,10 +164,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       return { status: 'ready' };
     } catch (error) {
       request.log.warn({ err: error }, 'not ready');
-      return reply
-        .code(503)
-        .header('Retry-After', '5')
-        .send({ detail: `Not ready: ${(error as Error).message}`, code: 'STORAGE_UNAVAILABLE' });
+      return sendError(reply, 'STORAGE_UNAVAILABLE', `Not ready: ${(error as Error).message}`);
     }
   });
   return app;
@@ -210,7 +223,7 @@ export async function createPortal(
   app.addHook('onClose', async () => {
     await worker?.stop();
     await expiry.stop();
-    closeObjectStore(store);
+    await closeObjectStore(store);
     await db.destroy();
   });
   return { app, db, store, expiry, worker };

@@ -68,4 +68,9 @@ export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<void>
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // Last resort for a promise nobody awaited (a background task's bug): log it and keep
+  // serving, instead of Node's default of ending the process and every upload in flight.
+  process.on('unhandledRejection', (reason) => {
+    server.app.log.error({ err: reason }, 'unhandled promise rejection; the server keeps running');
+  });
 }

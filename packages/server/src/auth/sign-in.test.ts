@@ -6,6 +6,7 @@
  * test/e2e/web-ui-oidc.test.ts.
  */
 import { createHash } from 'node:crypto';
+import { RETRY_AFTER_SECONDS } from '@speos-portal/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestProvider, type TestProvider } from '../test-support/oidc-provider.js';
 import { freePort, startTestPortal, type TestPortal } from '../test-support/portal.js';
@@ -615,7 +616,7 @@ describe('sign-in settings at work', () => {
         headers: { accept: 'application/json' },
       });
       expect(start.status).toBe(503);
-      expect(start.headers.get('retry-after')).toBe('30');
+      expect(start.headers.get('retry-after')).toBe(String(RETRY_AFTER_SECONDS));
       expect(await start.json()).toMatchObject({ code: 'IDENTITY_PROVIDER_UNAVAILABLE' });
       expect((await fetch(`${portal.url}/tasks`)).status).toBe(401);
       expect((await fetch(`${portal.url}/healthz`)).status).toBe(200);

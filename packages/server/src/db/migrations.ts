@@ -85,6 +85,16 @@ const migrations: Record<string, Migration> = {
   '0002_worker': workerMigration,
   '0003_idempotency_keys': idempotencyMigration,
   '0004_auth': authMigration,
+  // What a run's operator needs and its user must not see (paths, the command line, worker
+  // errors): kept apart from error_detail, for the worker's log and a later admin view.
+  '0005_internal_detail': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('tasks').addColumn('internal_detail', 'text').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.alterTable('tasks').dropColumn('internal_detail').execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

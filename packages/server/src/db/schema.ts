@@ -21,7 +21,10 @@ export interface TasksTable {
   confirm_digest: string | null;
   progress_info: string | null;
   message: string | null;
+  /** The solver's output tail for a failed run, as users see it. */
   error_detail: string | null;
+  /** For operators (and a later admin view), never presented to users: paths, command line, worker errors. */
+  internal_detail: string | null;
   parent_task_id: string | null;
   retry_count: number;
   created_at: number;

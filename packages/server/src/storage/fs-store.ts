@@ -507,6 +507,11 @@ export class FsObjectStore implements ObjectStore {
     });
   }
 
+  /** Stops the hash threads; called once the server has finished its requests. */
+  async close(): Promise<void> {
+    await this.#hasher.close();
+  }
+
   async check(): Promise<void> {
     const probe = path.join(this.#root, 'trash', `.ready-${randomBytes(4).toString('hex')}`);
     await writeFile(probe, 'ok');

@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
+import { ApiError } from '@speos-portal/protocol';
 
 // Inline (eval) so the same code works from src/ under Vitest and from dist/.
 const WORKER_SOURCE = `
@@ -46,16 +47,42 @@ export interface Md5Session {
   drop(): void;
 }
 
+/** A hash thread and the sessions it holds, so its death can fail exactly those. */
+interface Thread {
+  worker: Worker;
+  sessions: Map<number, SessionState>;
+}
+
+interface SessionState {
+  /** Set when the thread died before the digest came back. */
+  failure?: Error;
+  /** Waiting for the digest. */
+  settle?: { resolve: (digest: string) => void; reject: (error: Error) => void };
+}
+
+/** What a part PUT answers when its hash thread died: retryable (503), nothing was stored. */
+function threadLost(reason: string): ApiError {
+  return new ApiError(
+    'STORAGE_UNAVAILABLE',
+    `The server's hashing thread stopped (${reason}) while this part was arriving; nothing was stored. Send the part again.`,
+  );
+}
+
 export class Md5Pool {
   readonly #size: number;
-  #workers: { worker: Worker; busy: number }[] = [];
-  readonly #waiting = new Map<number, (digest: string) => void>();
+  #threads: Thread[] = [];
   readonly #free: ArrayBuffer[] = [];
   #nextId = 1;
+  #closed = false;
 
   /** @param size threads; 0 hashes on the calling thread (the baseline the bench compares with). */
   constructor(size = 1) {
     this.#size = size;
+  }
+
+  /** The hash threads running now (for diagnostics and tests). */
+  get threads(): readonly Worker[] {
+    return this.#threads.map((t) => t.worker);
   }
 
   /** A BATCH_BYTES buffer to fill, then `push` to a session. */
@@ -64,69 +91,84 @@ export class Md5Pool {
     return reused ? Buffer.from(reused) : Buffer.allocUnsafeSlow(BATCH_BYTES);
   }
 
-  #pick(): { worker: Worker; busy: number } {
-    if (this.#workers.length < this.#size) {
-      const worker = new Worker(WORKER_SOURCE, { eval: true });
-      worker.unref(); // never keeps the process alive on its own
-      worker.on('message', (m: { op?: 'free'; bytes: ArrayBuffer; id: number; digest: string }) => {
-        if (m.op === 'free') {
-          if (this.#free.length < KEEP_BUFFERS) this.#free.push(m.bytes);
-          return;
-        }
-        const resolve = this.#waiting.get(m.id);
-        this.#waiting.delete(m.id);
-        resolve?.(m.digest);
-      });
-      const entry = { worker, busy: 0 };
-      this.#workers.push(entry);
-      return entry;
-    }
-    return this.#workers.reduce((a, b) => (b.busy < a.busy ? b : a));
+  #spawn(): Thread {
+    const worker = new Worker(WORKER_SOURCE, { eval: true });
+    worker.unref(); // never keeps the process alive on its own
+    const thread: Thread = { worker, sessions: new Map() };
+    worker.on('message', (m: { op?: 'free'; bytes: ArrayBuffer; id: number; digest: string }) => {
+      if (m.op === 'free') {
+        if (this.#free.length < KEEP_BUFFERS) this.#free.push(m.bytes);
+        return;
+      }
+      const session = thread.sessions.get(m.id);
+      thread.sessions.delete(m.id);
+      session?.settle?.resolve(m.digest);
+    });
+    // A thread that throws or exits takes its sessions with it: fail them (the PUTs answer
+    // 503 and clients resend) and let the next session start a fresh thread. Without an
+    // 'error' listener the worker's error would be thrown in the main thread: an exit.
+    const lose = (reason: string) => {
+      this.#threads = this.#threads.filter((t) => t !== thread);
+      for (const session of thread.sessions.values()) {
+        session.failure = threadLost(reason);
+        session.settle?.reject(session.failure);
+      }
+      thread.sessions.clear();
+    };
+    worker.on('error', (error) => lose(error.message));
+    worker.on('exit', (code) => lose(this.#closed ? 'the server is shutting down' : `exit code ${code}`));
+    this.#threads.push(thread);
+    return thread;
+  }
+
+  #pick(): Thread {
+    if (this.#threads.length < this.#size) return this.#spawn();
+    return this.#threads.reduce((a, b) => (b.sessions.size < a.sessions.size ? b : a));
+  }
+
+  #inline(): Md5Session {
+    const hash = createHash('md5');
+    return {
+      push: (buffer, length) => {
+        hash.update(buffer.subarray(0, length));
+        if (this.#free.length < KEEP_BUFFERS) this.#free.push(buffer.buffer as ArrayBuffer);
+      },
+      digest: async () => hash.digest('hex'),
+      drop: () => {},
+    };
   }
 
   session(): Md5Session {
-    if (this.#size === 0) {
-      const hash = createHash('md5');
-      return {
-        push: (buffer, length) => {
-          hash.update(buffer.subarray(0, length));
-          if (this.#free.length < KEEP_BUFFERS) this.#free.push(buffer.buffer as ArrayBuffer);
-        },
-        digest: async () => hash.digest('hex'),
-        drop: () => {},
-      };
-    }
-    const entry = this.#pick();
+    // After close() (a request finishing during shutdown) hashing goes on inline.
+    if (this.#size === 0 || this.#closed) return this.#inline();
+    const thread = this.#pick();
     const id = this.#nextId++;
-    entry.busy++;
-    let done = false;
-    const finish = () => {
-      if (!done) entry.busy--;
-      done = true;
-    };
+    const state: SessionState = {};
+    thread.sessions.set(id, state);
     return {
       push: (buffer, length) => {
+        if (state.failure) return;
         const bytes = buffer.buffer as ArrayBuffer;
-        entry.worker.postMessage({ op: 'data', id, bytes, length }, [bytes]);
+        thread.worker.postMessage({ op: 'data', id, bytes, length }, [bytes]);
       },
       digest: () =>
-        new Promise<string>((resolve) => {
-          this.#waiting.set(id, (digest) => {
-            finish();
-            resolve(digest);
-          });
-          entry.worker.postMessage({ op: 'end', id });
+        new Promise<string>((resolve, reject) => {
+          if (state.failure) return reject(state.failure);
+          state.settle = { resolve, reject };
+          thread.worker.postMessage({ op: 'end', id });
         }),
       drop: () => {
-        finish();
-        entry.worker.postMessage({ op: 'drop', id });
+        if (!thread.sessions.delete(id)) return;
+        thread.worker.postMessage({ op: 'drop', id });
       },
     };
   }
 
+  /** Stops the threads (on shutdown, after the requests in flight). */
   async close(): Promise<void> {
-    const workers = this.#workers;
-    this.#workers = [];
-    await Promise.all(workers.map(({ worker }) => worker.terminate()));
+    this.#closed = true;
+    const threads = this.#threads;
+    this.#threads = [];
+    await Promise.all(threads.map(({ worker }) => worker.terminate()));
   }
 }

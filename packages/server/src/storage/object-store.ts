@@ -71,8 +71,11 @@ export interface ObjectStore {
   check(): Promise<void>;
   /**
    * A URL that GETs the object directly from the store until `expiresIn` seconds from now,
-   * answered as a download named `filename`. Stores that serve downloads through the API
+   * answered as a download named `filename` (of `contentType`, when given). Stores that serve downloads through the API
    * server (the filesystem store) leave it out, and the route streams getObject instead.
    */
-  presignGetObject?(key: string, options: { expiresIn: number; filename: string }): Promise<string>;
+  presignGetObject?(
+    key: string,
+    options: { expiresIn: number; filename: string; contentType?: string },
+  ): Promise<string>;
 }

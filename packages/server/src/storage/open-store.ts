@@ -43,7 +43,8 @@ export async function storeWarnings(store: ObjectStore): Promise<string[]> {
   return problem ? [problem] : [];
 }
 
-/** Releases what the store holds open (the S3 client's sockets). */
-export function closeObjectStore(store: ObjectStore): void {
+/** Releases what the store holds open (the S3 client's sockets, the hash threads). */
+export async function closeObjectStore(store: ObjectStore): Promise<void> {
   if (store.kind === 's3') (store as S3ObjectStore).destroy();
+  else await (store as FsObjectStore).close();
 }

@@ -8,10 +8,11 @@
 
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Type } from '@sinclair/typebox';
-import { ApiError, MAX_PARTS } from '@speos-portal/protocol';
-import type { FastifyPluginAsync } from 'fastify';
+import { ApiError, MAX_CHUNK_SIZE, MAX_PARTS } from '@speos-portal/protocol';
+import type { FastifyBaseLogger, FastifyPluginAsync } from 'fastify';
 import type { Metrics } from '../http/metrics.js';
 import { errorResponses } from '../http/openapi.js';
+import { guardRawListener, rawRequestId, writeRawError } from '../http/raw-guard.js';
 import type { FsObjectStore } from './fs-store.js';
 
 /** Past this much of a refused body, stop reading and close the connection instead. */
@@ -57,8 +58,8 @@ const Params = Type.Object({
   part_number: Type.Integer({ minimum: 1, maximum: MAX_PARTS }),
 });
 const Query = Type.Object({
-  size: Type.Integer({ minimum: 1 }),
-  expires: Type.Integer({ minimum: 0 }),
+  size: Type.Integer({ minimum: 1, maximum: MAX_CHUNK_SIZE }),
+  expires: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
   signature: Type.String({ minLength: 1, maxLength: 100 }),
 });
 
@@ -90,7 +91,14 @@ export const partRoute: FastifyPluginAsync<PartRouteOptions> = async (app, { sto
         querystring: Query,
         response: {
           200: Type.Null({ description: 'empty body; the ETag header carries the quoted MD5' }),
-          ...errorResponses(['PART_SIZE_MISMATCH', 'SIGNATURE_INVALID', 'URL_EXPIRED', 'NO_SUCH_UPLOAD']),
+          ...errorResponses([
+            'PART_SIZE_MISMATCH',
+            'SIGNATURE_INVALID',
+            'URL_EXPIRED',
+            'NO_SUCH_UPLOAD',
+            'STORAGE_UNAVAILABLE',
+            'INSUFFICIENT_STORAGE',
+          ]),
         },
       },
     },
@@ -128,23 +136,30 @@ const PART_PATH = /^(?:\/api)?\/storage\/uploads\/([0-9a-f]{32})\/parts\/(\d+)$/
 /**
  * Clients that send `Expect: 100-continue` (curl, the AWS SDK, some proxies) wait for the
  * server's go-ahead before sending a part. Check the URL's signature, expiry and length
- * first, so a stale URL costs a round trip instead of the whole part.
+ * first, so a stale URL costs a round trip instead of the whole part. Anything that is not
+ * a part URL goes on to Fastify, which answers it as it would without the header.
+ *
+ * This listener runs outside Fastify's error handling, so it never parses with `new URL`
+ * (which throws on targets such as `//`) and is guarded: a throw is answered 500.
  */
-export function rejectBeforeContinue(server: Server, store: FsObjectStore): void {
-  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
-    const url = new URL(req.url ?? '/', 'http://local');
-    const match = req.method === 'PUT' ? PART_PATH.exec(url.pathname) : null;
+export function rejectBeforeContinue(server: Server, store: FsObjectStore, log: FastifyBaseLogger): void {
+  const listener = guardRawListener(log, 'checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    const target = req.url ?? '/';
+    const queryAt = target.indexOf('?');
+    const pathname = queryAt === -1 ? target : target.slice(0, queryAt);
+    const query = new URLSearchParams(queryAt === -1 ? '' : target.slice(queryAt + 1));
+    const match = req.method === 'PUT' ? PART_PATH.exec(pathname) : null;
     if (match) {
-      const size = Number(url.searchParams.get('size'));
+      const size = Number(query.get('size'));
       const grant = {
         uploadId: match[1]!,
         partNumber: Number(match[2]),
         size,
-        expiresAt: Number(url.searchParams.get('expires')),
+        expiresAt: Number(query.get('expires')),
       };
       let refusal: ApiError | undefined;
       try {
-        store.signer.verify(grant, url.searchParams.get('signature') ?? '');
+        store.signer.verify(grant, query.get('signature') ?? '');
         const declared = req.headers['content-length'];
         if (declared !== undefined && Number(declared) !== size) {
           refusal = new ApiError(
@@ -157,16 +172,12 @@ export function rejectBeforeContinue(server: Server, store: FsObjectStore): void
         refusal = error;
       }
       if (refusal) {
-        res.writeHead(refusal.status, {
-          'Content-Type': 'application/json; charset=utf-8',
-          Connection: 'close',
-          'Access-Control-Allow-Origin': '*',
-        });
-        res.end(JSON.stringify({ detail: refusal.message, code: refusal.code }));
+        writeRawError(res, refusal.code, refusal.message, rawRequestId(req));
         return;
       }
     }
     res.writeContinue();
     server.emit('request', req, res);
   });
+  server.on('checkContinue', listener);
 }

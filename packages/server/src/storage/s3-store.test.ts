@@ -37,6 +37,7 @@ describe('mapS3Error', () => {
     [{ name: 'EntityTooSmall', $metadata: { httpStatusCode: 400 } }, 'PART_SIZE_MISMATCH'],
     [{ name: 'InternalError', $metadata: { httpStatusCode: 500 } }, 'STORAGE_UNAVAILABLE'],
     [{ name: 'SlowDown', $metadata: { httpStatusCode: 503 } }, 'STORAGE_UNAVAILABLE'],
+    [{ name: 'InsufficientStorage', $metadata: { httpStatusCode: 507 } }, 'INSUFFICIENT_STORAGE'],
     [Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), 'STORAGE_UNAVAILABLE'],
   ])('maps %o to %s', (error, code) => {
     const mapped = mapS3Error(error, { operation: 'Test', uploadId: 'u1' });

@@ -114,6 +114,13 @@ export function mapS3Error(error: unknown, context: { uploadId?: string; operati
     case 'NoSuchKey':
       return new ApiError('NOT_FOUND', 'The object does not exist in the store.');
   }
+  if (status === 507 || name === 'InsufficientStorage') {
+    // Swift answers 507 when its disks are full: not worth a retry until someone frees space.
+    return new ApiError(
+      'INSUFFICIENT_STORAGE',
+      `The object store is out of space (${context.operation}: HTTP 507). Ask the operator to free space, then resume.`,
+    );
+  }
   if (status === undefined || status >= 500 || name === 'SlowDown' || name === 'TimeoutError') {
     const reason = status ? `HTTP ${status} ${name}` : (error as S3Error).code || name || String(error);
     return new ApiError(
@@ -482,11 +489,15 @@ export class S3ObjectStore implements ObjectStore {
     );
   }
 
-  async presignGetObject(key: string, options: { expiresIn: number; filename: string }): Promise<string> {
+  async presignGetObject(
+    key: string,
+    options: { expiresIn: number; filename: string; contentType?: string },
+  ): Promise<string> {
     const command = new GetObjectCommand({
       Bucket: this.bucket,
       Key: key,
       ResponseContentDisposition: contentDisposition(options.filename),
+      ...(options.contentType ? { ResponseContentType: options.contentType } : {}),
     });
     return getSignedUrl(this.#presigner, command, {
       expiresIn: Math.max(1, Math.min(Math.floor(options.expiresIn), MAX_PRESIGN_SECONDS)),

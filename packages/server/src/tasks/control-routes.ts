@@ -14,7 +14,7 @@ import {
 } from '@speos-portal/protocol';
 import type { FastifyPluginAsync } from 'fastify';
 import { Zip, ZipPassThrough } from 'fflate';
-import { contentDisposition } from '../http/content-disposition.js';
+import { safeDownloadType, setDownloadHeaders } from '../http/downloads.js';
 import { IdempotencyHeaders, idempotencyKey, REPLAYED_HEADER } from '../http/idempotency.js';
 import { errorResponses } from '../http/openapi.js';
 import type { ObjectStore } from '../storage/object-store.js';
@@ -167,10 +167,7 @@ export const controlRoutes: FastifyPluginAsync<ControlRoutesOptions> = async (
         }
         zip.end();
       })().catch((error) => out.destroy(error as Error));
-      return reply
-        .header('Content-Type', 'application/zip')
-        .header('Content-Disposition', contentDisposition(zipName(task)))
-        .send(out);
+      return setDownloadHeaders(reply, zipName(task), 'application/zip').send(out);
     },
   );
 
@@ -193,12 +190,13 @@ export const controlRoutes: FastifyPluginAsync<ControlRoutesOptions> = async (
       const params = request.params as IdParams & { '*': string };
       const row = await control.outputFile(request.taskScope, params.task_id, params['*']);
       const name = path.posix.basename(row.path);
+      const type = safeDownloadType(contentTypeFor(row.path));
       if (store.presignGetObject) {
-        return reply.redirect(await store.presignGetObject(row.object_key, { expiresIn: 3600, filename: name }));
+        return reply.redirect(
+          await store.presignGetObject(row.object_key, { expiresIn: 3600, filename: name, contentType: type }),
+        );
       }
-      return reply
-        .header('Content-Type', contentTypeFor(row.path))
-        .header('Content-Disposition', contentDisposition(name))
+      return setDownloadHeaders(reply, name, type)
         .header('Content-Length', Number(row.size))
         .send(await store.getObject(row.object_key));
     },

@@ -177,6 +177,7 @@ export class TaskControl {
         progress_info: null,
         message: null,
         error_detail: null,
+        internal_detail: null,
         created_at: now,
         updated_at: now,
         started_at: null,

@@ -49,6 +49,7 @@ export function newTaskRow(fields: Pick<NewTask, 'task_id' | 'owner' | 'created_
     progress_info: null,
     message: null,
     error_detail: null,
+    internal_detail: null,
     parent_task_id: null,
     retry_count: 0,
     updated_at: fields.created_at,

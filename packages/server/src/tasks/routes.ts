@@ -1,9 +1,17 @@
 /** Task-reading routes: list, one task, its detail with history, its input files. */
 
 import { Type } from '@sinclair/typebox';
-import { FileType, Task, TaskDetail, TaskIdParams, TaskListQuery, TaskListResponse } from '@speos-portal/protocol';
+import {
+  ApiError,
+  FileType,
+  Task,
+  TaskDetail,
+  TaskIdParams,
+  TaskListQuery,
+  TaskListResponse,
+} from '@speos-portal/protocol';
 import type { FastifyPluginAsync } from 'fastify';
-import { contentDisposition } from '../http/content-disposition.js';
+import { safeDownloadType, setDownloadHeaders } from '../http/downloads.js';
 import { errorResponses } from '../http/openapi.js';
 import { parseRange } from '../http/range.js';
 import type { ObjectStore } from '../storage/object-store.js';
@@ -82,8 +90,7 @@ export const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (app, { t
           200: Type.String({ format: 'binary', description: 'the file' }),
           206: Type.String({ format: 'binary', description: 'the requested byte range' }),
           302: Type.Null({ description: 'S3 storage: Location is a presigned GET of the file' }),
-          416: Type.Null({ description: 'the range lies outside the file' }),
-          ...errorResponses(['TASK_NOT_FOUND', 'NOT_FOUND', 'UPLOAD_NOT_COMPLETED']),
+          ...errorResponses(['TASK_NOT_FOUND', 'NOT_FOUND', 'UPLOAD_NOT_COMPLETED', 'RANGE_NOT_SATISFIABLE']),
         },
       },
     },
@@ -95,19 +102,22 @@ export const taskRoutes: FastifyPluginAsync<TaskRoutesOptions> = async (app, { t
         const url = await store.presignGetObject(upload.object_key, {
           expiresIn: DOWNLOAD_URL_TTL_SECONDS,
           filename: upload.filename,
+          contentType: safeDownloadType(upload.content_type),
         });
         return reply.redirect(url, 302);
       }
       const size = Number(upload.file_size);
       const range = parseRange(request.headers.range, size);
-      reply
-        .header('Content-Type', upload.content_type)
-        .header('Content-Disposition', contentDisposition(upload.filename))
+      if (range === 'unsatisfiable') {
+        reply.header('Content-Range', `bytes */${size}`);
+        throw new ApiError(
+          'RANGE_NOT_SATISFIABLE',
+          `The file has ${size} bytes; the Range ${request.headers.range} asks for none of them.`,
+        );
+      }
+      setDownloadHeaders(reply, upload.filename, upload.content_type)
         .header('Accept-Ranges', 'bytes')
         .header('ETag', `"${upload.etag}"`);
-      if (range === 'unsatisfiable') {
-        return reply.code(416).header('Content-Range', `bytes */${size}`).send();
-      }
       if (range) {
         reply
           .code(206)

@@ -9,6 +9,10 @@
 //    "outputs": {"report.html": "<html>…", "sub/result.xmp": "…"},
 //    "require": ["materials/glass.txt"], "hang": false, "child": false,
 //    "estimated": "00:20:00", "ignore_sigterm": false}
+//
+// FAKE_SPEOS_LEDGER=file: one line per run (the plan's id). FAKE_SPEOS_RUNS=file: one
+// JSON line per start {key, pid}; a run that finds an earlier run of the same plan id
+// still running adds {overlap: key, pid} — what "one task, one solver at a time" forbids.
 import { spawn } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -17,6 +21,29 @@ const [master, ...rest] = process.argv.slice(2);
 console.log(`ARGV ${JSON.stringify(process.argv.slice(2))}`);
 const plan = JSON.parse(readFileSync(master, 'utf8'));
 if (process.env.FAKE_SPEOS_LEDGER) appendFileSync(process.env.FAKE_SPEOS_LEDGER, `${plan.id ?? master}\n`);
+if (process.env.FAKE_SPEOS_RUNS) {
+  const file = process.env.FAKE_SPEOS_RUNS;
+  const key = plan.id ?? master;
+  const running = (pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
+    } catch {
+      return false;
+    }
+  };
+  const earlier = existsSync(file)
+    ? readFileSync(file, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l))
+    : [];
+  for (const run of earlier) {
+    if (run.key === key && run.pid !== process.pid && running(run.pid)) {
+      appendFileSync(file, `${JSON.stringify({ overlap: key, pid: run.pid })}\n`);
+    }
+  }
+  appendFileSync(file, `${JSON.stringify({ key, pid: process.pid })}\n`);
+}
 const dir = path.dirname(master);
 for (const file of plan.require ?? []) {
   if (!existsSync(path.join(dir, file))) {

@@ -105,7 +105,7 @@ export async function spawnPortal(
     child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)),
   );
   const url = `http://127.0.0.1:${chosen}`;
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + 60_000; // a loaded CI machine can take long to start Node
   for (;;) {
     if (child.exitCode !== null) throw new Error(`portal exited early: ${output}`);
     try {

@@ -2,7 +2,7 @@
  * The upload endpoints' rules (spec/API.md 1–8), independent of HTTP. Handlers parse and
  * call these; these take the repository, the object store, the config and the clock.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import {
   ApiError,
   type CompleteRequest,
@@ -22,11 +22,13 @@ import {
   type UploadPart,
   type UploadRef,
 } from '@speos-portal/protocol';
+import type { Transaction } from 'kysely';
 import { type Clock, toSeconds } from '../clock.js';
 import type { Config } from '../config.js';
 import type { Db } from '../db/connect.js';
-import type { UploadRow } from '../db/schema.js';
-import type { ObjectStore } from '../storage/object-store.js';
+import type { Database, UploadRow } from '../db/schema.js';
+import { multipartEtag } from '../storage/fs-store.js';
+import type { ObjectInfo, ObjectStore, StoredPart } from '../storage/object-store.js';
 import {
   findTask,
   findUpload,
@@ -52,6 +54,19 @@ export interface UploadEvents {
 }
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+function isNoSuchUpload(error: unknown): boolean {
+  return error instanceof ApiError && error.code === 'NO_SUCH_UPLOAD';
+}
+
+/** 409 for a second file of one kind in a task: a task has one master and at most one include. */
+function slotTaken(taskId: string, fileType: FileType, uploadId: string, status: string): ApiError {
+  return new ApiError(
+    'INVALID_STATE',
+    `Task ${taskId} already has ${fileType === 'master' ? 'a master' : 'an include'} upload ${uploadId} (${status}); a task takes one. Resume that one with list and sign, or abort it first.`,
+    { upload_id: uploadId },
+  );
+}
 
 /** Names numbers compactly for a person: "3, 7, 9–12". */
 export function describeNumbers(numbers: number[], limit = 20): string {
@@ -99,7 +114,6 @@ export class UploadService {
 
   /** 1. Creates the task (or attaches to one) and the multipart upload; hands out every part URL. */
   async init(owner: Owner, request: InitRequest): Promise<InitResponse> {
-    const filename = cleanFilename(request.filename);
     const fileType: FileType = request.file_type ?? 'master';
     const chunkSize = request.chunk_size ?? this.#config.chunkSize;
     if (request.file_size > this.#config.maxFileSize) {
@@ -116,7 +130,10 @@ export class UploadService {
       );
     }
     const now = this.#clock();
+    const slot = fileType === 'master' ? 'master_upload_id' : 'include_upload_id';
     let taskId = request.task_id;
+    // The upload this init may replace in the task's slot: none, or an aborted/expired one.
+    let replaces: string | null = null;
     if (taskId !== undefined) {
       const task = await findTask(this.#db, taskId, owner);
       if (!task) throw new ApiError('TASK_NOT_FOUND', `Task ${taskId} does not exist.`);
@@ -126,18 +143,16 @@ export class UploadService {
           `Task ${taskId} is ${task.status}; files can only be added while it is UPLOADING. Start a new upload without task_id.`,
         );
       }
-      const existingId = fileType === 'master' ? task.master_upload_id : task.include_upload_id;
-      const existing = existingId ? await findUpload(this.#db, existingId, owner) : undefined;
+      replaces = task[slot];
+      const existing = replaces ? await findUpload(this.#db, replaces, owner) : undefined;
       if (existing && (existing.status === 'UPLOADING' || existing.status === 'COMPLETED')) {
-        throw new ApiError(
-          'INVALID_STATE',
-          `Task ${taskId} already has ${fileType} upload ${existing.upload_id} (${existing.status}). Resume it with list and sign, or abort it first.`,
-        );
+        throw slotTaken(taskId, fileType, existing.upload_id, existing.status);
       }
     } else {
       taskId = randomUUID();
     }
-    const objectKey = `speos_tasks/${taskId}/${fileType}/${filename}`;
+    const filename = cleanFilename(request.filename);
+    const objectKey = await this.#freshObjectKey(taskId, fileType, filename, request.task_id !== undefined);
     const contentType = request.content_type?.trim() || 'application/octet-stream';
     // It becomes a Content-Type header on downloads: only a plain type/subtype[; params].
     if (!/^[\w!#$&^.+-]+\/[\w!#$&^.+-]+(\s*;[\x20-\x7e]*)?$/.test(contentType)) {
@@ -163,22 +178,22 @@ export class UploadService {
       updated_at: now,
       completed_at: null,
     };
-    const slot = fileType === 'master' ? 'master_upload_id' : 'include_upload_id';
     try {
       await this.#db.transaction().execute(async (trx) => {
         if (request.task_id === undefined) {
           await insertTask(trx, newTaskRow({ task_id: taskId, owner, created_at: now }));
         }
         await insertUpload(trx, upload);
+        // Compare-and-set on the slot: of concurrent inits into one task, exactly one
+        // attaches its file; the others roll back here and answer 409.
         const attached = await trx
           .updateTable('tasks')
           .set({ [slot]: uploadId, updated_at: now })
           .where('task_id', '=', taskId)
           .where('status', '=', 'UPLOADING')
+          .where(slot, replaces === null ? 'is' : '=', replaces)
           .executeTakeFirst();
-        if (Number(attached.numUpdatedRows) === 0) {
-          throw new ApiError('INVALID_STATE', `Task ${taskId} stopped accepting files while this upload started.`);
-        }
+        if (Number(attached.numUpdatedRows) === 0) throw await this.#whyNotAttached(trx, taskId, fileType, owner);
       });
     } catch (error) {
       await this.#store.abortMultipartUpload(objectKey, uploadId).catch(() => {});
@@ -198,6 +213,33 @@ export class UploadService {
       expires_at: expiresAt,
       parts,
     };
+  }
+
+  /**
+   * `speos_tasks/<task>/<type>/<name>`, unless an earlier upload (aborted or expired) of
+   * this task used that key: then a random segment is added, so no two uploads ever share
+   * a key (an abort or delete of one must never touch another's object).
+   */
+  async #freshObjectKey(taskId: string, fileType: FileType, filename: string, existingTask: boolean): Promise<string> {
+    const natural = `speos_tasks/${taskId}/${fileType}/${filename}`;
+    if (!existingTask) return natural; // a new task id: nothing can have used its keys
+    const used = await this.#db
+      .selectFrom('uploads')
+      .select('upload_id')
+      .where('object_key', '=', natural)
+      .executeTakeFirst();
+    return used ? `speos_tasks/${taskId}/${fileType}/${randomBytes(8).toString('hex')}/${filename}` : natural;
+  }
+
+  /** Why the compare-and-set of init did not attach the file: the task moved on, or another init won. */
+  async #whyNotAttached(trx: Transaction<Database>, taskId: string, fileType: FileType, owner: Owner) {
+    const task = await findTask(trx, taskId, owner);
+    const holder = task?.[fileType === 'master' ? 'master_upload_id' : 'include_upload_id'];
+    if (task?.status === 'UPLOADING' && holder) {
+      const other = await findUpload(trx, holder, owner);
+      return slotTaken(taskId, fileType, holder, other?.status ?? 'UPLOADING');
+    }
+    return new ApiError('INVALID_STATE', `Task ${taskId} stopped accepting files while this upload started.`);
   }
 
   /** The upload named by a request, if it is the caller's and the ids agree; else 404. */
@@ -264,25 +306,25 @@ export class UploadService {
     }
     const parts = request.parts.map((p) => ({ partNumber: p.part_number, etag: normalizeEtag(p.etag) }));
     const digest = sha256(JSON.stringify(parts));
-    const response = (size: number, etag: string): CompleteResponse => ({
-      task_id: upload.task_id,
-      object_key: upload.object_key,
-      file_type: upload.file_type as FileType,
-      size,
-      etag,
-      message: 'Upload completed',
-    });
     if (upload.status === 'COMPLETED') {
-      if (upload.parts_digest === digest) return response(Number(upload.file_size), upload.etag!);
+      if (upload.parts_digest === digest) return this.#completeResponse(upload, Number(upload.file_size), upload.etag!);
       throw new ApiError(
         'UPLOAD_ALREADY_COMPLETED',
         `Upload ${upload.upload_id} was already completed with a different part list.`,
       );
     }
     this.#checkPartList(parts, Number(upload.total_chunks));
-    const stored = new Map(
-      (await this.#store.listParts(upload.object_key, upload.upload_id)).map((p) => [p.partNumber, p]),
-    );
+    // A concurrent complete of the same upload may finish in the store between our read
+    // of the row and our calls to the store, which then no longer knows the upload.
+    let stored: Map<number, StoredPart>;
+    try {
+      stored = new Map(
+        (await this.#store.listParts(upload.object_key, upload.upload_id)).map((p) => [p.partNumber, p]),
+      );
+    } catch (error) {
+      if (isNoSuchUpload(error)) return this.#completedMeanwhile(owner, upload, parts, digest, error);
+      throw error;
+    }
     const neverUploaded = parts.filter((p) => !stored.has(p.partNumber)).map((p) => p.partNumber);
     if (neverUploaded.length > 0) {
       throw new ApiError(
@@ -311,14 +353,47 @@ export class UploadService {
         );
       }
     }
-    const info = await this.#store.completeMultipartUpload(upload.object_key, upload.upload_id, parts);
+    let info: ObjectInfo;
+    try {
+      info = await this.#store.completeMultipartUpload(upload.object_key, upload.upload_id, parts);
+    } catch (error) {
+      if (isNoSuchUpload(error)) return this.#completedMeanwhile(owner, upload, parts, digest, error);
+      throw error;
+    }
+    if (!(await this.#recordCompletion(upload, parts, digest, info.etag))) {
+      return this.#answerAsRepeat(owner, upload, digest, undefined);
+    }
+    return this.#completeResponse(upload, info.size, info.etag);
+  }
+
+  #completeResponse(upload: UploadRow, size: number, etag: string): CompleteResponse {
+    return {
+      task_id: upload.task_id,
+      object_key: upload.object_key,
+      file_type: upload.file_type as FileType,
+      size,
+      etag,
+      message: 'Upload completed',
+    };
+  }
+
+  /** Marks the upload COMPLETED unless another complete already did; true if this call did. */
+  async #recordCompletion(
+    upload: UploadRow,
+    parts: { partNumber: number; etag: string }[],
+    digest: string,
+    etag: string,
+  ): Promise<boolean> {
+    const fileSize = Number(upload.file_size);
+    const chunkSize = Number(upload.chunk_size);
+    // Every part was checked to have its planned size, so the plan gives the sizes.
+    const completedParts = parts.map((p) => [p.partNumber, p.etag, partRange(fileSize, chunkSize, p.partNumber).size]);
     const now = this.#clock();
-    const completedParts = parts.map((p) => [p.partNumber, p.etag, stored.get(p.partNumber)!.size]);
     const result = await this.#db
       .updateTable('uploads')
       .set({
         status: 'COMPLETED',
-        etag: info.etag,
+        etag,
         parts_digest: digest,
         completed_parts: JSON.stringify(completedParts),
         updated_at: now,
@@ -327,19 +402,65 @@ export class UploadService {
       .where('upload_id', '=', upload.upload_id)
       .where('status', '=', 'UPLOADING')
       .executeTakeFirst();
-    if (Number(result.numUpdatedRows) === 0) {
-      // A concurrent complete won; answer as a repeated call would.
-      const current = await findUpload(this.#db, upload.upload_id, owner);
-      if (current?.status === 'COMPLETED' && current.parts_digest === digest) {
-        return response(Number(current.file_size), current.etag!);
-      }
+    if (Number(result.numUpdatedRows) === 0) return false;
+    this.#events.onCompleted?.({ ...upload, status: 'COMPLETED' });
+    return true;
+  }
+
+  /** Another complete recorded the upload first: the same answer for the same parts, else 409. */
+  async #answerAsRepeat(
+    owner: Owner,
+    upload: UploadRow,
+    digest: string,
+    storeError: unknown,
+  ): Promise<CompleteResponse> {
+    const current = await findUpload(this.#db, upload.upload_id, owner);
+    if (current?.status === 'COMPLETED') {
+      if (current.parts_digest === digest)
+        return this.#completeResponse(upload, Number(current.file_size), current.etag!);
       throw new ApiError(
-        'INVALID_STATE',
-        `Upload ${upload.upload_id} changed state during complete; list it and retry.`,
+        'UPLOAD_ALREADY_COMPLETED',
+        `Upload ${upload.upload_id} was already completed with a different part list.`,
       );
     }
-    this.#events.onCompleted?.({ ...upload, status: 'COMPLETED' });
-    return response(info.size, info.etag);
+    if (current?.status === 'ABORTED' || current?.status === 'EXPIRED') {
+      throw new ApiError(
+        'NO_SUCH_UPLOAD',
+        `Upload ${upload.upload_id} was ${current.status.toLowerCase()}; its parts are gone. Start a new upload with init.`,
+      );
+    }
+    throw (
+      storeError ?? new ApiError('INVALID_STATE', `Upload ${upload.upload_id} changed state during complete; retry.`)
+    );
+  }
+
+  /**
+   * The store no longer knows an upload the database still calls UPLOADING. Either a
+   * concurrent complete (or one cut off by a crash) assembled the object but has not
+   * recorded it yet, or the upload is really gone. The object at the upload's own key
+   * tells which: its ETag is the multipart ETag of exactly the parts it was made from.
+   */
+  async #completedMeanwhile(
+    owner: Owner,
+    upload: UploadRow,
+    parts: { partNumber: number; etag: string }[],
+    digest: string,
+    storeError: unknown,
+  ): Promise<CompleteResponse> {
+    const current = await findUpload(this.#db, upload.upload_id, owner);
+    if (current?.status !== 'UPLOADING') return this.#answerAsRepeat(owner, upload, digest, storeError);
+    const object = await this.#store.headObject(upload.object_key);
+    if (!object) throw storeError;
+    if (object.etag !== multipartEtag(parts.map((p) => p.etag))) {
+      throw new ApiError(
+        'UPLOAD_ALREADY_COMPLETED',
+        `Upload ${upload.upload_id} was already completed with a different part list.`,
+      );
+    }
+    if (!(await this.#recordCompletion(upload, parts, digest, object.etag))) {
+      return this.#answerAsRepeat(owner, upload, digest, storeError);
+    }
+    return this.#completeResponse(upload, object.size, object.etag);
   }
 
   /** Order, duplicates, range and completeness of a complete request's part list. */

@@ -44,10 +44,12 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
     stopping = true;
     log('stopping: running tasks go back to the queue', { signal });
     await worker.stop();
-    closeObjectStore(store);
+    await closeObjectStore(store);
     await db.destroy();
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+  // A promise nobody awaited must not end the worker (its solvers would be stopped).
+  process.on('unhandledRejection', (reason) => log('unhandled promise rejection', { err: String(reason) }));
 }

@@ -58,3 +58,24 @@ export function groupAlive(pgid: number): boolean {
     return false;
   }
 }
+
+/**
+ * Members of group `pgid` that are still running (zombies, dead but not yet reaped by
+ * their parent, do not count). Not Linux: the leader's liveness stands for the group.
+ */
+export async function runningMembers(pgid: number): Promise<number[]> {
+  let names: string[];
+  try {
+    names = await readdir('/proc');
+  } catch {
+    return groupAlive(pgid) ? [pgid] : [];
+  }
+  const running: number[] = [];
+  for (const name of names) {
+    if (!/^\d+$/.test(name)) continue;
+    const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => '');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[2]) === pgid && fields[0] !== 'Z') running.push(Number(name));
+  }
+  return running;
+}

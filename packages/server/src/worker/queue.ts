@@ -42,6 +42,7 @@ export async function claimNextTask(
         updated_at: now,
         message: null,
         error_detail: null,
+        internal_detail: null,
         progress_info: null,
       }))
       .where('task_id', '=', candidate.task_id)
@@ -87,7 +88,12 @@ export async function finishTask(
   workerId: string,
   status: 'SUCCESS' | 'FAILURE' | 'CANCELLED',
   now: number,
-  fields: { message?: string | null; error_detail?: string | null; terminated_processes?: TerminatedProcess[] },
+  fields: {
+    message?: string | null;
+    error_detail?: string | null;
+    internal_detail?: string | null;
+    terminated_processes?: TerminatedProcess[];
+  },
 ): Promise<boolean> {
   return db.transaction().execute(async (trx) => {
     const result = await trx
@@ -100,6 +106,7 @@ export async function finishTask(
         lease_expires_at: null,
         message: fields.message ?? null,
         error_detail: fields.error_detail ?? null,
+        internal_detail: fields.internal_detail ?? null,
         ...(fields.terminated_processes ? { terminated_processes: JSON.stringify(fields.terminated_processes) } : {}),
       })
       .where('task_id', '=', taskId)

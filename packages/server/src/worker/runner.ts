@@ -2,8 +2,8 @@
  * One run of one task on this worker: inputs → solver (own process group, no shell) →
  * log, progress and heartbeats while it runs → outputs and the final status.
  */
-import { spawn } from 'node:child_process';
 import { mkdir, rm } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import type { ProgressInfo, TerminatedProcess } from '@speos-portal/protocol';
 import type { Clock } from '../clock.js';
@@ -14,11 +14,13 @@ import { findUploadsById } from '../tasks/repository.js';
 import { buildCommand, solverOptions } from './command.js';
 import type { WorkerConfig } from './config.js';
 import { prepareInputs, TaskFailure } from './inputs.js';
+import { forgetSolver, recordSolver } from './leftovers.js';
 import { appendLog, logTail } from './logs.js';
 import { collectOutputs, snapshot } from './outputs.js';
-import { groupAlive, processAlive, processGroupMembers, signalGroup } from './process-group.js';
+import { groupAlive, processAlive, processGroupMembers, runningMembers, signalGroup } from './process-group.js';
 import { EMPTY_PROGRESS, readProgressLine } from './progress.js';
 import { finishTask, heartbeat, saveProgress } from './queue.js';
+import { spawnSupervised } from './watchdog.js';
 
 export interface RunDeps {
   db: Db;
@@ -42,8 +44,7 @@ export class TaskRun {
   #pgid: number | undefined;
   #stopping: 'cancel' | 'lost' | 'shutdown' | undefined;
   #terminated: TerminatedProcess[] = [];
-  /** The solver's program name, for a stop answer on a system without /proc. */
-  #solverName = 'solver';
+  readonly #notes: string[] = [];
 
   constructor(deps: RunDeps, task: TaskRow) {
     this.#deps = deps;
@@ -76,7 +77,10 @@ export class TaskRun {
       const include: UploadRow | undefined = this.#task.include_upload_id
         ? uploads.get(this.#task.include_upload_id)
         : undefined;
-      this.#appendLog(`[speos-portal] preparing inputs in ${this.#runDir}\n`);
+      // Paths and the command line are the operator's business: they go to the worker's
+      // log and the task's internal_detail, never to the log or error_detail users read.
+      this.#note(`worker ${config.workerId} on ${hostname()}, run directory ${this.#runDir}`);
+      this.#appendLog('[speos-portal] preparing inputs\n');
       const inputs = await prepareInputs(this.#deps.store, this.#runDir, master, include);
       const before = await snapshot(inputs.inputDir);
       const exit = await this.#runSolver(inputs.masterPath, inputs.inputDir);
@@ -85,6 +89,7 @@ export class TaskRun {
         await finishTask(db, id, config.workerId, 'CANCELLED', clock(), {
           message: 'stopped by request',
           terminated_processes: this.#terminated,
+          internal_detail: this.#internalDetail(),
         });
         return;
       }
@@ -94,25 +99,34 @@ export class TaskRun {
         this.#appendLog(`[speos-portal] stored ${count} result file(s)\n`);
         await this.#flushLog();
         await saveProgress(db, id, config.workerId, { ...this.#progress, progress_percent: 100 }, clock());
-        await finishTask(db, id, config.workerId, 'SUCCESS', clock(), {});
+        await finishTask(db, id, config.workerId, 'SUCCESS', clock(), { internal_detail: this.#internalDetail() });
         return;
       }
       const how = exit.code !== null ? `exit code ${exit.code}` : `signal ${exit.signal}`;
       await finishTask(db, id, config.workerId, 'FAILURE', clock(), {
         message: `SPEOS stopped with ${how}`,
         error_detail: await logTail(db, id),
+        internal_detail: this.#internalDetail(),
       });
     } catch (error) {
       await this.#flushLog().catch(() => {});
       if (this.#stopping && this.#stopping !== 'cancel') return;
+      // A TaskFailure is written for users; anything else may name paths: users get the
+      // task id to quote, the worker's log and internal_detail get the error itself.
       const failure =
-        error instanceof TaskFailure ? error : new TaskFailure(`worker error: ${(error as Error).message}`);
-      if (!(error instanceof TaskFailure)) this.#deps.log('task run failed', { task_id: id, err: String(error) });
+        error instanceof TaskFailure
+          ? error
+          : new TaskFailure(`the worker could not run the task (its log names the error with task id ${id})`);
+      if (!(error instanceof TaskFailure)) {
+        this.#deps.log('task run failed', { task_id: id, err: String(error) });
+        this.#note(`worker error: ${(error as Error).stack ?? String(error)}`);
+      }
       this.#appendLog(`[speos-portal] ${failure.message}\n`);
       await this.#flushLog().catch(() => {});
       await finishTask(db, id, config.workerId, this.#stopping === 'cancel' ? 'CANCELLED' : 'FAILURE', clock(), {
         message: this.#stopping === 'cancel' ? 'stopped by request' : failure.message,
         error_detail: failure.detail ?? (await logTail(db, id).catch(() => null)),
+        internal_detail: this.#internalDetail(),
       }).catch(() => {});
     } finally {
       if (!config.keepWorkDirs) await rm(this.#runDir, { recursive: true, force: true }).catch(() => {});
@@ -149,21 +163,14 @@ export class TaskRun {
     // this worker shutting down, must keep the solver from starting at all.
     await this.#beat();
     if (this.#stopping) return { code: null, signal: 'SIGTERM' };
-    this.#appendLog(`[speos-portal] running: ${argv.map((a) => JSON.stringify(a)).join(' ')}\n`);
-    this.#solverName = path.basename(argv[0]!);
-    const child = spawn(argv[0]!, argv.slice(1), {
-      cwd: path.dirname(masterPath),
-      detached: true, // its own process group: stop signals reach its children too
-      stdio: ['ignore', 'pipe', 'pipe'],
-      shell: false,
-    });
-    const spawned = await new Promise<Error | null>((resolve) => {
-      child.once('spawn', () => resolve(null));
-      child.once('error', (error) => resolve(error));
-    });
-    if (spawned) throw new TaskFailure(`could not start the solver ${argv[0]}: ${spawned.message}`);
+    const { config } = this.#deps;
+    const cwd = path.dirname(masterPath);
+    this.#note(`command: ${argv.map((a) => JSON.stringify(a)).join(' ')} (in ${cwd})`);
+    this.#deps.log('starting the solver', { task_id: this.#task.task_id, argv, cwd });
+    this.#appendLog(`[speos-portal] starting SPEOS ${this.#task.version ?? ''}\n`);
+    // Under a watchdog: if this worker dies, however it dies, the solver goes with it.
+    const { child, started } = spawnSupervised(argv, { cwd, graceMs: config.stopGraceSeconds * 1000 });
     this.#pgid = child.pid;
-    if (this.#stopping) this.#kill(); // stopped while it was being started
     let partial = '';
     const onOutput = (chunk: Buffer) => {
       const text = chunk.toString('utf8');
@@ -174,13 +181,48 @@ export class TaskRun {
     };
     child.stdout.on('data', onOutput);
     child.stderr.on('data', onOutput);
-    const beat = setInterval(() => void this.#beat(), Math.min(1000, (this.#deps.config.leaseSeconds * 1000) / 3));
-    const exit = await new Promise<{ code: number | null; signal: string | null }>((resolve) => {
+    const closed = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
       child.once('close', (code, signal) => resolve({ code, signal }));
     });
+    // Heart-beat from now on: starting two processes can take seconds on a busy machine.
+    const beat = setInterval(() => void this.#beat(), Math.min(1000, (config.leaseSeconds * 1000) / 3));
+    const outcome = await started;
+    if ('error' in outcome) {
+      clearInterval(beat);
+      await closed;
+      child.stdin.destroy();
+      this.#note(`could not start ${argv[0]}: ${outcome.error}`);
+      this.#deps.log('could not start the solver', {
+        task_id: this.#task.task_id,
+        command: argv[0],
+        err: outcome.error,
+      });
+      throw new TaskFailure(
+        `the solver for SPEOS ${this.#task.version ?? ''} could not be started on this worker (its log has the reason)`,
+      );
+    }
+    const pgid = child.pid!;
+    await recordSolver(config.workDir, this.#task.task_id, config.workerId, pgid).catch((error) =>
+      this.#deps.log('could not record the solver', { task_id: this.#task.task_id, err: String(error) }),
+    );
+    if (this.#stopping) this.#kill(); // stopped while it was being started
+    const exit = await closed;
     clearInterval(beat);
+    child.stdin.destroy();
+    // Whatever the solver started and left behind does not outlive the run either.
+    if ((await runningMembers(pgid)).length > 0) signalGroup(pgid, 'SIGKILL');
+    await forgetSolver(config.workDir, this.#task.task_id).catch(() => {});
     if (partial) this.#readProgress(partial);
     return exit;
+  }
+
+  /** A line for internal_detail (operators and, later, admins; never shown to users). */
+  #note(line: string): void {
+    this.#notes.push(line);
+  }
+
+  #internalDetail(): string {
+    return this.#notes.join('\n');
   }
 
   async #beat(): Promise<void> {
@@ -210,8 +252,9 @@ export class TaskRun {
   #kill(): void {
     const pgid = this.#pgid;
     if (pgid === undefined) return;
-    void processGroupMembers(pgid, this.#solverName).then((members) => {
-      this.#terminated = members.map((m) => ({ ...m, method: 'terminated' }));
+    void processGroupMembers(pgid).then((members) => {
+      // The group's leader is the watchdog, not one of the solver's processes.
+      this.#terminated = members.filter((m) => m.pid !== pgid).map((m) => ({ ...m, method: 'terminated' }));
       signalGroup(pgid, 'SIGTERM');
       const timer = setTimeout(() => {
         if (!groupAlive(pgid)) return;

@@ -106,7 +106,15 @@ describe('worker with an in-process server', () => {
     for (const file of listed.files) {
       const res = await fetch(`${portal.url}${file.url}`);
       expect(await res.text()).toBe(outputs[file.name as keyof typeof outputs]);
+      // A solver's report.html is a download, never a page of this origin.
+      expect(res.headers.get('content-type')).toBe('application/octet-stream');
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(res.headers.get('content-disposition')).toMatch(/^attachment; /);
     }
+    const zipped = await fetch(`${portal.url}/tasks/${id}/outputs.zip`);
+    expect(zipped.headers.get('content-type')).toBe('application/zip');
+    expect(zipped.headers.get('x-content-type-options')).toBe('nosniff');
+    await zipped.arrayBuffer();
     expect(done.download_url).toBe(`/tasks/${id}/outputs.zip`);
     const zip = unzipSync(new Uint8Array(await (await fetch(`${portal.url}${done.download_url}`)).arrayBuffer()));
     expect(Buffer.from(zip['report.html']!).toString()).toBe(outputs['report.html']);
@@ -281,7 +289,7 @@ describe('several workers on one database', () => {
       ...process.env,
       DATA_DIR: dataDir,
       SPEOS_COMMAND_V252: COMMAND,
-      WORKER_LEASE_SECONDS: '1',
+      WORKER_LEASE_SECONDS: '3', // 1 s leases are lost to a busy machine's pauses, not only to the kill
       WORKER_POLL_SECONDS: '0.2',
       WORKER_ID: 'doomed',
     };
@@ -297,7 +305,14 @@ describe('several workers on one database', () => {
       'the first worker to run the solver',
     );
     doomed.kill('SIGKILL');
-    for (const pid of /PIDS (.*)/.exec(log)![1]!.split(' ').map(Number)) process.kill(pid, 'SIGKILL'); // the orphaned solver
+    // The orphaned solver: its watchdog ends it on its own (solver-lifetime.test.ts); make sure here too.
+    for (const pid of /PIDS (.*)/.exec(log)![1]!.split(' ').map(Number)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already ended by the watchdog
+      }
+    }
     const db = await openDatabase(undefined, dataDir);
     const config = loadConfig({ DATA_DIR: dataDir });
     const store = await openObjectStore(config);
@@ -306,7 +321,7 @@ describe('several workers on one database', () => {
       store,
       clock: Date.now,
       config: loadWorkerConfig(
-        { SPEOS_COMMAND_V252: COMMAND, WORKER_LEASE_SECONDS: '1', WORKER_POLL_SECONDS: '0.2', WORKER_ID: 'rescuer' },
+        { SPEOS_COMMAND_V252: COMMAND, WORKER_LEASE_SECONDS: '3', WORKER_POLL_SECONDS: '0.2', WORKER_ID: 'rescuer' },
         dataDir,
       ),
     });
@@ -423,6 +438,65 @@ describe('a stop that arrives before the solver starts', () => {
     } finally {
       delete process.env.FAKE_SPEOS_LEDGER;
       await worker.stop();
+      await db.destroy();
+      await portal.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('what users see of a failed run', () => {
+  it("shows the solver's output and exit code; paths and the command line stay in internal_detail", async () => {
+    const dataDir = await tempDir();
+    const missing = path.join(dataDir, 'no-such-solver', 'SPEOSHPC.x');
+    const portal = await startTestPortal(
+      { SPEOS_COMMAND_V252: COMMAND, SPEOS_COMMAND_V251: `${missing} {master}` },
+      { dataDir },
+    );
+    const db = await openDatabase(undefined, dataDir);
+    try {
+      const api = new TestApi(portal.url);
+      const ours = (text: string) => text.split('\n').filter((l) => l.startsWith('[speos-portal]'));
+      const failed = await submit(api, plan({ exit: 3, stderr: 'Licence server not reachable' }));
+      const done = await waitFor(
+        () => api.get(`/tasks/${failed}`).then((r) => r.body),
+        (t) => t.status === 'FAILURE',
+        'FAILURE',
+      );
+      expect(done.message).toBe('SPEOS stopped with exit code 3');
+      expect(done.error_detail).toContain('Licence server not reachable');
+      const log = (await api.get(`/tasks/${failed}/logs`)).body.content as string;
+      expect(ours(log).length).toBeGreaterThan(0);
+      for (const line of [...ours(log), ...ours(done.error_detail)]) {
+        expect(line).not.toContain(dataDir);
+        expect(line).not.toContain(FAKE);
+      }
+      const internal = await db
+        .selectFrom('tasks')
+        .select('internal_detail')
+        .where('task_id', '=', failed)
+        .executeTakeFirstOrThrow();
+      expect(internal.internal_detail).toContain(FAKE);
+      expect(internal.internal_detail).toContain(path.join(dataDir, 'work', failed));
+      expect(JSON.stringify(done)).not.toContain('internal_detail');
+
+      const unstartable = await submit(api, plan({}), { version: 'v251' });
+      const refused = await waitFor(
+        () => api.get(`/tasks/${unstartable}`).then((r) => r.body),
+        (t) => t.status === 'FAILURE',
+        'FAILURE',
+      );
+      expect(refused.message).toBe(
+        'the solver for SPEOS v251 could not be started on this worker (its log has the reason)',
+      );
+      expect(JSON.stringify(refused)).not.toContain(missing);
+      const why = await db
+        .selectFrom('tasks')
+        .select('internal_detail')
+        .where('task_id', '=', unstartable)
+        .executeTakeFirstOrThrow();
+      expect(why.internal_detail).toContain(`could not start ${missing}: spawn ${missing} ENOENT`);
+    } finally {
       await db.destroy();
       await portal.close();
       await rm(dataDir, { recursive: true, force: true });

@@ -9,6 +9,7 @@ import type { Db } from '../db/connect.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { transitionTask } from '../tasks/repository.js';
 import type { WorkerConfig } from './config.js';
+import { killLeftoverSolvers } from './leftovers.js';
 import { claimNextTask, requeueLostTasks } from './queue.js';
 import { TaskRun } from './runner.js';
 
@@ -50,6 +51,14 @@ export class Worker {
   async #run(): Promise<void> {
     const { db, config, clock, log } = this.#deps;
     const versions = [...config.commands.keys()];
+    // Solvers a dead worker on this host left running (its watchdog gone too) stop
+    // before this worker re-queues or claims anything: one task, one solver at a time.
+    try {
+      const killed = await killLeftoverSolvers(config.workDir, config.stopGraceSeconds * 1000, log);
+      if (killed.length > 0) log('stopped solvers left by a dead worker', { task_ids: killed });
+    } catch (error) {
+      log('could not look for leftover solvers', { err: String(error) });
+    }
     while (this.#running) {
       try {
         const requeued = await requeueLostTasks(db, config.maxAttempts, clock());
