@@ -188,7 +188,7 @@ describe('speos-portal upload', () => {
   it('fails with one line and a non-zero code: bad file, unreachable server, server validation, bad token', async () => {
     const portal = await startTestPortal({ AUTH_TOKENS: 'a-very-long-token-123:alice' });
     try {
-      const file = path.join(dir, 'small.bin');
+      const file = path.join(dir, 'small.speos');
       await writeRandomFile(file, 1000);
       const missing = await runCli(['upload', path.join(dir, 'nope.speos'), '--job-name', 'x']);
       expect(missing.code).toBe(1);

@@ -5,6 +5,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import {
   ApiError,
+  acceptedInputType,
   type CompleteRequest,
   type CompleteResponse,
   type ConfirmRequest,
@@ -106,6 +107,9 @@ export class UploadService {
     const filename = cleanFilename(request.filename);
     const fileType: FileType = request.file_type ?? 'master';
     const chunkSize = request.chunk_size ?? this.#config.chunkSize;
+    // Refused before any byte is sent: the worker could not open it after a long upload.
+    const type = acceptedInputType(filename, fileType);
+    if (!type.ok) throw validation('filename', type.detail);
     if (request.file_size > this.#config.maxFileSize) {
       throw new ApiError(
         'FILE_TOO_LARGE',
