@@ -29,11 +29,19 @@ describe('accepted input types', () => {
     expect(acceptedInputType('车灯.speos', 'master')).toEqual({ ok: true, kind: 'model', extension: '.speos' });
     expect(acceptedInputType('lamp.SV5')).toMatchObject({ ok: true, kind: 'model' });
     expect(acceptedInputType('lamp.scdocx')).toMatchObject({ ok: true, kind: 'model' });
-    expect(acceptedInputType('lamp.speos.zip')).toEqual({ ok: true, kind: 'archive', extension: '.zip', format: 'zip' });
+    expect(acceptedInputType('lamp.speos.zip')).toEqual({
+      ok: true,
+      kind: 'archive',
+      extension: '.zip',
+      format: 'zip',
+    });
     expect(acceptedInputType('inputs.tar.xz', 'include')).toMatchObject({ ok: true, format: 'tar.xz' });
     const model = acceptedInputType('lamp.speos', 'include');
     expect(model.ok).toBe(false);
-    if (!model.ok) expect(model.detail).toBe(`The include file "lamp.speos" is not a type the worker can open; it must be ${describeAcceptedTypes('include')}.`);
+    if (!model.ok)
+      expect(model.detail).toBe(
+        `The include file "lamp.speos" is not a type the worker can open; it must be ${describeAcceptedTypes('include')}.`,
+      );
     const bin = acceptedInputType('model.bin', 'master');
     expect(bin.ok).toBe(false);
     if (!bin.ok) {

@@ -199,6 +199,27 @@ describe('speos-portal upload', () => {
       expect(down.code).toBe(1);
       expect(down.stderr).toMatch(/^speos-portal upload: server unreachable: .*ECONNREFUSED.*\n$/);
 
+      // A file the worker cannot open is refused before connecting (the port is closed).
+      const step = path.join(dir, 'model.step');
+      await writeRandomFile(step, 10);
+      const wrongMaster = await runCli(['upload', step, '--job-name', 'x', '--server', `http://127.0.0.1:${port}`]);
+      expect(wrongMaster.code).toBe(2);
+      expect(wrongMaster.stderr).toMatch(
+        /^speos-portal upload: The master file "model\.step" is not a type the worker can open; it must be a SPEOS model \(\.speos, \.sv5, \.scdocx\) or an archive .*\.rar.*\n$/,
+      );
+      const wrongInclude = await runCli([
+        'upload',
+        file,
+        '--include',
+        step,
+        '--job-name',
+        'x',
+        '--server',
+        `http://127.0.0.1:${port}`,
+      ]);
+      expect(wrongInclude.code).toBe(2);
+      expect(wrongInclude.stderr).toContain('The include file "model.step" is not a type the worker can open');
+
       const anonymous = await runCli(['upload', file, '--job-name', 'x', '--server', portal.url]);
       expect(anonymous.code).toBe(1);
       expect(anonymous.stderr).toMatch(/^speos-portal upload: the server at .* requires a valid token .*\n$/);

@@ -70,9 +70,15 @@ describe('POST /tasks/upload/multipart/init', () => {
     [{ filename: 'a.zip', file_size: 10, content_type: 'zip' }, 'content_type: "zip" is not a MIME type'],
     [{ filename: 'a.zip', file_size: 10, content_type: 'text/html\r\nX-Evil: 1' }, 'content_type'],
     [{ filename: 'a.zip', file_size: 10, content_type: 'application/压缩' }, 'content_type'],
-    [{ filename: 'model.step', file_size: 10 }, 'filename: The master file "model.step" is not a type the worker can open'],
+    [
+      { filename: 'model.step', file_size: 10 },
+      'filename: The master file "model.step" is not a type the worker can open',
+    ],
     [{ filename: 'inputs.lzh', file_size: 10 }, '.speos, .sv5, .scdocx'],
-    [{ filename: 'archive.zipx', file_size: 10 }, '.zip, .7z, .rar, .tar, .tar.gz, .tgz, .tar.bz2, .tbz2, .tbz, .tar.xz, .txz, .gz, .bz2, .xz'],
+    [
+      { filename: 'archive.zipx', file_size: 10 },
+      '.zip, .7z, .rar, .tar, .tar.gz, .tgz, .tar.bz2, .tbz2, .tbz, .tar.xz, .txz, .gz, .bz2, .xz',
+    ],
     [{ filename: 'lamp.speos', file_size: 10, file_type: 'include' }, 'The include file "lamp.speos"'],
   ])('refuses %j with 422 naming the field', async (body, message) => {
     const res = await api.init(body);
