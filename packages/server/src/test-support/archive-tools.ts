@@ -13,7 +13,15 @@ import { promisify } from 'node:util';
 const exec = promisify(execFile);
 
 /** Tool → the Debian package that provides it. */
-export const TOOLS = { zip: 'zip', tar: 'tar', gzip: 'gzip', bzip2: 'bzip2', xz: 'xz-utils', '7zz': '7zip' } as const;
+export const TOOLS = {
+  zip: 'zip',
+  unzip: 'unzip',
+  tar: 'tar',
+  gzip: 'gzip',
+  bzip2: 'bzip2',
+  xz: 'xz-utils',
+  '7zz': '7zip',
+} as const;
 export type Tool = keyof typeof TOOLS;
 
 export function hasTool(tool: Tool): boolean {
