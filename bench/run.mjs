@@ -314,7 +314,7 @@ async function controlPlane() {
     const post = (p, body) => postJson(portal.url, p, body);
     // One real upload to list, complete again (idempotent) and confirm again (idempotent).
     const data = Buffer.alloc(1024, 7);
-    const init = await post('/tasks/upload/multipart/init', { filename: 'bench.bin', file_size: data.length });
+    const init = await post('/tasks/upload/multipart/init', { filename: 'bench.speos', file_size: data.length });
     const ref = { task_id: init.task_id, upload_id: init.upload_id, object_key: init.object_key };
     const put = await fetch(init.parts[0].upload_url, { method: 'PUT', body: data });
     const parts = [{ part_number: 1, etag: put.headers.get('etag') }];
@@ -351,7 +351,7 @@ async function completeLatency(file, size) {
   const portal = await startPortal();
   try {
     const post = (p, body) => postJson(portal.url, p, body);
-    const init = await post('/tasks/upload/multipart/init', { filename: 'bench.bin', file_size: size });
+    const init = await post('/tasks/upload/multipart/init', { filename: 'bench.speos', file_size: size });
     const queue = [...init.parts];
     const parts = [];
     await Promise.all(
@@ -419,7 +419,7 @@ async function main() {
   console.error(
     `speos-portal bench: ${args.size} MiB, ${ROUNDS} rounds, ${cpus().length} cores (${availableParallelism()} usable), ${fmt(totalmem() / 2 ** 30, 0)} GiB`,
   );
-  const file = makeFile('upload.bin', SIZE);
+  const file = makeFile('upload.speos', SIZE);
   const skipD = chromiumAvailable();
   const names = Object.keys(variants).filter((n) => wanted(n) && !(n === 'd' && skipD));
   if (skipD && wanted('d')) console.error(`(d) skipped: ${skipD}`);
@@ -470,7 +470,7 @@ async function main() {
   }
   if (wanted('f') && BIG > 0) {
     console.error(`(f) memory with ${BIG / MiB} MiB…`);
-    const big = makeFile('big.bin', BIG);
+    const big = makeFile('big.speos', BIG);
     const r = await cliUpload(big, 4);
     rmSync(big);
     result.memory_big = {

@@ -6,6 +6,7 @@
 import { mkdtemp, rm, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { acceptedExtensions } from '@speos-portal/protocol';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestPortal, type TestPortal } from '../../packages/server/src/test-support/portal.js';
@@ -303,6 +304,31 @@ describe.skipIf(reason !== undefined)('web UI in Chromium', () => {
     await page.getByRole('button', { name: 'Try again' }).click();
     await page.getByText(/Submitted — task /).waitFor({ timeout: 30_000 });
     expect(await savedUploads(page)).toEqual([]);
+    await page.close();
+  });
+
+  it('refuses files the worker cannot open beside their fields, before any upload starts', async () => {
+    const master = await makeFile(files, 'lamp.step', 64 * 1024);
+    const include = await makeFile(files, 'textures.docx', 64 * 1024);
+    const page = await openSubmit();
+    const inits: string[] = [];
+    page.on('request', (r) => {
+      if (r.url().includes('/multipart/init')) inits.push(r.url());
+    });
+    // The pickers offer exactly the protocol's list.
+    expect(await page.getByLabel('Master file').getAttribute('accept')).toBe(acceptedExtensions('master').join(','));
+    expect(await page.getByLabel('Include archive (optional)').getAttribute('accept')).toBe(
+      acceptedExtensions('include').join(','),
+    );
+    // A dropped or forced file skips `accept`; the form checks the name itself.
+    await page.getByLabel('Master file').setInputFiles(master);
+    await page.getByLabel('Include archive (optional)').setInputFiles(include);
+    await page.getByLabel('Job name').fill('Wrong files');
+    await page.getByRole('button', { name: 'Submit', exact: true }).click();
+    await page.getByText('The portal cannot run this file.', { exact: false }).waitFor();
+    await page.getByText('This is not an archive the portal can open.', { exact: false }).waitFor();
+    await screenshot(page, 'wrong-file-types-en');
+    expect(inits).toEqual([]);
     await page.close();
   });
 

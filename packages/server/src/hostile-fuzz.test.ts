@@ -315,7 +315,7 @@ beforeAll(async () => {
   // Ids worth aiming at: a completed master (its bytes are checked at the end), a
   // submitted task, and uploads still open with live part URLs.
   seed.master = randomBytesSeeded(7 * 1024 * 1024, 77);
-  const done = await alice.uploadFile(seed.master, { filename: 'keep.bin' });
+  const done = await alice.uploadFile(seed.master, { filename: 'keep.speos' });
   seed.masterTask = done.init.task_id;
   seed.taskIds.push(done.init.task_id);
   seed.uploads.push(done.ref);
@@ -544,7 +544,7 @@ describe('hostile requests to the running server', () => {
       ],
       [
         'POST',
-        (t) => ['/tasks/upload/multipart/init', { filename: 'x', file_size: 1, task_id: t, file_type: 'include' }],
+        (t) => ['/tasks/upload/multipart/init', { filename: 'x.zip', file_size: 1, task_id: t, file_type: 'include' }],
       ],
     ];
     await fc.assert(

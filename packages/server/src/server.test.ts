@@ -73,7 +73,7 @@ describe('the server process', () => {
     const portal = await start(dataDir, await freePort());
     const api = new TestApi(portal.url);
     const data = randomBytesSeeded(5 * MiB, 8);
-    const init = (await api.init({ filename: 'slow.bin', file_size: data.length })).body;
+    const init = (await api.init({ filename: 'slow.speos', file_size: data.length })).body;
     const url = new URL(init.parts[0].upload_url);
     const answer = new Promise<{ status: number; etag: string | undefined }>((resolve, reject) => {
       const req = request(url, { method: 'PUT', headers: { 'content-length': data.length } }, (res) => {

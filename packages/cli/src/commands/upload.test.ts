@@ -188,7 +188,7 @@ describe('speos-portal upload', () => {
   it('fails with one line and a non-zero code: bad file, unreachable server, server validation, bad token', async () => {
     const portal = await startTestPortal({ AUTH_TOKENS: 'a-very-long-token-123:alice' });
     try {
-      const file = path.join(dir, 'small.bin');
+      const file = path.join(dir, 'small.speos');
       await writeRandomFile(file, 1000);
       const missing = await runCli(['upload', path.join(dir, 'nope.speos'), '--job-name', 'x']);
       expect(missing.code).toBe(1);
@@ -198,6 +198,27 @@ describe('speos-portal upload', () => {
       const down = await runCli(['upload', file, '--job-name', 'x', '--server', `http://127.0.0.1:${port}`]);
       expect(down.code).toBe(1);
       expect(down.stderr).toMatch(/^speos-portal upload: server unreachable: .*ECONNREFUSED.*\n$/);
+
+      // A file the worker cannot open is refused before connecting (the port is closed).
+      const step = path.join(dir, 'model.step');
+      await writeRandomFile(step, 10);
+      const wrongMaster = await runCli(['upload', step, '--job-name', 'x', '--server', `http://127.0.0.1:${port}`]);
+      expect(wrongMaster.code).toBe(2);
+      expect(wrongMaster.stderr).toMatch(
+        /^speos-portal upload: The master file "model\.step" is not a type the worker can open; it must be a SPEOS model \(\.speos, \.sv5, \.scdocx\) or an archive .*\.rar.*\n$/,
+      );
+      const wrongInclude = await runCli([
+        'upload',
+        file,
+        '--include',
+        step,
+        '--job-name',
+        'x',
+        '--server',
+        `http://127.0.0.1:${port}`,
+      ]);
+      expect(wrongInclude.code).toBe(2);
+      expect(wrongInclude.stderr).toContain('The include file "model.step" is not a type the worker can open');
 
       const anonymous = await runCli(['upload', file, '--job-name', 'x', '--server', portal.url]);
       expect(anonymous.code).toBe(1);

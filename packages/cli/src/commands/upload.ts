@@ -3,6 +3,7 @@
  * complete and confirm. Progress is saved after every part in a JSON state file keyed by the
  * file's absolute path, size and mtime, so re-running the same command continues.
  */
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   type ConfirmFields,
@@ -15,7 +16,7 @@ import {
   withRetry,
 } from '@speos-portal/client';
 import { defaultStateDir, JsonFileStateStore, NodeFileSource, NodeHttpTransport } from '@speos-portal/client/node';
-import { ConfirmRequest } from '@speos-portal/protocol';
+import { acceptedInputType, ConfirmRequest } from '@speos-portal/protocol';
 import { CliError } from '../cli-error.js';
 import { connect, explain, fetchConfig } from '../connection.js';
 import { formatBytes } from '../format.js';
@@ -23,7 +24,8 @@ import { ProgressBar } from '../progress-bar.js';
 
 export const UPLOAD_USAGE = `Usage: speos-portal upload FILE --job-name NAME [options]
 
-Uploads FILE (the SPEOS master model), then submits the job. If an earlier run was
+Uploads FILE (the SPEOS master: a .speos, .sv5 or .scdocx model, or an archive holding
+one), then submits the job. If an earlier run was
 interrupted (Ctrl-C, crash, reboot), running the same command again resumes it.
 
 Options:
@@ -33,7 +35,8 @@ Options:
   --version V          SPEOS version, e.g. v252 (server default)
   --threads N          solver threads (server default: 8)
   --priority N         SPEOS process priority 0–5 (server default: 2)
-  --include ARCHIVE    archive of files the master references
+  --include ARCHIVE    archive of files the master references (.zip .7z .rar .tar
+                       .tar.gz .tar.bz2 .tar.xz …)
   --server URL         portal URL (env SPEOS_PORTAL_URL, default http://localhost:8000)
   --token T            bearer token (env SPEOS_PORTAL_TOKEN)
   --concurrency N      parts in flight at once (default 4)
@@ -106,6 +109,16 @@ export async function uploadCommand(argv: string[]): Promise<void> {
     if (value !== undefined && max !== undefined && [...value].length > max) {
       throw new CliError(`--${flag} must be at most ${max} characters, got ${[...value].length}`, 2);
     }
+  }
+
+  // The protocol's list of what the worker can open, checked before connecting or sending a byte.
+  for (const [file, fileType] of [
+    [positionals[0]!, 'master'],
+    [values.include, 'include'],
+  ] as const) {
+    if (file === undefined) continue;
+    const type = acceptedInputType(path.basename(file), fileType);
+    if (!type.ok) throw new CliError(type.detail, 2);
   }
 
   const master = await NodeFileSource.open(positionals[0]!).catch((error: Error) => {

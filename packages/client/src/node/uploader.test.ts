@@ -71,7 +71,7 @@ describe('Uploader (Node transport, real portal)', () => {
   it('completes through a proxy that resets connections, answers 500 and stalls parts', async () => {
     const proxy = await startFaultProxy(portal.url, { resetRate: 0.2, errorRate: 0.2, hangRate: 0.1, seed: 7 });
     try {
-      const { md5, source } = await makeFile('faulty.bin', 41 * MIB);
+      const { md5, source } = await makeFile('faulty.speos', 41 * MIB);
       const retries: string[] = [];
       const up = uploader(proxy.url, source, {
         stallTimeoutMs: 1500,
@@ -92,7 +92,7 @@ describe('Uploader (Node transport, real portal)', () => {
   it('re-signs URLs that expire before their turn (URL_TTL_SECONDS=2, slowed transfer)', async () => {
     const proxy = await startFaultProxy(portal.url, { bytesPerSecond: 8 * MIB });
     try {
-      const { md5, source } = await makeFile('slow.bin', 30 * MIB);
+      const { md5, source } = await makeFile('slow.speos', 30 * MIB);
       const signsBefore = await metric(portal.url, 'speos_http_requests_total', 'multipart/sign');
       const up = uploader(proxy.url, source, { concurrency: 2 });
       const result = await up.start();
@@ -108,7 +108,7 @@ describe('Uploader (Node transport, real portal)', () => {
     // The proxy holds some PUTs for 2.5 s, so URLs that were fresh when sent arrive expired.
     const proxy = await startFaultProxy(portal.url, { delayRate: 0.3, delayMs: 2500, seed: 3 });
     try {
-      const { md5, source } = await makeFile('expired.bin', 21 * MIB);
+      const { md5, source } = await makeFile('expired.speos', 21 * MIB);
       const expiredBefore = await metric(portal.url, 'speos_errors_total', 'URL_EXPIRED');
       let resigns = 0;
       const up = uploader(proxy.url, source);
@@ -126,7 +126,7 @@ describe('Uploader (Node transport, real portal)', () => {
   });
 
   it('pauses and resumes; a new uploader resumes from the saved state and skips stored parts', async () => {
-    const { md5, source } = await makeFile('resume.bin', 26 * MIB);
+    const { md5, source } = await makeFile('resume.speos', 26 * MIB);
     const store = new JsonFileStateStore(path.join(dir, 'state-resume'));
     const first = uploader(portal.url, source, { store, concurrency: 1 });
     first.on('part-done', (p) => {
@@ -155,7 +155,7 @@ describe('Uploader (Node transport, real portal)', () => {
   });
 
   it('refuses to resume a file whose bytes changed (same size and mtime)', async () => {
-    const { file, source } = await makeFile('changed.bin', 16 * MIB);
+    const { file, source } = await makeFile('changed.speos', 16 * MIB);
     const store = new JsonFileStateStore(path.join(dir, 'state-changed'));
     const first = uploader(portal.url, source, { store, concurrency: 1 });
     first.on('part-done', () => first.pause());
@@ -173,7 +173,7 @@ describe('Uploader (Node transport, real portal)', () => {
   });
 
   it('cancel aborts the upload on the server and clears the saved state', async () => {
-    const { source } = await makeFile('cancel.bin', 16 * MIB);
+    const { source } = await makeFile('cancel.speos', 16 * MIB);
     const store = new JsonFileStateStore(path.join(dir, 'state-cancel'));
     const up = uploader(portal.url, source, { store, concurrency: 1 });
     up.on('part-done', () => void up.cancel());
@@ -185,7 +185,7 @@ describe('Uploader (Node transport, real portal)', () => {
   });
 
   it('stops with NO_SUCH_UPLOAD when the upload is aborted on the server mid-way', async () => {
-    const { source } = await makeFile('aborted.bin', 21 * MIB);
+    const { source } = await makeFile('aborted.speos', 21 * MIB);
     const api = new PortalClient({ baseUrl: portal.url });
     const up = uploader(portal.url, source, { concurrency: 1 });
     up.on('part-done', () => {
@@ -198,7 +198,7 @@ describe('Uploader (Node transport, real portal)', () => {
   });
 
   it('keeps uploading when localStorage refuses writes, and says resume is off', async () => {
-    const { md5, source } = await makeFile('quota.bin', 11 * MIB);
+    const { md5, source } = await makeFile('quota.speos', 11 * MIB);
     const full: StorageLike = {
       length: 0,
       key: () => null,

@@ -95,6 +95,16 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('tasks').dropColumn('internal_detail').execute();
     },
   },
+  // Each result file's CRC-32, so outputs.zip can be laid out (and resumed with Range)
+  // before a byte of it is read. Rows from before it are filled in on first download.
+  '0006_output_crc32': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('task_outputs').addColumn('crc32', 'bigint').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.alterTable('task_outputs').dropColumn('crc32').execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

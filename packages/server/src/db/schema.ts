@@ -91,6 +91,8 @@ export interface TaskOutputsTable {
   path: string;
   size: number;
   object_key: string;
+  /** CRC-32 of the file (unsigned); null for rows stored before migration 0003 until outputs.zip fills it in. */
+  crc32: number | null;
 }
 
 export interface IdempotencyKeysTable {

@@ -145,7 +145,7 @@ describe('errors Fastify itself used to answer', () => {
 describe('downloads and security headers', () => {
   it('serves a master uploaded as text/html as an attachment that no browser renders', async () => {
     const page = Buffer.from('<html><script>alert(document.cookie)</script></html>');
-    const { init } = await api.uploadFile(page, { filename: 'evil.html', content_type: 'text/html' });
+    const { init } = await api.uploadFile(page, { filename: 'evil.speos', content_type: 'text/html' });
     const res = await fetch(`${portal.url}/tasks/${init.task_id}/files/master`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('application/octet-stream');

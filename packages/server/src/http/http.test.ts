@@ -53,7 +53,7 @@ describe('auth with AUTH_TOKENS', () => {
       job_name: 'stolen',
     });
     expect(bobConfirm.status).toBe(404);
-    const attach = await bob.init({ filename: 'x', file_size: 1, task_id: init.task_id, file_type: 'include' });
+    const attach = await bob.init({ filename: 'x.zip', file_size: 1, task_id: init.task_id, file_type: 'include' });
     expect(attach.status).toBe(404);
     // Still uploading: listed when asked for by status.
     const uploading = '/tasks?status=UPLOADING';

@@ -93,7 +93,7 @@ describe('a part PUT when things go wrong', () => {
 
   it('answers 503 with Retry-After when the hash thread dies mid-part, and hashes the resent part', async () => {
     const data = randomBytesSeeded(5 * MiB, 11);
-    const init = (await api.init({ filename: 'crash.bin', file_size: data.length })).body;
+    const init = (await api.init({ filename: 'crash.speos', file_size: data.length })).body;
     const url = init.parts[0].upload_url;
     const answer = await slowPut(url, data, 3 * BATCH_BYTES, async () => {
       // The first batches were handed to the thread: kill it while the part is open.
@@ -117,7 +117,7 @@ describe('a part PUT when things go wrong', () => {
 
   it('logs a client that goes away mid-part as one info line, without a stack', async () => {
     const data = randomBytesSeeded(3 * MiB, 12);
-    const init = (await api.init({ filename: 'reload.bin', file_size: data.length })).body;
+    const init = (await api.init({ filename: 'reload.speos', file_size: data.length })).body;
     const before = server.lines.length;
     const answer = await slowPut(init.parts[0].upload_url, data, MiB, async () => {
       await new Promise((r) => setTimeout(r, 300));

@@ -17,7 +17,7 @@ afterAll(() => portal.close());
 const data = randomBytesSeeded(7 * MiB, 7);
 
 async function freshUpload() {
-  const res = await api.init({ filename: 'part-test.bin', file_size: data.length });
+  const res = await api.init({ filename: 'part-test.speos', file_size: data.length });
   expect(res.status).toBe(200);
   return res.body;
 }
@@ -107,7 +107,7 @@ describe('PUT {upload_url}', () => {
     const shortLived = await startTestPortal({ URL_TTL_SECONDS: '1' });
     try {
       const short = new TestApi(shortLived.url);
-      const init = (await short.init({ filename: 'a.bin', file_size: 1000 })).body;
+      const init = (await short.init({ filename: 'a.speos', file_size: 1000 })).body;
       await new Promise((r) => setTimeout(r, 2100));
       const expired = await short.putPart(init.parts[0].upload_url, data.subarray(0, 1000));
       expect(expired.status).toBe(403);

@@ -1,9 +1,8 @@
 /** Routes that act on submitted tasks: stop, retry, delete, logs, outputs (one or as zip). */
-import { once } from 'node:events';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { Type } from '@sinclair/typebox';
 import {
+  ApiError,
   LogQuery,
   LogResponse,
   OutputsResponse,
@@ -13,10 +12,10 @@ import {
   TaskIdParams,
 } from '@speos-portal/protocol';
 import type { FastifyPluginAsync } from 'fastify';
-import { Zip, ZipPassThrough } from 'fflate';
 import { safeDownloadType, setDownloadHeaders } from '../http/downloads.js';
 import { IdempotencyHeaders, idempotencyKey, REPLAYED_HEADER } from '../http/idempotency.js';
 import { errorResponses } from '../http/openapi.js';
+import { parseRange } from '../http/range.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { contentTypeFor } from '../worker/outputs.js';
 import { type TaskControl, zipName } from './control.js';
@@ -141,33 +140,39 @@ export const controlRoutes: FastifyPluginAsync<ControlRoutesOptions> = async (
       schema: {
         hide,
         tags,
-        summary: 'Every result file in one zip (streamed)',
+        summary: 'Every result file in one zip (streamed, ZIP64 when needed, Range supported)',
         params: TaskIdParams,
-        response: { 200: Type.String({ format: 'binary' }), ...errorResponses(['TASK_NOT_FOUND']) },
+        response: {
+          200: Type.String({ format: 'binary' }),
+          206: Type.String({ format: 'binary', description: 'the requested byte range' }),
+          ...errorResponses(['TASK_NOT_FOUND', 'RANGE_NOT_SATISFIABLE']),
+        },
       },
     },
     async (request, reply) => {
-      const { task, rows } = await control.outputRows(request.taskScope, (request.params as IdParams).task_id);
-      const out = new PassThrough();
-      const zip = new Zip((error, chunk, final) => {
-        if (error) return out.destroy(error);
-        out.write(chunk);
-        if (final) out.end();
-      });
-      void (async () => {
-        for (const row of rows) {
-          const entry = new ZipPassThrough(row.path);
-          zip.add(entry);
-          for await (const chunk of await store.getObject(row.object_key)) {
-            entry.push(chunk as Uint8Array);
-            // Respect the client's pace: never buffer more than a few MB of zip.
-            if (out.writableLength > 8 * 1024 * 1024) await once(out, 'drain');
-          }
-          entry.push(new Uint8Array(0), true);
-        }
-        zip.end();
-      })().catch((error) => out.destroy(error as Error));
-      return setDownloadHeaders(reply, zipName(task), 'application/zip').send(out);
+      const { task, zip } = await control.outputsZip(request.taskScope, (request.params as IdParams).task_id);
+      setDownloadHeaders(reply, zipName(task), 'application/zip')
+        .header('Accept-Ranges', 'bytes')
+        .header('ETag', zip.etag);
+      // A resumed download names the archive it has the start of; if the outputs changed since, send it whole.
+      const ifRange = request.headers['if-range'];
+      const range = ifRange && ifRange !== zip.etag ? undefined : parseRange(request.headers.range, zip.size);
+      const read = (key: string, part: { start: number; end: number }) => store.getObject(key, part);
+      if (range === 'unsatisfiable') {
+        reply.header('Content-Range', `bytes */${zip.size}`);
+        throw new ApiError(
+          'RANGE_NOT_SATISFIABLE',
+          `The archive has ${zip.size} bytes; the Range ${request.headers.range} asks for none of them.`,
+        );
+      }
+      if (range) {
+        return reply
+          .code(206)
+          .header('Content-Range', `bytes ${range.start}-${range.end}/${zip.size}`)
+          .header('Content-Length', range.end - range.start + 1)
+          .send(zip.stream(read, range.start, range.end));
+      }
+      return reply.header('Content-Length', zip.size).send(zip.stream(read));
     },
   );
 

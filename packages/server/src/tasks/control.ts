@@ -16,6 +16,8 @@ import type { TaskRow, UploadRow } from '../db/schema.js';
 import { fingerprint, type IdempotencyKeys } from '../http/idempotency.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { readLog } from '../worker/logs.js';
+import { crc32Stream } from '../worker/outputs.js';
+import { OutputsZip } from './outputs-zip.js';
 import { presentProgress } from './present.js';
 import { findTask, insertTask, type Owner, transitionTask } from './repository.js';
 
@@ -285,6 +287,36 @@ export class TaskControl {
       .executeTakeFirst();
     if (!row) throw new ApiError('NOT_FOUND', `Task ${taskId} has no output file "${relative}".`);
     return row;
+  }
+
+  /**
+   * The layout of the task's outputs.zip. Rows stored before CRCs were kept (migration
+   * 0003) get theirs here, once: that first download reads each such file before sending.
+   */
+  async outputsZip(owner: Owner, taskId: string): Promise<{ task: TaskRow; zip: OutputsZip }> {
+    const { task, rows } = await this.outputRows(owner, taskId);
+    for (const row of rows) {
+      if (row.crc32 !== null) continue;
+      const checksum = crc32Stream();
+      for await (const _ of (await this.#store.getObject(row.object_key)).pipe(checksum)) {
+        // read to the end; the checksum is all that is kept
+      }
+      row.crc32 = checksum.crc32;
+      await this.#db
+        .updateTable('task_outputs')
+        .set({ crc32: checksum.crc32 })
+        .where('task_id', '=', taskId)
+        .where('path', '=', row.path)
+        .execute();
+    }
+    const sources = rows.map((r) => ({
+      name: r.path,
+      size: Number(r.size),
+      crc32: Number(r.crc32),
+      key: r.object_key,
+    }));
+    const finished = Number(task.finished_at ?? task.updated_at);
+    return { task, zip: new OutputsZip(sources, new Date(finished)) };
   }
 
   async outputRows(owner: Owner, taskId: string) {

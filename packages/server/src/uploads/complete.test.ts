@@ -96,7 +96,7 @@ describe('POST /tasks/upload/multipart/complete', () => {
   });
 
   it('names parts that were never uploaded', async () => {
-    const init = (await api.init({ filename: 'a.bin', file_size: data.length })).body;
+    const init = (await api.init({ filename: 'a.speos', file_size: data.length })).body;
     const p1 = init.parts[0];
     const put = await api.putPart(p1.upload_url, data.subarray(p1.start_byte, p1.end_byte));
     const fake = [2, 3, 4].map((n) => ({ part_number: n, etag: '1'.repeat(32) }));
@@ -127,7 +127,7 @@ describe('POST /tasks/upload/multipart/complete', () => {
 
 describe('POST /tasks/upload/multipart/list', () => {
   it('lists stored parts ascending with unquoted ETags and sizes', async () => {
-    const init = (await api.init({ filename: 'a.bin', file_size: data.length })).body;
+    const init = (await api.init({ filename: 'a.speos', file_size: data.length })).body;
     for (const part of [init.parts[3], init.parts[0]]) {
       await api.putPart(part.upload_url, data.subarray(part.start_byte, part.end_byte));
     }
@@ -148,8 +148,8 @@ describe('POST /tasks/upload/multipart/list', () => {
   });
 
   it('answers 404 for unknown uploads and for uploads of another task', async () => {
-    const a = (await api.init({ filename: 'a.bin', file_size: 10 })).body;
-    const b = (await api.init({ filename: 'b.bin', file_size: 10 })).body;
+    const a = (await api.init({ filename: 'a.speos', file_size: 10 })).body;
+    const b = (await api.init({ filename: 'b.speos', file_size: 10 })).body;
     const crossed = await api.post('/tasks/upload/multipart/list', { ...a, task_id: b.task_id });
     expect(crossed.status).toBe(404);
     expect(crossed.body.code).toBe('NO_SUCH_UPLOAD');
@@ -160,7 +160,7 @@ describe('POST /tasks/upload/multipart/list', () => {
 
 describe('POST /tasks/upload/multipart/sign', () => {
   it('signs only the parts the server lacks by default, or the ones asked for', async () => {
-    const init = (await api.init({ filename: 'a.bin', file_size: data.length })).body;
+    const init = (await api.init({ filename: 'a.speos', file_size: data.length })).body;
     const p2 = init.parts[1];
     await api.putPart(p2.upload_url, data.subarray(p2.start_byte, p2.end_byte));
     const missing = await api.post('/tasks/upload/multipart/sign', init);

@@ -76,7 +76,7 @@ describe('POST /tasks/upload/confirm', () => {
   });
 
   it('refuses a master that is not completed, and unknown tasks or keys', async () => {
-    const init = (await api.init({ filename: 'a.bin', file_size: data.length })).body;
+    const init = (await api.init({ filename: 'a.speos', file_size: data.length })).body;
     const notDone = await confirm(seedConfirm(init));
     expect(notDone.status).toBe(409);
     expect(notDone.body.code).toBe('UPLOAD_NOT_COMPLETED');

@@ -10,7 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Multipart, MultipartFile } from '@fastify/multipart';
-import { ApiError, type FileType, JobOptions, type SubmitResponse } from '@speos-portal/protocol';
+import { ApiError, acceptedInputType, type FileType, JobOptions, type SubmitResponse } from '@speos-portal/protocol';
 import { Ajv } from 'ajv';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
@@ -204,6 +204,9 @@ export class FormSubmission {
     } catch (error) {
       throw refuse(validation(part.fieldname, `its file name: ${(error as Error).message}`));
     }
+    // The same list init checks: refused before its bytes are stored, not after the run fails.
+    const type = acceptedInputType(filename, fileType);
+    if (!type.ok) throw refuse(validation(part.fieldname, type.detail));
     const contentType = part.mimetype?.trim() || 'application/octet-stream';
     if (!CONTENT_TYPE.test(contentType)) {
       throw refuse(validation(part.fieldname, `"${contentType}" is not a media type such as application/zip`));

@@ -49,8 +49,8 @@ describe('POST /tasks/upload/multipart/init', () => {
   it('keeps Chinese names and strips folders, so a name can never leave the data directory', async () => {
     const chinese = await api.init({ filename: '车灯 模型（最终版）.zip', file_size: 10 });
     expect(chinese.body.object_key).toBe(`speos_tasks/${chinese.body.task_id}/master/车灯 模型（最终版）.zip`);
-    const sneaky = await api.init({ filename: '../../../etc/passwd', file_size: 10 });
-    expect(sneaky.body.object_key).toBe(`speos_tasks/${sneaky.body.task_id}/master/passwd`);
+    const sneaky = await api.init({ filename: '../../../etc/passwd.zip', file_size: 10 });
+    expect(sneaky.body.object_key).toBe(`speos_tasks/${sneaky.body.task_id}/master/passwd.zip`);
     const windows = await api.init({ filename: 'C:\\Users\\李\\model.zip', file_size: 10 });
     expect(windows.body.object_key).toBe(`speos_tasks/${windows.body.task_id}/master/model.zip`);
   });
@@ -70,6 +70,16 @@ describe('POST /tasks/upload/multipart/init', () => {
     [{ filename: 'a.zip', file_size: 10, content_type: 'zip' }, 'content_type: "zip" is not a MIME type'],
     [{ filename: 'a.zip', file_size: 10, content_type: 'text/html\r\nX-Evil: 1' }, 'content_type'],
     [{ filename: 'a.zip', file_size: 10, content_type: 'application/压缩' }, 'content_type'],
+    [
+      { filename: 'model.step', file_size: 10 },
+      'filename: The master file "model.step" is not a type the worker can open',
+    ],
+    [{ filename: 'inputs.lzh', file_size: 10 }, '.speos, .sv5, .scdocx'],
+    [
+      { filename: 'archive.zipx', file_size: 10 },
+      '.zip, .7z, .rar, .tar, .tar.gz, .tgz, .tar.bz2, .tbz2, .tbz, .tar.xz, .txz, .gz, .bz2, .xz',
+    ],
+    [{ filename: 'lamp.speos', file_size: 10, file_type: 'include' }, 'The include file "lamp.speos"'],
   ])('refuses %j with 422 naming the field', async (body, message) => {
     const res = await api.init(body);
     expect(res.status).toBe(422);

@@ -5,6 +5,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import {
   ApiError,
+  acceptedInputType,
   type CompleteRequest,
   type CompleteResponse,
   type ConfirmRequest,
@@ -114,8 +115,12 @@ export class UploadService {
 
   /** 1. Creates the task (or attaches to one) and the multipart upload; hands out every part URL. */
   async init(owner: Owner, request: InitRequest): Promise<InitResponse> {
+    const filename = cleanFilename(request.filename);
     const fileType: FileType = request.file_type ?? 'master';
     const chunkSize = request.chunk_size ?? this.#config.chunkSize;
+    // Refused before any byte is sent: the worker could not open it after a long upload.
+    const type = acceptedInputType(filename, fileType);
+    if (!type.ok) throw validation('filename', type.detail);
     if (request.file_size > this.#config.maxFileSize) {
       throw new ApiError(
         'FILE_TOO_LARGE',
@@ -151,7 +156,6 @@ export class UploadService {
     } else {
       taskId = randomUUID();
     }
-    const filename = cleanFilename(request.filename);
     const objectKey = await this.#freshObjectKey(taskId, fileType, filename, request.task_id !== undefined);
     const contentType = request.content_type?.trim() || 'application/octet-stream';
     // It becomes a Content-Type header on downloads: only a plain type/subtype[; params].

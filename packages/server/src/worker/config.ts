@@ -2,6 +2,8 @@
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '../config.js';
+import { DEFAULT_EXTRACT_SETTINGS, type ExtractSettings } from './archive/limits.js';
+import { checkZipEncoding } from './archive/zip.js';
 import { checkTemplate } from './command.js';
 import { type ProgressPatterns, parsePatterns } from './progress.js';
 
@@ -24,6 +26,8 @@ export interface WorkerConfig {
   patterns: ProgressPatterns;
   /** Keep working directories after a run (for debugging). */
   keepWorkDirs: boolean;
+  /** How far an input archive may expand, and how unmarked zip names are decoded. */
+  extract: ExtractSettings;
 }
 
 type Env = Record<string, string | undefined>;
@@ -54,6 +58,21 @@ export function solverCommands(env: Env): Map<string, string> {
   return commands;
 }
 
+function extractSettings(env: Env): ExtractSettings {
+  const encoding = env.ZIP_FILENAME_ENCODING?.trim().toLowerCase() || DEFAULT_EXTRACT_SETTINGS.zipFilenameEncoding;
+  if (!checkZipEncoding(encoding)) {
+    throw new ConfigError(
+      'ZIP_FILENAME_ENCODING',
+      `must be "auto" or an encoding such as gbk, gb18030, cp437, shift_jis; got "${encoding}"`,
+    );
+  }
+  return {
+    maxRatio: positive(env, 'EXTRACT_MAX_RATIO', DEFAULT_EXTRACT_SETTINGS.maxRatio, 100_000),
+    maxEntries: Math.floor(positive(env, 'EXTRACT_MAX_ENTRIES', DEFAULT_EXTRACT_SETTINGS.maxEntries, 100_000_000)),
+    zipFilenameEncoding: encoding,
+  };
+}
+
 export function loadWorkerConfig(env: Env, dataDir: string): WorkerConfig {
   let patterns: ProgressPatterns;
   try {
@@ -72,5 +91,6 @@ export function loadWorkerConfig(env: Env, dataDir: string): WorkerConfig {
     commands: solverCommands(env),
     patterns,
     keepWorkDirs: env.WORKER_KEEP_DIRS === '1' || env.WORKER_KEEP_DIRS === 'true',
+    extract: extractSettings(env),
   };
 }

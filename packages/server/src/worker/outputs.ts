@@ -6,6 +6,8 @@
 import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { Transform } from 'node:stream';
+import { crc32 } from 'node:zlib';
 import type { Db } from '../db/connect.js';
 import type { ObjectStore } from '../storage/object-store.js';
 
@@ -60,8 +62,24 @@ export async function collectOutputs(
     const full = path.join(dir, ...relative.split('/'));
     const { size } = await stat(full);
     const key = outputKey(taskId, relative);
-    await store.putObject(key, createReadStream(full), { size, contentType: contentTypeFor(relative) });
-    await db.insertInto('task_outputs').values({ task_id: taskId, path: relative, size, object_key: key }).execute();
+    const checksum = crc32Stream();
+    await store.putObject(key, createReadStream(full).pipe(checksum), { size, contentType: contentTypeFor(relative) });
+    await db
+      .insertInto('task_outputs')
+      .values({ task_id: taskId, path: relative, size, object_key: key, crc32: checksum.crc32 })
+      .execute();
   }
   return changed.length;
+}
+
+/** A pass-through that keeps the CRC-32 of what went through it (outputs.zip needs it up front). */
+export function crc32Stream(): Transform & { crc32: number } {
+  const stream = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      stream.crc32 = crc32(chunk, stream.crc32);
+      done(null, chunk);
+    },
+  }) as Transform & { crc32: number };
+  stream.crc32 = 0;
+  return stream;
 }

@@ -81,7 +81,11 @@ export class TaskRun {
       // log and the task's internal_detail, never to the log or error_detail users read.
       this.#note(`worker ${config.workerId} on ${hostname()}, run directory ${this.#runDir}`);
       this.#appendLog('[speos-portal] preparing inputs\n');
-      const inputs = await prepareInputs(this.#deps.store, this.#runDir, master, include);
+      // Downloading and extracting a large archive can outlast the lease: keep it alive meanwhile.
+      const preparing = setInterval(() => void this.#beat(), Math.min(1000, (config.leaseSeconds * 1000) / 3));
+      const inputs = await prepareInputs(this.#deps.store, this.#runDir, master, include, config.extract).finally(() =>
+        clearInterval(preparing),
+      );
       const before = await snapshot(inputs.inputDir);
       const exit = await this.#runSolver(inputs.masterPath, inputs.inputDir);
       await this.#flushLog();

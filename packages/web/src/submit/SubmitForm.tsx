@@ -1,5 +1,5 @@
 /** The job form: files, job fields, advanced SPEOS options; validates like the server, then starts a Submission. */
-import type { UploadConfigResponse } from '@speos-portal/protocol';
+import { acceptedExtensions, type UploadConfigResponse } from '@speos-portal/protocol';
 import { type FormEvent, useRef, useState } from 'react';
 import { auth } from '../api.js';
 import { useI18n } from '../i18n/i18n.js';
@@ -18,7 +18,9 @@ import {
   validate,
 } from './validation.js';
 
-const INCLUDE_ACCEPT = '.zip,.7z,.tar,.gz,.tgz,.bz2,.xz,.rar';
+// File pickers offer what the worker can open (the protocol's one list).
+const MASTER_ACCEPT = acceptedExtensions('master').join(',');
+const INCLUDE_ACCEPT = acceptedExtensions('include').join(',');
 const PRIORITIES = [0, 1, 2, 3, 4, 5] as const;
 
 export function SubmitForm({ config }: { config: UploadConfigResponse }) {
@@ -73,6 +75,7 @@ export function SubmitForm({ config }: { config: UploadConfigResponse }) {
             label={t('masterFile')}
             hint={t('masterHint')}
             file={master}
+            accept={MASTER_ACCEPT}
             onChange={(f) => {
               setMaster(f);
               if (errors.master) setErrors(({ master: _gone, ...rest }) => rest);

@@ -3,7 +3,13 @@
  * limits), so a person sees the problem beside the field before anything is uploaded.
  */
 import type { ConfirmFields } from '@speos-portal/client';
-import type { UploadConfigResponse } from '@speos-portal/protocol';
+import {
+  ARCHIVE_EXTENSIONS,
+  acceptedInputType,
+  type InputFileType,
+  MODEL_EXTENSIONS,
+  type UploadConfigResponse,
+} from '@speos-portal/protocol';
 import { formatBytes } from '../format.js';
 import type { Translate } from '../i18n/i18n.js';
 
@@ -69,8 +75,15 @@ export function initialValues(config: UploadConfigResponse | undefined, submitte
 const isInteger = (s: string) => /^-?\d+$/.test(s.trim());
 const isNumber = (s: string) => s.trim() !== '' && Number.isFinite(Number(s));
 
-function checkFile(file: File | undefined, maxSize: number, t: Translate): string | undefined {
+function checkFile(file: File | undefined, fileType: InputFileType, maxSize: number, t: Translate): string | undefined {
   if (!file) return undefined;
+  // The protocol's list, as the server's init and the worker use it (a dropped file skips `accept`).
+  if (!acceptedInputType(file.name, fileType).ok) {
+    const archives = ARCHIVE_EXTENSIONS.map((a) => a.extension).join(' ');
+    return fileType === 'master'
+      ? t('errMasterType', { models: MODEL_EXTENSIONS.join(' '), archives })
+      : t('errIncludeType', { archives });
+  }
   if (file.size === 0) return t('errFileEmpty');
   if (file.size > maxSize) return t('errFileTooLarge', { size: formatBytes(file.size), max: formatBytes(maxSize) });
   return undefined;
@@ -83,8 +96,8 @@ export function validate(
   t: Translate,
 ): FieldErrors {
   const errors: FieldErrors = {};
-  errors.master = files.master ? checkFile(files.master, config.max_file_size, t) : t('errMasterMissing');
-  errors.include = checkFile(files.include, config.max_file_size, t);
+  errors.master = files.master ? checkFile(files.master, 'master', config.max_file_size, t) : t('errMasterMissing');
+  errors.include = checkFile(files.include, 'include', config.max_file_size, t);
   const name = values.jobName.trim();
   if (name.length < 1 || name.length > 200) errors.jobName = t('errJobNameLength');
   if (values.submitter.length > 100) errors.submitter = t('errTooLong', { max: 100 });
