@@ -32,7 +32,11 @@ export const ERRORS = {
   INTERNAL_ERROR: { status: 500, summary: 'a bug or an unexpected failure; the log has the request id' },
   STORAGE_UNAVAILABLE: {
     status: 503,
-    summary: 'the database or object store cannot be reached; retry after Retry-After',
+    summary: 'the object store (or the disk of the server) cannot be reached; retry after Retry-After',
+  },
+  DATABASE_UNAVAILABLE: {
+    status: 503,
+    summary: 'the database cannot be reached; retry after Retry-After',
   },
 } as const satisfies Record<string, { status: number; summary: string }>;
 

@@ -6,10 +6,17 @@ import { randomUUID } from 'node:crypto';
 import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyServerOptions,
+  LogController,
+} from 'fastify';
+import { pino } from 'pino';
 import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config.js';
-import { type Db, openDatabase } from './db/connect.js';
+import { unavailableReason } from './db/availability.js';
+import { type Db, databaseHealth, openDatabase } from './db/connect.js';
 import { registerAuth } from './http/auth.js';
 import { registerErrorHandling } from './http/errors.js';
 import { Metrics } from './http/metrics.js';
@@ -36,6 +43,8 @@ export interface AppDeps {
   store: ObjectStore;
   clock?: Clock;
   logger?: FastifyServerOptions['logger'];
+  /** A ready-made logger instead of `logger`'s options (createPortal logs before the app exists). */
+  loggerInstance?: FastifyBaseLogger;
   /** Directory of the built web UI; undefined: `/` redirects to the API docs. */
   webRoot?: string | undefined;
   /** Called when a task was queued (retry), so an in-process worker claims it at once. */
@@ -48,7 +57,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config, db, store } = deps;
   const clock = deps.clock ?? systemClock;
   const app = Fastify({
-    logger: deps.logger ?? { level: config.logLevel },
+    ...(deps.loggerInstance
+      ? { loggerInstance: deps.loggerInstance }
+      : { logger: deps.logger ?? { level: config.logLevel } }),
     bodyLimit: 4 * 1024 * 1024,
     // Keep the client's request id when it sends a sane one, so logs join across hops.
     genReqId: (req) => {
@@ -135,17 +146,31 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     version: VERSION,
   }));
   app.get('/readyz', { schema: { hide: true }, config: { public: true } }, async (request, reply) => {
-    try {
-      await db.selectFrom('tasks').select('task_id').limit(1).execute();
-      await store.check();
-      return { status: 'ready' };
-    } catch (error) {
-      request.log.warn({ err: error }, 'not ready');
-      return reply
-        .code(503)
-        .header('Retry-After', '5')
-        .send({ detail: `Not ready: ${(error as Error).message}`, code: 'STORAGE_UNAVAILABLE' });
-    }
+    // Both are checked every time, so the answer names every backend that is down.
+    const [database, storage] = await Promise.all([
+      db
+        .selectFrom('tasks')
+        .select('task_id')
+        .limit(1)
+        .execute()
+        .then(() => undefined, unavailableReason),
+      store.check().then(() => undefined, (error: unknown) => (error as Error).message),
+    ]);
+    if (database === undefined && storage === undefined) return { status: 'ready' };
+    request.log.debug({ database, storage }, 'not ready');
+    const down = [
+      database !== undefined ? `the database cannot be reached (${database})` : '',
+      storage ?? '',
+    ].filter(Boolean);
+    return reply
+      .code(503)
+      .header('Retry-After', '5')
+      .send({
+        detail: `Not ready: ${down.join('; ')}.`,
+        code: database !== undefined ? 'DATABASE_UNAVAILABLE' : 'STORAGE_UNAVAILABLE',
+        database: database === undefined ? 'ok' : 'unreachable',
+        storage: storage === undefined ? 'ok' : 'unreachable',
+      });
   });
   return app;
 }
@@ -154,13 +179,24 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 export async function createPortal(
   config: Config,
   options: {
-    logger?: FastifyServerOptions['logger'];
+    /** A pino logger; default: JSON lines on stdout at LOG_LEVEL. */
+    logger?: FastifyBaseLogger;
     clock?: Clock;
     /** Run SPEOS jobs in this process too (set when a solver command is configured). */
     worker?: WorkerConfig;
   } = {},
 ) {
-  const db = await openDatabase(config.databaseUrl, config.dataDir, { sqliteSynchronous: config.sqliteSynchronous });
+  const log = options.logger ?? pino({ level: config.logLevel });
+  const db = await openDatabase(config.databaseUrl, config.dataDir, {
+    sqliteSynchronous: config.sqliteSynchronous,
+    waitSeconds: config.databaseWaitSeconds,
+    onWait: ({ attempt, reason, retryInMs, waitedMs }) =>
+      log.warn(
+        { attempt, reason, waited_seconds: Math.round(waitedMs / 1000) },
+        `database not reachable yet (${reason}); trying again in ${(retryInMs / 1000).toFixed(1)} s, for up to ${config.databaseWaitSeconds} s (DATABASE_WAIT_SECONDS)`,
+      ),
+  });
+  const stopWatching = watchDatabase(db, log);
   const store = await openObjectStore(config).catch(async (error) => {
     await db.destroy();
     throw error;
@@ -172,7 +208,7 @@ export async function createPortal(
     db,
     store,
     clock,
-    logger: options.logger,
+    loggerInstance: log,
     webRoot: config.webDir ?? DEFAULT_WEB_ROOT,
     onQueued: () => worker?.poke(),
   });
@@ -204,7 +240,24 @@ export async function createPortal(
     await worker?.stop();
     await expiry.stop();
     closeObjectStore(store);
+    stopWatching();
     await db.destroy();
   });
   return { app, db, store, expiry, worker };
+}
+
+/** One warning when the database becomes unreachable and one when it answers again, not one per request. */
+export function watchDatabase(db: Db, log: FastifyBaseLogger): () => void {
+  return databaseHealth(db).listen({
+    down: (reason) =>
+      log.warn(
+        { backend: 'database', reason },
+        `the database cannot be reached (${reason}); requests that need it answer 503 DATABASE_UNAVAILABLE until it is back`,
+      ),
+    up: (downForMs) =>
+      log.warn(
+        { backend: 'database', down_seconds: Math.round(downForMs / 100) / 10 },
+        `the database answers again after ${(downForMs / 1000).toFixed(1)} s`,
+      ),
+  });
 }

@@ -4,6 +4,7 @@
  */
 import { ApiError, ERRORS, type ErrorBody, type ErrorCode } from '@speos-portal/protocol';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isDatabaseOutage, unavailableReason } from '../db/availability.js';
 
 interface AjvError {
   keyword: string;
@@ -71,7 +72,8 @@ export function describeValidation(errors: AjvError[], context: string): ErrorBo
 }
 
 function send(reply: FastifyReply, code: ErrorCode, detail: string, extra?: Record<string, unknown>) {
-  if (code === 'RATE_LIMITED' || code === 'STORAGE_UNAVAILABLE') reply.header('Retry-After', '30');
+  if (code === 'RATE_LIMITED' || code === 'STORAGE_UNAVAILABLE' || code === 'DATABASE_UNAVAILABLE')
+    reply.header('Retry-After', '30');
   return reply.code(ERRORS[code].status).send({ detail, code, ...extra });
 }
 
@@ -107,6 +109,16 @@ export function registerErrorHandling(app: FastifyInstance): void {
     if (error instanceof SyntaxError || error.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
       request.errorCode = 'VALIDATION_FAILED';
       return send(reply, 'VALIDATION_FAILED', `The request body is not valid JSON: ${error.message}`);
+    }
+    if (isDatabaseOutage(error)) {
+      // Logged once per outage (and once on recovery) by the database's BackendHealth, not per request.
+      request.log.debug({ err: error }, 'database unavailable');
+      request.errorCode = 'DATABASE_UNAVAILABLE';
+      return send(
+        reply,
+        'DATABASE_UNAVAILABLE',
+        `The database cannot be reached (${unavailableReason(error)}); try again shortly.`,
+      );
     }
     if (STORAGE_ERRNOS.has(error.code ?? '')) {
       request.log.error({ err: error }, 'storage unavailable');

@@ -157,6 +157,7 @@ describe('operations and documentation', () => {
       'NOT_FOUND',
       'RATE_LIMITED',
       'STORAGE_UNAVAILABLE',
+      'DATABASE_UNAVAILABLE',
       'UNSUPPORTED_MEDIA_TYPE',
       'TASK_NOT_RUNNING',
     ];
