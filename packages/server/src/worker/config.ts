@@ -24,6 +24,11 @@ export interface WorkerConfig {
   patterns: ProgressPatterns;
   /** Keep working directories after a run (for debugging). */
   keepWorkDirs: boolean;
+  /**
+   * How long a finished run waits for an unreachable object store or database to take its
+   * results and log before it gives up (keeping the working directory).
+   */
+  resultsWaitHours: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -72,5 +77,6 @@ export function loadWorkerConfig(env: Env, dataDir: string): WorkerConfig {
     commands: solverCommands(env),
     patterns,
     keepWorkDirs: env.WORKER_KEEP_DIRS === '1' || env.WORKER_KEEP_DIRS === 'true',
+    resultsWaitHours: positive(env, 'WORKER_RESULTS_WAIT_HOURS', 24, 24 * 30),
   };
 }
