@@ -154,14 +154,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         .limit(1)
         .execute()
         .then(() => undefined, unavailableReason),
-      store.check().then(() => undefined, (error: unknown) => (error as Error).message),
+      store.check().then(
+        () => undefined,
+        (error: unknown) => (error as Error).message,
+      ),
     ]);
     if (database === undefined && storage === undefined) return { status: 'ready' };
     request.log.debug({ database, storage }, 'not ready');
-    const down = [
-      database !== undefined ? `the database cannot be reached (${database})` : '',
-      storage ?? '',
-    ].filter(Boolean);
+    const down = [database !== undefined ? `the database cannot be reached (${database})` : '', storage ?? ''].filter(
+      Boolean,
+    );
     return reply
       .code(503)
       .header('Retry-After', '5')

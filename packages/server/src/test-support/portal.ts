@@ -37,13 +37,16 @@ export interface TestPortal {
   close(): Promise<void>;
 }
 
-/** Starts a portal in this process. `env` overrides the configuration variables. */
+/**
+ * Starts a portal in this process. `env` overrides the configuration variables; `port` and
+ * `dataDir` let a test start it again where an earlier one was (a restart).
+ */
 export async function startTestPortal(
   env: Record<string, string> = {},
-  options: { clock?: Clock; dataDir?: string } = {},
+  options: { clock?: Clock; dataDir?: string; port?: number } = {},
 ): Promise<TestPortal> {
   const dataDir = options.dataDir ?? (await tempDir());
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const config = loadConfig({ PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'silent', ...env });
   // SPEOS_COMMAND_* in env starts an in-process worker, as `serve` does.
   const worker = loadWorkerConfig({ WORKER_POLL_SECONDS: '0.2', ...env }, dataDir);
