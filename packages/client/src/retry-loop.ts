@@ -59,12 +59,15 @@ export class OutageWatch extends Emitter<OutageEvents> {
     return this.#since;
   }
 
-  /** A request got no answer (or 502/503/504); returns how long the outage has lasted. */
+  /**
+   * A request got no answer (or 502/503/504); returns how long the outage has lasted. With
+   * `maxWaitMs` 0 nothing waits beyond its attempts, so nothing is announced.
+   */
   failed(reason: string, maxWaitMs: number): number {
     const now = this.#now();
     this.#since ??= now;
     this.#failures++;
-    if (!this.#announced && this.#failures >= FAILURES_BEFORE_WAITING) {
+    if (!this.#announced && maxWaitMs > 0 && this.#failures >= FAILURES_BEFORE_WAITING) {
       this.#announced = true;
       this.emit('waiting', { target: this.target, origin: this.origin, since: this.#since, reason, maxWaitMs });
     }
