@@ -232,6 +232,8 @@ export class TaskRun {
         transient: (error) => !isLocalFileError(error, dir),
         deadline: this.#resultsDeadline,
         signal: this.#halt.signal,
+        // Asking the store whether it is back is cheap; sending a large file to find out is not.
+        probe: () => store.check(),
         onWait: (error) => this.#waitingForStore(error),
         onRecovered: (waitedMs) => this.#storeIsBack(waitedMs),
       });
@@ -288,6 +290,7 @@ export class TaskRun {
       transient: isDatabaseUnavailable,
       deadline: this.#resultsDeadline,
       signal,
+      probe: () => this.#deps.db.selectFrom('tasks').select('task_id').limit(1).execute(),
     });
   }
 
