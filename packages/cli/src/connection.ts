@@ -85,7 +85,7 @@ export function describeReconnected(event: { target: 'server' | 'storage'; downF
 
 /** An OutageWatch for the portal that reports waiting and reconnecting through `log`. */
 export function watchServer(api: PortalClient, log: (line: string) => void, resumable: boolean): OutageWatch {
-  const watch = new OutageWatch('server', new URL(api.baseUrl).origin);
+  const watch = new OutageWatch('server', new URL(api.baseUrl).origin, { probe: () => api.ready() });
   watch.on('waiting', (event) => log(describeWaiting(event, resumable)));
   watch.on('reconnected', (event) => log(describeReconnected(event)));
   return watch;

@@ -33,20 +33,41 @@ export interface OutageEvents extends Record<string, unknown> {
 /** Failures in a row, without an answer between, before the watch says it is waiting. */
 const FAILURES_BEFORE_WAITING = 2;
 
+/**
+ * Asks whether the origin is back, cheaply (without repeating a request that sends a part).
+ * `status` is the last failure's: undefined for no answer, else the 5xx it answered.
+ */
+export type OutageProbe = (status: number | undefined) => Promise<boolean>;
+
+export interface OutageWatchOptions {
+  /** Polled while requests wait; true wakes them all at once. */
+  probe?: OutageProbe | undefined;
+  /** @default 2000 */
+  probeMs?: number;
+  now?: () => number;
+}
+
 export class OutageWatch extends Emitter<OutageEvents> {
   readonly target: OutageTarget;
   readonly origin: string;
   readonly #now: () => number;
+  readonly #probe: OutageProbe | undefined;
+  readonly #probeMs: number;
+  #probing: ReturnType<typeof setInterval> | undefined;
+  #probeInFlight = false;
+  #lastStatus: number | undefined;
   #since: number | undefined;
   #failures = 0;
   #announced = false;
   readonly #sleepers = new Set<() => void>();
 
-  constructor(target: OutageTarget, origin: string, now: () => number = Date.now) {
+  constructor(target: OutageTarget, origin: string, options: OutageWatchOptions = {}) {
     super();
     this.target = target;
     this.origin = origin;
-    this.#now = now;
+    this.#now = options.now ?? Date.now;
+    this.#probe = options.probe;
+    this.#probeMs = options.probeMs ?? 2000;
   }
 
   /** True between `waiting` and `reconnected`. */
@@ -60,13 +81,15 @@ export class OutageWatch extends Emitter<OutageEvents> {
   }
 
   /**
-   * A request got no answer (or 502/503/504); returns how long the outage has lasted. With
-   * `maxWaitMs` 0 nothing waits beyond its attempts, so nothing is announced.
+   * A request got no answer (`status` undefined) or a 502/503/504; returns how long the
+   * outage has lasted. With `maxWaitMs` 0 nothing waits beyond its attempts, so nothing is
+   * announced.
    */
-  failed(reason: string, maxWaitMs: number): number {
+  failed(reason: string, maxWaitMs: number, status?: number): number {
     const now = this.#now();
     this.#since ??= now;
     this.#failures++;
+    this.#lastStatus = status;
     if (!this.#announced && maxWaitMs > 0 && this.#failures >= FAILURES_BEFORE_WAITING) {
       this.#announced = true;
       this.emit('waiting', { target: this.target, origin: this.origin, since: this.#since, reason, maxWaitMs });
@@ -76,6 +99,7 @@ export class OutageWatch extends Emitter<OutageEvents> {
 
   /** A request got an answer (any answer but an outage's): the outage is over, waiters try at once. */
   answered(): void {
+    this.#stopProbing();
     const since = this.#since;
     this.#since = undefined;
     this.#failures = 0;
@@ -117,8 +141,37 @@ export class OutageWatch extends Emitter<OutageEvents> {
       const timer = setTimeout(done, ms);
       signal?.addEventListener('abort', aborted, { once: true });
       if (untilOnline) target.addEventListener?.('online', done, { once: true });
-      if (wakeOnAnswer) this.#sleepers.add(done);
+      if (wakeOnAnswer) {
+        this.#sleepers.add(done);
+        this.#startProbing();
+      }
     });
+  }
+
+  /** One probe loop per origin however many requests wait; it ends with the outage or the waiters. */
+  #startProbing(): void {
+    if (!this.#probe || this.#probing) return;
+    this.#probing = setInterval(() => {
+      if (this.#sleepers.size === 0 || this.#since === undefined) {
+        this.#stopProbing();
+        return;
+      }
+      if (this.#probeInFlight) return;
+      this.#probeInFlight = true;
+      void this.#probe!(this.#lastStatus)
+        .catch(() => false)
+        .then((back) => {
+          this.#probeInFlight = false;
+          if (back && this.#since !== undefined) this.answered();
+        });
+    }, this.#probeMs);
+    // Never what keeps a process alive: the waiting requests do that.
+    (this.#probing as { unref?: () => void }).unref?.();
+  }
+
+  #stopProbing(): void {
+    clearInterval(this.#probing);
+    this.#probing = undefined;
   }
 }
 
@@ -190,7 +243,7 @@ export async function retryLoop<T>(attempt: (n: number) => Promise<T>, options: 
     // Offline says nothing about the server: it neither starts nor ends its outage.
     let waitedMs = 0;
     if (online) {
-      if (outage) waitedMs = watch.failed(reasonOf(facts), policy.maxWaitMs);
+      if (outage) waitedMs = watch.failed(reasonOf(facts), policy.maxWaitMs, facts.status);
       else watch.answered();
     }
     const decision = decideRetry({ ...facts, attempt: n, online, waitedMs }, policy, options.random);

@@ -560,7 +560,9 @@ export class Uploader extends Emitter<UploaderEvents> {
     let watch = this.#watches.get(origin);
     if (!watch) {
       const target = origin === originOf(this.#options.api.baseUrl) ? 'server' : 'storage';
-      watch = new OutageWatch(target, origin);
+      watch = new OutageWatch(target, origin, {
+        probe: target === 'server' ? () => this.#options.api.ready() : (status) => storageAnswers(origin, status),
+      });
       watch.on('waiting', (event) => this.emit('waiting', event));
       watch.on('reconnected', (event) => {
         // The outage is not slowness: measure speed from now on, as after a pause.
@@ -689,6 +691,21 @@ export class Uploader extends Emitter<UploaderEvents> {
       });
     }
     return new UploadError('REQUEST_FAILED', errorMessage(error), { cause: error });
+  }
+}
+
+/**
+ * Whether a store that gave no answer answers again: any HTTP answer to a HEAD of its root
+ * will do (a browser's no-cors request resolves only when one came). A store that answered
+ * 5xx cannot be judged this way; its requests keep to their backoff.
+ */
+async function storageAnswers(origin: string, status: number | undefined): Promise<boolean> {
+  if (status !== undefined) return false;
+  try {
+    await fetch(`${origin}/`, { method: 'HEAD', mode: 'no-cors', cache: 'no-store' });
+    return true;
+  } catch {
+    return false;
   }
 }
 

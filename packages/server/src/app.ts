@@ -141,39 +141,42 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await registerWebUi(app, deps.webRoot);
   if (store instanceof FsObjectStore) rejectBeforeContinue(app.server, store);
 
-  app.get('/healthz', { schema: { hide: true }, config: { public: true } }, async () => ({
-    status: 'ok',
-    version: VERSION,
-  }));
-  app.get('/readyz', { schema: { hide: true }, config: { public: true } }, async (request, reply) => {
-    // Both are checked every time, so the answer names every backend that is down.
-    const [database, storage] = await Promise.all([
-      db
-        .selectFrom('tasks')
-        .select('task_id')
-        .limit(1)
-        .execute()
-        .then(() => undefined, unavailableReason),
-      store.check().then(
-        () => undefined,
-        (error: unknown) => (error as Error).message,
-      ),
-    ]);
-    if (database === undefined && storage === undefined) return { status: 'ready' };
-    request.log.debug({ database, storage }, 'not ready');
-    const down = [database !== undefined ? `the database cannot be reached (${database})` : '', storage ?? ''].filter(
-      Boolean,
-    );
-    return reply
-      .code(503)
-      .header('Retry-After', '5')
-      .send({
-        detail: `Not ready: ${down.join('; ')}.`,
-        code: database !== undefined ? 'DATABASE_UNAVAILABLE' : 'STORAGE_UNAVAILABLE',
-        database: database === undefined ? 'ok' : 'unreachable',
-        storage: storage === undefined ? 'ok' : 'unreachable',
-      });
-  });
+  // Under /api too: clients that reach the API by that prefix probe readiness there.
+  for (const prefix of ['', '/api']) {
+    app.get(`${prefix}/healthz`, { schema: { hide: true }, config: { public: true } }, async () => ({
+      status: 'ok',
+      version: VERSION,
+    }));
+    app.get(`${prefix}/readyz`, { schema: { hide: true }, config: { public: true } }, async (request, reply) => {
+      // Both are checked every time, so the answer names every backend that is down.
+      const [database, storage] = await Promise.all([
+        db
+          .selectFrom('tasks')
+          .select('task_id')
+          .limit(1)
+          .execute()
+          .then(() => undefined, unavailableReason),
+        store.check().then(
+          () => undefined,
+          (error: unknown) => (error as Error).message,
+        ),
+      ]);
+      if (database === undefined && storage === undefined) return { status: 'ready' };
+      request.log.debug({ database, storage }, 'not ready');
+      const down = [database !== undefined ? `the database cannot be reached (${database})` : '', storage ?? ''].filter(
+        Boolean,
+      );
+      return reply
+        .code(503)
+        .header('Retry-After', '5')
+        .send({
+          detail: `Not ready: ${down.join('; ')}.`,
+          code: database !== undefined ? 'DATABASE_UNAVAILABLE' : 'STORAGE_UNAVAILABLE',
+          database: database === undefined ? 'ok' : 'unreachable',
+          storage: storage === undefined ? 'ok' : 'unreachable',
+        });
+    });
+  }
   return app;
 }
 

@@ -185,7 +185,8 @@ export class Submission extends Observable<SubmissionSnapshot> {
       ...(includeKey ? { include_object_key: includeKey } : {}),
     };
     // The same patience as the uploads: a server that does not answer is waited for.
-    const watch = new OutageWatch('server', this.#api().baseUrl);
+    const api = this.#api();
+    const watch = new OutageWatch('server', api.baseUrl, { probe: () => api.ready() });
     watch.on('waiting', ({ reason }) => this.set({ waitingReason: reason }));
     watch.on('reconnected', () => this.set({ waitingReason: undefined }));
     try {
