@@ -26,6 +26,11 @@ export interface FaultProxyOptions {
    * behind the proxy (S3_PUBLIC_ENDPOINT = the proxy): presigned URLs sign the Host.
    */
   preserveHost: boolean;
+  /**
+   * When the target cannot be reached, drop the client's connection (as a TCP proxy would:
+   * the client sees no answer) instead of answering 502.
+   */
+  resetWhenTargetDown: boolean;
 }
 
 export interface FaultProxyStats {
@@ -70,6 +75,7 @@ export async function startFaultProxy(target: string, initial: Partial<FaultProx
     bytesPerSecond: 0,
     seed: 1,
     preserveHost: false,
+    resetWhenTargetDown: false,
     ...initial,
   };
   let random = prng(options.seed);
@@ -158,6 +164,10 @@ export async function startFaultProxy(target: string, initial: Partial<FaultProx
     });
     out.on('error', () => {
       stats.upstreamErrors++;
+      if (options.resetWhenTargetDown) {
+        req.socket.destroy();
+        return;
+      }
       if (!res.headersSent) {
         res.writeHead(502, { 'content-type': 'application/json', connection: 'close' });
         res.end(JSON.stringify({ detail: 'the fault proxy cannot reach the portal', code: 'BAD_GATEWAY' }));

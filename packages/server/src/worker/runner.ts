@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { access, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
-import type { ProgressInfo } from '@speos-portal/protocol';
+import { ApiError, type ProgressInfo } from '@speos-portal/protocol';
 import type { Clock } from '../clock.js';
 import { isDatabaseUnavailable, unavailableReason } from '../db/availability.js';
 import type { Db } from '../db/connect.js';
@@ -182,7 +182,7 @@ export class TaskRun {
     if (error instanceof TaskFailure) failure = error;
     else if (keepDir) {
       failure = new TaskFailure(
-        `the results could not be stored (${describe(error)}); they are kept in ${this.#runDir} on worker ${config.workerId}`,
+        `the results could not be stored (${storeReason(error)}); they are kept in ${this.#runDir} on worker ${config.workerId}`,
       );
     } else failure = new TaskFailure(`worker error: ${describe(error)}`);
     if (!(error instanceof TaskFailure) && !(error instanceof Halted)) {
@@ -247,7 +247,7 @@ export class TaskRun {
     this.#waitingFor = 'object store';
     const { db, config, clock } = this.#deps;
     const until = new Date(this.#resultsDeadline).toISOString();
-    const message = `storing results: waiting for the object store (${describe(error)})`;
+    const message = `storing results: waiting for the object store (${storeReason(error)})`;
     this.#appendLog(`[speos-portal] ${message}; retrying until ${until}\n`);
     this.#deps.log('storing results: waiting for the object store', { task_id: this.taskId, err: describe(error) });
     void setRunMessage(db, this.taskId, config.workerId, message, clock()).catch(() => {});
@@ -446,6 +446,19 @@ export class TaskRun {
 function describe(error: unknown): string {
   if (error instanceof Error) return error.message;
   return String(error);
+}
+
+/**
+ * What an unreachable store said, short: "ECONNREFUSED", "HTTP 503 ServiceUnavailable" (from
+ * s3-store.ts's "The object store did not answer PutObject (…); try again shortly.").
+ */
+function storeReason(error: unknown): string {
+  const message = describe(error);
+  if (error instanceof ApiError && error.code === 'STORAGE_UNAVAILABLE') {
+    const inner = /\(([^()]+)\)/.exec(message)?.[1];
+    if (inner) return inner;
+  }
+  return message;
 }
 
 /** An error reading a file of the run itself (vanished, unreadable), as opposed to one from the store. */
