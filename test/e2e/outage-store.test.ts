@@ -2,7 +2,7 @@
  * The object store (Swift + s3api) goes away and comes back: a CLI and a browser upload wait
  * for it and finish; a job that ends while it is away keeps its results in its working
  * directory, says it waits ("storing results: waiting for the object store"), and stores
- * every output once it is back (sha256 of each checked) — or, past WORKER_RESULTS_WAIT_HOURS,
+ * every output once it is back (sha256 of each checked) — or, past WORKER_OUTAGE_WAIT_HOURS,
  * fails saying where the results are kept, without deleting them.
  *
  * The store is this file's own Swift (startPrivateSwift), started once for the file; an outage
@@ -198,7 +198,9 @@ describe.skipIf(reason !== undefined)('an object store outage', () => {
         ),
       });
     const patient = worker('patient', { SPEOS_COMMAND_V252: COMMAND });
-    const impatient = worker('impatient', { SPEOS_COMMAND_V251: COMMAND, WORKER_RESULTS_WAIT_HOURS: '0.0006' });
+    const impatient = worker('impatient', { SPEOS_COMMAND_V251: COMMAND, WORKER_OUTAGE_WAIT_HOURS: '0.0006' });
+    // A third one starts only once the store is away: it cannot download its job's inputs yet.
+    const late = worker('late', { SPEOS_COMMAND_V242: COMMAND });
     patient.start();
     impatient.start();
     const task = async (id: string) => (await api.get(`/tasks/${id}/detail`)).body;
@@ -227,6 +229,7 @@ describe.skipIf(reason !== undefined)('an object store outage', () => {
       };
       const kept = await submit('kept', 'v252', plan);
       const given = await submit('given up', 'v251', plan);
+      const delayed = await submit('inputs later', 'v242', { outputs: { 'late.txt': '晚到的结果' } });
       for (const id of [kept, given]) {
         await waitFor(
           async () => ((await api.get(`/tasks/${id}/logs`)).body.content as string).includes('Pass 2/12'),
@@ -235,6 +238,7 @@ describe.skipIf(reason !== undefined)('an object store outage', () => {
         );
       }
       const outage = await takeDown();
+      late.start();
       const waiting = await until(
         'the task to say it waits',
         async () => {
@@ -271,6 +275,16 @@ describe.skipIf(reason !== undefined)('an object store outage', () => {
         expected['results/irradiance.bin'],
       );
 
+      const lateWait = await until(
+        'the late job to wait for its inputs',
+        async () => {
+          const t = await task(delayed);
+          return t.status === 'RUNNING' && t.message && t;
+        },
+        60_000,
+      );
+      expect(lateWait.message).toBe('preparing inputs: waiting for the object store (ECONNREFUSED)');
+
       const back = await outage.back();
       const done = await until(
         'the job to finish',
@@ -303,10 +317,28 @@ describe.skipIf(reason !== undefined)('an object store outage', () => {
         'RUNNING',
         'SUCCESS',
       ]);
+
+      // The late job got its inputs once the store was back, and ran.
+      const lateDone = await until(
+        'the late job to finish',
+        async () => {
+          const t = await task(delayed);
+          return t.status !== 'RUNNING' && t;
+        },
+        60_000,
+      );
+      expect(lateDone.status).toBe('SUCCESS');
+      const lateOutputs = (await api.get(`/tasks/${delayed}/outputs`)).body;
+      const lateText = await (await fetch(`${portal.url}${lateOutputs.files[0].url}`)).text();
+      expect(sha256(lateText)).toBe(sha256('晚到的结果'));
+      expect((await api.get(`/tasks/${delayed}/logs`)).body.content).toMatch(
+        /\[speos-portal\] preparing inputs: waiting for the object store \(ECONNREFUSED\); retrying until .*\n\[speos-portal\] the object store answers again after \d+ s; downloading the inputs\n/,
+      );
     } finally {
       await swift.start();
       await patient.stop();
       await impatient.stop();
+      await late.stop();
       closeObjectStore(store);
       await db.destroy();
       await portal.close();

@@ -25,10 +25,11 @@ export interface WorkerConfig {
   /** Keep working directories after a run (for debugging). */
   keepWorkDirs: boolean;
   /**
-   * How long a finished run waits for an unreachable object store or database to take its
-   * results and log before it gives up (keeping the working directory).
+   * How long a run waits for an unreachable object store or database (to download its
+   * inputs, store its results, write its log and outcome) before it gives up; results it
+   * could not store stay in the working directory.
    */
-  resultsWaitHours: number;
+  outageWaitHours: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -77,6 +78,6 @@ export function loadWorkerConfig(env: Env, dataDir: string): WorkerConfig {
     commands: solverCommands(env),
     patterns,
     keepWorkDirs: env.WORKER_KEEP_DIRS === '1' || env.WORKER_KEEP_DIRS === 'true',
-    resultsWaitHours: positive(env, 'WORKER_RESULTS_WAIT_HOURS', 24, 24 * 30),
+    outageWaitHours: positive(env, 'WORKER_OUTAGE_WAIT_HOURS', 24, 24 * 30),
   };
 }

@@ -43,6 +43,8 @@ export class LogSink {
   #appended = 0;
   #written = 0;
   #lastError: unknown;
+  /** Writing the spill file failed once: from then on everything stays in memory. */
+  #spillBroken = false;
 
   /**
    * @param size the log's length in the database now (logs of earlier runs of the task stay)
@@ -78,22 +80,21 @@ export class LogSink {
     if (!text) return;
     const bytes = Buffer.byteLength(text);
     this.#appended += bytes;
-    if (this.#spilled > this.#spillRead) {
-      this.#toSpill(text, bytes);
-      return;
-    }
+    // Once text waits on disk, newer text goes after it there.
+    if (this.#spilled > this.#spillRead && this.#memoryBytes === 0 && this.#toSpill(text, bytes)) return;
     this.#memory += text;
     this.#memoryBytes += bytes;
-    if (this.#memoryBytes > MEMORY_LIMIT) {
+    if (this.#memoryBytes > MEMORY_LIMIT && !this.#spillBroken) {
       // Text taken from memory and still being written is older than memory: it goes first.
       const flight = this.#inFlight;
       if (flight?.fromMemory && !flight.spilled) {
-        this.#toSpill(flight.text, flight.bytes);
+        if (!this.#toSpill(flight.text, flight.bytes)) return;
         flight.spilled = true;
       }
-      this.#toSpill(this.#memory, this.#memoryBytes);
-      this.#memory = '';
-      this.#memoryBytes = 0;
+      if (this.#toSpill(this.#memory, this.#memoryBytes)) {
+        this.#memory = '';
+        this.#memoryBytes = 0;
+      }
     } else if (this.#memoryBytes >= FLUSH_BYTES && !this.#failing && !this.#flushing) {
       void this.flush();
     }
@@ -159,14 +160,23 @@ export class LogSink {
     return piece;
   }
 
-  #toSpill(text: string, bytes: number): void {
-    const fd = openSync(this.#spillPath, 'a');
+  /** Appends to the spill file; false (and no more spilling) when the disk refuses. */
+  #toSpill(text: string, bytes: number): boolean {
+    if (this.#spillBroken) return false;
     try {
-      writeSync(fd, text);
-    } finally {
-      closeSync(fd);
+      const fd = openSync(this.#spillPath, 'a');
+      try {
+        writeSync(fd, text);
+      } finally {
+        closeSync(fd);
+      }
+    } catch {
+      // No room on disk (or no directory): better to hold the text in memory than to drop it.
+      this.#spillBroken = true;
+      return false;
     }
     this.#spilled += bytes;
+    return true;
   }
 
   /** Up to `max` bytes from the front of the unwritten part of the spill file, ending on a whole character. */

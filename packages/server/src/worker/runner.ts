@@ -3,10 +3,10 @@
  * log, progress and heartbeats while it runs → outputs and the final status.
  *
  * Backend outages do not cost results: heartbeats run from claim to the end, the log waits
- * (log-sink.ts) while the database is down, and a finished run's outputs, log and status
- * are retried (wait-out.ts) until the object store and the database take them, up to
- * WORKER_RESULTS_WAIT_HOURS. The working directory, the only copy of the results until they
- * are stored, is removed only after that.
+ * (log-sink.ts) while the database is down, and the inputs' download and a finished run's
+ * outputs, log and status are retried (wait-out.ts) until the object store and the database
+ * answer, up to WORKER_OUTAGE_WAIT_HOURS. The working directory, the only copy of the results
+ * until they are stored, is removed only after that.
  */
 import { spawn } from 'node:child_process';
 import { access, mkdir, rename, rm, writeFile } from 'node:fs/promises';
@@ -78,8 +78,10 @@ export class TaskRun {
   #beatTimer: ReturnType<typeof setInterval> | undefined;
   #heartbeatFailing = false;
   #waitingFor: 'object store' | undefined;
-  /** Past this, a finished run stops waiting for its backends (set when the solver ends). */
+  /** Past this, the run stops waiting for its backends (reset when the solver ends). */
   #resultsDeadline = Number.POSITIVE_INFINITY;
+  /** The outcome is recorded: later heartbeats find the task no longer RUNNING, which is no loss. */
+  #finished = false;
 
   constructor(deps: RunDeps, task: TaskRow) {
     this.#deps = deps;
@@ -112,12 +114,17 @@ export class TaskRun {
     /** True while the working directory holds results that are not stored yet. */
     let keepDir = false;
     this.#beatTimer = setInterval(() => void this.#beatOnce(), Math.min(1000, (config.leaseSeconds * 1000) / 3));
+    this.#resultsDeadline = clock() + config.outageWaitHours * 3600 * 1000;
     try {
       await this.#clearRunDir();
       await mkdir(this.#runDir, { recursive: true });
-      const uploads = await findUploadsById(
-        db,
-        [this.#task.master_upload_id, this.#task.include_upload_id].filter((u): u is string => !!u),
+      const uploads = await this.#whenDatabase(
+        () =>
+          findUploadsById(
+            db,
+            [this.#task.master_upload_id, this.#task.include_upload_id].filter((u): u is string => !!u),
+          ),
+        this.#halt.signal,
       );
       const master = uploads.get(this.#task.master_upload_id ?? '');
       if (!master) throw new TaskFailure('the task has no master file');
@@ -125,12 +132,19 @@ export class TaskRun {
         ? uploads.get(this.#task.include_upload_id)
         : undefined;
       this.#appendLog(`[speos-portal] preparing inputs in ${this.#runDir}\n`);
-      const inputs = await prepareInputs(this.#deps.store, this.#runDir, master, include);
+      const inputs = await waitOut(() => prepareInputs(this.#deps.store, this.#runDir, master, include), {
+        transient: isStoreUnavailable,
+        deadline: this.#resultsDeadline,
+        signal: this.#halt.signal,
+        probe: () => this.#deps.store.check(),
+        onWait: (error) => this.#waitingForStore(error, 'preparing inputs'),
+        onRecovered: (waitedMs) => this.#storeIsBack(waitedMs, 'downloading the inputs'),
+      });
       const before = await snapshot(inputs.inputDir);
       this.#phase = 'solving';
       const exit = await this.#runSolver(inputs.masterPath, inputs.inputDir);
       this.#phase = 'finishing';
-      this.#resultsDeadline = clock() + config.resultsWaitHours * 3600 * 1000;
+      this.#resultsDeadline = clock() + config.outageWaitHours * 3600 * 1000;
       if (this.#stopping === 'cancel') {
         await this.#finish('CANCELLED', () => ({
           message: 'stopped by request',
@@ -234,31 +248,32 @@ export class TaskRun {
         signal: this.#halt.signal,
         // Asking the store whether it is back is cheap; sending a large file to find out is not.
         probe: () => store.check(),
-        onWait: (error) => this.#waitingForStore(error),
-        onRecovered: (waitedMs) => this.#storeIsBack(waitedMs),
+        onWait: (error) => this.#waitingForStore(error, 'storing results'),
+        onRecovered: (waitedMs) => this.#storeIsBack(waitedMs, 'storing the results'),
       });
       await this.#whenDatabase(() => recordOutput(db, id, relative, stored), this.#halt.signal);
     }
     return files.length;
   }
 
-  #waitingForStore(error: unknown): void {
+  /** Says once per outage, in the task's message and log, what the run waits for. */
+  #waitingForStore(error: unknown, doing: 'preparing inputs' | 'storing results'): void {
     if (this.#waitingFor) return;
     this.#waitingFor = 'object store';
     const { db, config, clock } = this.#deps;
     const until = new Date(this.#resultsDeadline).toISOString();
-    const message = `storing results: waiting for the object store (${storeReason(error)})`;
+    const message = `${doing}: waiting for the object store (${storeReason(error)})`;
     this.#appendLog(`[speos-portal] ${message}; retrying until ${until}\n`);
-    this.#deps.log('storing results: waiting for the object store', { task_id: this.taskId, err: describe(error) });
+    this.#deps.log(`${doing}: waiting for the object store`, { task_id: this.taskId, err: describe(error) });
     void setRunMessage(db, this.taskId, config.workerId, message, clock()).catch(() => {});
   }
 
-  #storeIsBack(waitedMs: number): void {
+  #storeIsBack(waitedMs: number, going: string): void {
     if (!this.#waitingFor) return;
     this.#waitingFor = undefined;
     const { db, config, clock } = this.#deps;
     const seconds = Math.round(waitedMs / 1000);
-    this.#appendLog(`[speos-portal] the object store answers again after ${seconds} s; storing the results\n`);
+    this.#appendLog(`[speos-portal] the object store answers again after ${seconds} s; ${going}\n`);
     this.#deps.log('the object store answers again', { task_id: this.taskId, waited_seconds: seconds });
     void setRunMessage(db, this.taskId, config.workerId, null, clock()).catch(() => {});
   }
@@ -272,7 +287,7 @@ export class TaskRun {
     const { db, config, clock } = this.#deps;
     const id = this.#task.task_id;
     if (this.#resultsDeadline === Number.POSITIVE_INFINITY) {
-      this.#resultsDeadline = clock() + config.resultsWaitHours * 3600 * 1000;
+      this.#resultsDeadline = clock() + config.outageWaitHours * 3600 * 1000;
     }
     await this.#whenDatabase(async () => {
       if (!(await this.#log.flush())) throw this.#log.lastError;
@@ -282,6 +297,7 @@ export class TaskRun {
     }
     const values = await this.#whenDatabase(async () => fields(), this.#lost.signal);
     await this.#whenDatabase(() => finishTask(db, id, config.workerId, status, clock(), values), this.#lost.signal);
+    this.#finished = true;
     this.#log.discard();
   }
 
@@ -352,6 +368,7 @@ export class TaskRun {
     const exit = await new Promise<{ code: number | null; signal: string | null }>((resolve) => {
       child.once('close', (code, signal) => resolve({ code, signal }));
     });
+    this.#pgid = undefined; // gone: nothing left to signal
     if (partial) this.#readProgress(partial);
     return exit;
   }
@@ -373,8 +390,10 @@ export class TaskRun {
   async #beat(): Promise<void> {
     const { db, config, clock } = this.#deps;
     const id = this.#task.task_id;
+    if (this.#finished) return;
     try {
       const state = await heartbeat(db, id, config.workerId, config.leaseSeconds * 1000, clock());
+      if (this.#finished) return;
       if (this.#heartbeatFailing) {
         this.#heartbeatFailing = false;
         this.#deps.log('heartbeat renewed the lease again', { task_id: id });
@@ -459,6 +478,11 @@ function storeReason(error: unknown): string {
     if (inner) return inner;
   }
   return message;
+}
+
+/** The store said it cannot be reached (s3-store.ts and the filesystem store map their failures to this code). */
+function isStoreUnavailable(error: unknown): boolean {
+  return error instanceof ApiError && error.code === 'STORAGE_UNAVAILABLE';
 }
 
 /** An error reading a file of the run itself (vanished, unreadable), as opposed to one from the store. */
