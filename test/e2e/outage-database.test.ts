@@ -264,7 +264,9 @@ describe.skipIf(reason !== undefined)('a PostgreSQL outage', () => {
       await page.getByRole('button', { name: 'Submit', exact: true }).click();
       await until('a part saved', async () => (await savedUploads(page))[0]?.uploaded_parts.length);
       const outage = await takeDown();
-      const note = page.getByText(/Waiting for the server — it does not answer \(HTTP 503 DATABASE_UNAVAILABLE\)/);
+      const note = page.getByText(
+        /Waiting for the server \(HTTP 503 DATABASE_UNAVAILABLE\) — the upload continues by itself/,
+      );
       await note.waitFor({ timeout: 60_000 });
       await screenshot(page, 'upload-waiting-for-the-server-en');
       // While it waits the row shows no speed or time left: they would describe the time before.

@@ -157,7 +157,9 @@ describe.skipIf(reason !== undefined)('an object store outage', () => {
       await page.getByRole('button', { name: 'Submit', exact: true }).click();
       await until('a part saved', async () => (await savedUploads(page))[0]?.uploaded_parts.length);
       const outage = await takeDown();
-      await page.getByText(/Waiting for the storage — it does not answer/).waitFor({ timeout: 60_000 });
+      await page
+        .getByText(/Waiting for the storage \(no answer\) — the upload continues by itself/)
+        .waitFor({ timeout: 60_000 });
       await screenshot(page, 'upload-waiting-for-the-storage-en');
       expect(await page.locator('.job-meta').textContent()).not.toMatch(/left|\/s/);
       await sleep(1000);

@@ -10,7 +10,7 @@
  * any request gets an answer it wakes every request waiting for that origin at once.
  */
 import { Emitter } from './emitter.js';
-import { NetworkError, PortalApiError } from './errors.js';
+import { NetworkError, PortalApiError, StallError } from './errors.js';
 import {
   DEFAULT_RETRY_POLICY,
   decideRetry,
@@ -256,7 +256,10 @@ export async function retryLoop<T>(attempt: (n: number) => Promise<T>, options: 
   }
 }
 
-/** "HTTP 503 DATABASE_UNAVAILABLE", or the socket's error code (ECONNREFUSED) found along the causes. */
+/**
+ * "HTTP 503 DATABASE_UNAVAILABLE", the socket's error code (ECONNREFUSED) found along the
+ * causes, or "no answer" (browsers do not say why a request failed).
+ */
 function reasonOf(facts: RetryFacts): string {
   if (facts.status !== undefined) return `HTTP ${facts.status}${facts.code ? ` ${facts.code}` : ''}`;
   for (let error = facts.error, depth = 0; error && depth < 4; depth++) {
@@ -264,5 +267,5 @@ function reasonOf(facts: RetryFacts): string {
     if (typeof code === 'string' && /^E[A-Z_]+$/.test(code)) return code;
     error = (error as { cause?: unknown }).cause;
   }
-  return facts.error instanceof Error ? facts.error.message : 'no answer';
+  return facts.error instanceof StallError ? 'no progress' : 'no answer';
 }

@@ -87,7 +87,7 @@ function SubmissionStatus({ submission }: { submission: Submission }) {
     case 'confirming':
       return state.waitingReason ? (
         <p className="status-line warn" role="status">
-          {t('confirmWaitingServer', { reason: state.waitingReason })}
+          {t('confirmWaitingServer', { reason: reasonText(state.waitingReason, t) })}
         </p>
       ) : (
         <p className="status-line">{t('statusConfirming')}</p>
@@ -200,14 +200,19 @@ function JobRow({ job, submission }: { job: UploadJob; submission: Submission })
   );
 }
 
+/** Why a server or store is waited for: its status or socket error, else "no answer" in the page's language. */
+function reasonText(reason: string | undefined, t: Translate): string {
+  return !reason || reason === 'no answer' ? t('noAnswer') : reason;
+}
+
 function troubleText(trouble: NonNullable<JobSnapshot['trouble']>, reason: string | undefined, t: Translate): string {
   switch (trouble) {
     case 'offline':
       return t('troubleOffline');
     case 'waitingServer':
-      return t('troubleWaitingServer', { reason: reason ?? '' });
+      return t('troubleWaitingServer', { reason: reasonText(reason, t) });
     case 'waitingStorage':
-      return t('troubleWaitingStorage', { reason: reason ?? '' });
+      return t('troubleWaitingStorage', { reason: reasonText(reason, t) });
     default:
       return t('troubleRetrying');
   }
