@@ -14,12 +14,28 @@ import { freePort, tempDir } from './portal.js';
 
 const run = promisify(execFile);
 const SCRIPTS = fileURLToPath(new URL('../../../../scripts/services/', import.meta.url));
+/** Generous: building Swift's rings takes minutes on a machine other test runs keep busy. */
+const SCRIPT_TIMEOUT_MS = 10 * 60_000;
+
+/** Instances this process made and has not destroyed yet: `destroyPrivateServices` ends them. */
+const live = new Map<string, () => Promise<void>>();
+
+/**
+ * Stops and deletes every instance this process started and did not destroy — one whose
+ * start was cut off by a test timeout included. For a test file's afterAll.
+ */
+export async function destroyPrivateServices(): Promise<void> {
+  for (const [dir, destroy] of [...live]) {
+    await destroy().catch(() => {});
+    live.delete(dir);
+  }
+}
 
 async function script(name: string, args: string[], env: Record<string, string> = {}): Promise<string> {
   try {
     const { stdout } = await run('bash', [`${SCRIPTS}${name}`, ...args], {
       env: { ...process.env, ...env },
-      timeout: 180_000,
+      timeout: SCRIPT_TIMEOUT_MS,
     });
     return stdout;
   } catch (error) {
@@ -52,16 +68,19 @@ export function postgresSkipReason(): string | undefined {
 export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   const dir = await tempDir('speos-private-pg-');
   const env = { PG_TEST_PORT: String(await freePort()), PG_TEST_DATABASE: 'speos_outage' };
+  const destroy = async () => {
+    live.delete(dir);
+    await script('postgres.sh', ['stop', dir], env).catch(() => {});
+    await rm(dir, { recursive: true, force: true });
+  };
+  live.set(dir, destroy);
   await script('postgres.sh', ['start', dir], env);
   const url = /PG_TEST_URL=(\S+)/.exec(await script('postgres.sh', ['env', dir], env))![1]!;
   return {
     url,
     stop: async () => void (await script('postgres.sh', ['stop', dir], env)),
     start: async () => void (await script('postgres.sh', ['start', dir], env)),
-    async destroy() {
-      await script('postgres.sh', ['stop', dir], env).catch(() => {});
-      await rm(dir, { recursive: true, force: true });
-    },
+    destroy,
   };
 }
 
@@ -93,11 +112,16 @@ export async function startPrivateSwift(): Promise<PrivateSwift> {
   const names = ['PROXY', 'OBJECT', 'CONTAINER', 'ACCOUNT', 'MEMCACHED'];
   const env: Record<string, string> = { S3_TEST_BUCKET: 'speos-outage' };
   for (const name of names) env[`SWIFT_${name}_PORT`] = String(await freePort());
+  const destroy = async () => {
+    live.delete(dir);
+    await script('swift.sh', ['stop', dir], env).catch(() => {});
+    await rm(dir, { recursive: true, force: true });
+  };
+  live.set(dir, destroy);
   try {
     await script('swift.sh', ['start', dir], env);
   } catch (error) {
-    await script('swift.sh', ['stop', dir], env).catch(() => {});
-    await rm(dir, { recursive: true, force: true });
+    await destroy();
     throw error;
   }
   const vars = Object.fromEntries(
@@ -114,9 +138,6 @@ export async function startPrivateSwift(): Promise<PrivateSwift> {
     },
     stop: async () => void (await script('swift.sh', ['stop', dir, 'proxy'], env)),
     start: async () => void (await script('swift.sh', ['start', dir, 'proxy'], env)),
-    async destroy() {
-      await script('swift.sh', ['stop', dir], env).catch(() => {});
-      await rm(dir, { recursive: true, force: true });
-    },
+    destroy,
   };
 }

@@ -9,7 +9,7 @@
  * until they are stored, is removed only after that.
  */
 import { spawn } from 'node:child_process';
-import { access, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { ApiError, type ProgressInfo } from '@speos-portal/protocol';
@@ -118,6 +118,7 @@ export class TaskRun {
     try {
       await this.#clearRunDir();
       await mkdir(this.#runDir, { recursive: true });
+      this.#appendLog(`[speos-portal] preparing inputs in ${this.#runDir}\n`);
       const uploads = await this.#whenDatabase(
         () =>
           findUploadsById(
@@ -131,15 +132,22 @@ export class TaskRun {
       const include: UploadRow | undefined = this.#task.include_upload_id
         ? uploads.get(this.#task.include_upload_id)
         : undefined;
-      this.#appendLog(`[speos-portal] preparing inputs in ${this.#runDir}\n`);
-      const inputs = await waitOut(() => prepareInputs(this.#deps.store, this.#runDir, master, include), {
-        transient: isStoreUnavailable,
-        deadline: this.#resultsDeadline,
-        signal: this.#halt.signal,
-        probe: () => this.#deps.store.check(),
-        onWait: (error) => this.#waitingForStore(error, 'preparing inputs'),
-        onRecovered: (waitedMs) => this.#storeIsBack(waitedMs, 'downloading the inputs'),
-      });
+      let tries = 0;
+      const inputs = await waitOut(
+        async () => {
+          // A try cut off by the outage may have left half an archive: start each one clean.
+          if (tries++ > 0) await this.#emptyRunDir();
+          return prepareInputs(this.#deps.store, this.#runDir, master, include);
+        },
+        {
+          transient: isStoreUnavailable,
+          deadline: this.#resultsDeadline,
+          signal: this.#halt.signal,
+          probe: () => this.#deps.store.check(),
+          onWait: (error) => this.#waitingForStore(error, 'preparing inputs'),
+          onRecovered: (waitedMs) => this.#storeIsBack(waitedMs, 'downloading the inputs'),
+        },
+      );
       const before = await snapshot(inputs.inputDir);
       this.#phase = 'solving';
       const exit = await this.#runSolver(inputs.masterPath, inputs.inputDir);
@@ -211,6 +219,13 @@ export class TaskRun {
       this.#deps.log('could not record the end of the run', { task_id: id, err: String(finishError) }),
     );
     return keepDir;
+  }
+
+  /** Everything in the working directory but the log text still waiting for the database. */
+  async #emptyRunDir(): Promise<void> {
+    for (const entry of await readdir(this.#runDir)) {
+      if (entry !== UNWRITTEN_LOG_FILE) await rm(path.join(this.#runDir, entry), { recursive: true, force: true });
+    }
   }
 
   /** Empties the working directory for a new run; one that still holds unstored results is moved aside. */
