@@ -24,6 +24,7 @@ import { startFaultProxy } from '../../packages/client/src/test-support/fault-pr
 import { md5Stored, writeRandomFile } from '../../packages/client/src/test-support/files.js';
 import { createPortal } from '../../packages/server/src/app.js';
 import { loadConfig } from '../../packages/server/src/config.js';
+import { isDatabaseUnavailable } from '../../packages/server/src/db/availability.js';
 import { openDatabase } from '../../packages/server/src/db/connect.js';
 import { openObjectStore } from '../../packages/server/src/storage/open-store.js';
 import { TestApi } from '../../packages/server/src/test-support/api.js';
@@ -120,9 +121,23 @@ describe.skipIf(reason !== undefined)('a PostgreSQL outage', () => {
       const { app } = await createPortal(config, { logger: pino({ level: 'info' }, stream) });
       await app.listen({ port, host: '127.0.0.1' });
       const api = new TestApi(`http://127.0.0.1:${port}`);
+      // A connection checked out (in a transaction) when the database goes: pg then emits
+      // 'error' on the client itself, which would end the process if nobody listened.
+      const db = await openDatabase(config.databaseUrl, dataDir);
+      let release: () => void = () => {};
+      const held = db.transaction().execute(async (trx) => {
+        await trx.selectFrom('tasks').select('task_id').limit(1).execute();
+        await new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        await trx.selectFrom('tasks').select('task_id').limit(1).execute();
+      });
       try {
         expect((await api.get('/tasks')).status).toBe(200);
         const outage = await takeDown();
+        release();
+        const heldError = await held.catch((error: unknown) => error);
+        expect(isDatabaseUnavailable(heldError)).toBe(true);
         for (let i = 0; i < 10; i++) {
           const res = await api.get('/tasks');
           expect(res.status).toBe(503);
@@ -153,6 +168,9 @@ describe.skipIf(reason !== undefined)('a PostgreSQL outage', () => {
         const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
         expect(metrics).toMatch(/speos_errors_total\{code="DATABASE_UNAVAILABLE"\} (1[1-9]|[2-9]\d)/);
       } finally {
+        release();
+        await held.catch(() => {});
+        await db.destroy();
         await app.close();
         await rm(dataDir, { recursive: true, force: true });
       }
@@ -316,7 +334,7 @@ describe.skipIf(reason !== undefined)('a PostgreSQL outage', () => {
       const ledger = path.join(dataDir, 'ledger.txt');
       await writeFile(ledger, '');
       process.env.FAKE_SPEOS_LEDGER = ledger; // the solver processes inherit it
-      const LEASE = 2;
+      const LEASE = 3;
       const portal = await startTestPortal(
         {
           DATABASE_URL: url,
@@ -329,7 +347,9 @@ describe.skipIf(reason !== undefined)('a PostgreSQL outage', () => {
         { dataDir },
       );
       // Another worker on the same database (its own connections), as on a second machine: it
-      // must not take the task over when the lease it sees lapsed is the outage's doing.
+      // must not take the task over when the lease it sees lapsed is the outage's doing. It
+      // runs another SPEOS version, so it cannot claim the job first; re-queueing lapsed
+      // leases it does for every version.
       const rivalDb = await openDatabase(url, dataDir);
       const rival = new Worker({
         db: rivalDb,
@@ -337,10 +357,12 @@ describe.skipIf(reason !== undefined)('a PostgreSQL outage', () => {
         clock: Date.now,
         config: loadWorkerConfig(
           {
-            SPEOS_COMMAND_V252: COMMAND,
+            SPEOS_COMMAND_V251: COMMAND,
             WORKER_ID: 'rival',
             WORKER_LEASE_SECONDS: String(LEASE),
-            WORKER_POLL_SECONDS: '0.2',
+            // It looks far more often than the owner renews: without the lost-lease rule it
+            // would re-queue the job as soon as the database is back.
+            WORKER_POLL_SECONDS: '0.05',
             WORKER_DIR: path.join(dataDir, 'rival'),
           },
           dataDir,
@@ -358,13 +380,14 @@ describe.skipIf(reason !== undefined)('a PostgreSQL outage', () => {
         }
       };
       try {
-        // 40 passes of 250 ms, each printing 400 numbered lines of 100 bytes (40 KB): about
-        // 1 MB of log during the outage, past what the worker keeps in memory.
+        // 50 passes of 250 ms (or more on a busy machine), each printing 800 numbered lines of
+        // 100 bytes (80 KB): megabytes of log during the outage, far past what the worker keeps
+        // in memory. The solver is still running when the database comes back.
         const plan = {
           id: 'long',
-          passes: 40,
+          passes: 50,
           delay_ms: 250,
-          log_lines: 400,
+          log_lines: 800,
           outputs: { 'report.html': '<html>光强</html>' },
         };
         const master = Buffer.from(JSON.stringify(plan));
@@ -377,14 +400,16 @@ describe.skipIf(reason !== undefined)('a PostgreSQL outage', () => {
         expect(confirm.status).toBe(200);
         const id = init.task_id as string;
         await waitFor(
-          async () => ((await api.get(`/tasks/${id}/logs`)).body.content as string).includes('Pass 2/40'),
+          async () => ((await api.get(`/tasks/${id}/logs`)).body.content as string).includes('Pass 2/50'),
           30_000,
           'the solver to run',
         );
         const outage = await takeDown();
+        const stopped = Date.now();
         const spill = path.join(workDir, id, UNWRITTEN_LOG_FILE);
-        await waitFor(() => existsSync(spill), 10_000, 'the unwritten log to go to disk');
-        await sleep(LEASE * 3 * 1000 - 1000); // down for 3 leases in all
+        await waitFor(() => existsSync(spill), 120_000, 'the unwritten log to go to disk');
+        await sleep(Math.max(0, LEASE * 3 * 1000 - (Date.now() - stopped))); // down for 3 leases at least
+        expect((await api.get(`/tasks/${id}/logs`)).status).toBe(503);
         const back = await outage.back();
         await waitFor(() => !existsSync(spill), 30_000, 'the log to catch up');
         const caughtUp = Date.now();
@@ -401,9 +426,15 @@ describe.skipIf(reason !== undefined)('a PostgreSQL outage', () => {
           `[measured] job: log caught up ${caughtUp - back} ms after PostgreSQL's return; SUCCESS after ${finished - back} ms`,
         );
         expect(done.status).toBe('SUCCESS');
-        expect(
-          done.status_history.map((h: { status: string; message: string | null }) => `${h.status}:${h.message}`),
-        ).toEqual(['UPLOADING:null', 'PENDING:submitted', 'RUNNING:claimed by owner', 'SUCCESS:null']);
+        const history = done.status_history.map(
+          (h: { status: string; message: string | null }) => `${h.status}:${h.message}`,
+        );
+        expect(history, JSON.stringify(history)).toEqual([
+          'UPLOADING:null',
+          'PENDING:submitted',
+          'RUNNING:claimed by owner',
+          'SUCCESS:null',
+        ]);
         expect((await readFile(ledger, 'utf8')).trim().split('\n')).toEqual(['long']);
         // The whole log: every numbered line once, in order.
         let log = '';
@@ -423,7 +454,7 @@ describe.skipIf(reason !== undefined)('a PostgreSQL outage', () => {
         }
         expect(numbered.length).toBe(expected.length);
         expect(numbered).toEqual(expected);
-        expect(log).toContain('Pass 40/40 - 100% done');
+        expect(log).toContain('Pass 50/50 - 100% done');
         const outputs = await read(`/tasks/${id}/outputs`);
         expect(outputs.files.map((f: { name: string }) => f.name)).toEqual(['report.html']);
         const report = await (await fetch(`${portal.url}${outputs.files[0].url}`)).text();

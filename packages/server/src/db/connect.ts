@@ -30,8 +30,7 @@ export function databaseHealth(db: Db): BackendHealth {
   return health;
 }
 
-function observedKysely(dialect: PostgresDialect | SqliteDialect): Db {
-  const health = new BackendHealth('database');
+function observedKysely(dialect: PostgresDialect | SqliteDialect, health = new BackendHealth('database')): Db {
   const db = new Kysely<Database>({ dialect: observeDialect(dialect, health) });
   HEALTH.set(db, health);
   return db;
@@ -91,10 +90,18 @@ export async function openPostgres(databaseUrl: string, options: { pool?: number
     connectionTimeoutMillis: 10_000,
     application_name: 'speos-portal',
   });
-  // An idle client's connection can drop (server restart); pg emits that on the pool,
-  // and an unhandled 'error' event would end the process. The next query reconnects.
-  pool.on('error', () => {});
-  return observedKysely(new PostgresDialect({ pool }));
+  const health = new BackendHealth('database');
+  // A connection can drop at any time (a server restart sends every session 57P01). pg emits
+  // that as an 'error' event: on the pool for an idle client, but on the client itself for
+  // one that is checked out — and an 'error' event nobody listens to ends the process. The
+  // query in flight fails on its own (and is answered 503); the broken client leaves the pool
+  // when it is released, and the next query connects anew.
+  const noted = (error: Error) => {
+    if (isDatabaseUnavailable(error)) health.noteFailure(error);
+  };
+  pool.on('error', noted);
+  pool.on('connect', (client) => client.on('error', noted));
+  return observedKysely(new PostgresDialect({ pool }), health);
 }
 
 export interface OpenDatabaseOptions {

@@ -15,7 +15,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { ApiError, type ProgressInfo } from '@speos-portal/protocol';
 import type { Clock } from '../clock.js';
 import { isDatabaseUnavailable, unavailableReason } from '../db/availability.js';
-import type { Db } from '../db/connect.js';
+import { type Db, databaseHealth } from '../db/connect.js';
 import type { TaskRow, UploadRow } from '../db/schema.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { findUploadsById } from '../tasks/repository.js';
@@ -114,6 +114,9 @@ export class TaskRun {
     /** True while the working directory holds results that are not stored yet. */
     let keepDir = false;
     this.#beatTimer = setInterval(() => void this.#beatOnce(), Math.min(1000, (config.leaseSeconds * 1000) / 3));
+    // After a database outage, renew at the first sign it is back rather than at the next tick:
+    // other workers wait a whole lease before they take a lapsed one for a dead worker's.
+    const unlisten = databaseHealth(db).listen({ up: () => void this.#beatOnce() });
     this.#resultsDeadline = clock() + config.outageWaitHours * 3600 * 1000;
     try {
       await this.#clearRunDir();
@@ -180,6 +183,7 @@ export class TaskRun {
       keepDir = await this.#onError(error, keepDir);
     } finally {
       clearInterval(this.#beatTimer);
+      unlisten();
       await this.#beating;
       if (keepDir) {
         this.#deps.log('results not stored; keeping the working directory', { task_id: id, dir: this.#runDir });
