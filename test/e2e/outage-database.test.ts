@@ -315,7 +315,10 @@ describe.skipIf(reason !== undefined)('a PostgreSQL outage', () => {
         expect(await page.locator('.job-meta').textContent()).not.toMatch(/left|\/s/);
         const back = await outage.back();
         const done = page.getByText(/Submitted — task /);
-        await done.waitFor({ timeout: 60_000 });
+        await done.waitFor({ timeout: 120_000 }).catch(async (error: unknown) => {
+          await screenshot(page, 'failed-upload-after-database-outage-en');
+          throw error;
+        });
         console.log(`[measured] browser upload: ${Date.now() - back} ms from PostgreSQL's return to "Submitted"`);
         const taskId = /[0-9a-f-]{36}/.exec((await done.textContent()) ?? '')![0];
         expect((await new TestApi(portal.url).get(`/tasks/${taskId}`)).body.status).toBe('PENDING');

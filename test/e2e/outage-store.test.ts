@@ -184,7 +184,10 @@ describe.skipIf(reason !== undefined)('an object store outage', () => {
         await page.getByText(/Waiting for the storage/).waitFor({ state: 'detached', timeout: 60_000 });
         const resumed = Date.now();
         const done = page.getByText(/Submitted — task /);
-        await done.waitFor({ timeout: 60_000 });
+        await done.waitFor({ timeout: 120_000 }).catch(async (error: unknown) => {
+          await screenshot(page, 'failed-upload-after-store-outage-en');
+          throw error;
+        });
         console.log(
           `[measured] browser upload: going on ${resumed - back} ms after the store's return, "Submitted" (the rest at 8 MiB/s) after ${Date.now() - back} ms`,
         );
