@@ -9,7 +9,15 @@
 #   scripts/services/swift.sh stop  [DIR]   stop what start started (by pid file).
 #   scripts/services/swift.sh env   [DIR]   print the S3_TEST_* variables.
 #
-# DIR defaults to $SWIFT_DIR or <repo>/.tmp/services/swift. Overridable:
+#   scripts/services/swift.sh stop  DIR SERVER   stop one server of a running instance, and
+#   scripts/services/swift.sh start DIR SERVER   start it again (SERVER: proxy, object,
+#                                           container, account). Outage tests use these:
+#                                           without the proxy the S3 endpoint refuses
+#                                           connections; without the object server it
+#                                           answers 503.
+#
+# DIR defaults to $SWIFT_DIR or <repo>/.tmp/services/swift. Overridable (the first start
+# remembers them in DIR/ports.env, so later commands on DIR need not repeat them):
 #   SWIFT_PROXY_PORT (8080), SWIFT_OBJECT_PORT (6200), SWIFT_CONTAINER_PORT (6201),
 #   SWIFT_ACCOUNT_PORT (6202), SWIFT_MEMCACHED_PORT (11211),
 #   SWIFT_CORS_ORIGIN (* — the browser origin allowed to PUT parts),
@@ -21,6 +29,13 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 CMD="${1:-}"
 DIR="${2:-${SWIFT_DIR:-$ROOT/.tmp/services/swift}}"
+SERVER="${3:-}"
+# Ports an earlier start of this DIR chose, unless the environment names others.
+if [ -f "$DIR/ports.env" ]; then
+  while IFS='=' read -r name value; do
+    [ -n "$name" ] && [ -z "${!name:-}" ] && export "$name=$value"
+  done <"$DIR/ports.env"
+fi
 PROXY_PORT="${SWIFT_PROXY_PORT:-8080}"
 OBJECT_PORT="${SWIFT_OBJECT_PORT:-6200}"
 CONTAINER_PORT="${SWIFT_CONTAINER_PORT:-6201}"
@@ -66,6 +81,8 @@ install_packages() {
 
 write_configs() {
   mkdir -p "$DIR/node/sdb1" "$DIR/cache" "$DIR/run" "$DIR/log"
+  printf 'SWIFT_PROXY_PORT=%s\nSWIFT_OBJECT_PORT=%s\nSWIFT_CONTAINER_PORT=%s\nSWIFT_ACCOUNT_PORT=%s\nSWIFT_MEMCACHED_PORT=%s\n' \
+    "$PROXY_PORT" "$OBJECT_PORT" "$CONTAINER_PORT" "$ACCOUNT_PORT" "$MEMCACHED_PORT" >"$DIR/ports.env"
   local hash
   hash="$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
   [ -f "$DIR/swift.conf" ] || cat >"$DIR/swift.conf" <<EOF
@@ -270,9 +287,50 @@ export S3_TEST_REGION=$REGION
 EOF
 }
 
+port_of() {
+  case $1 in
+    proxy) echo "$PROXY_PORT" ;;
+    object) echo "$OBJECT_PORT" ;;
+    container) echo "$CONTAINER_PORT" ;;
+    account) echo "$ACCOUNT_PORT" ;;
+    *) die "unknown server \"$1\" (proxy, object, container or account)" ;;
+  esac
+}
+
+# One server of an instance that start set up: kill it, as a crash would (the rest keep
+# running)...
+stop_server() {
+  local file="$DIR/run/$SERVER.pid"
+  port_of "$SERVER" >/dev/null
+  if pid_alive "$file"; then
+    kill -9 "$(cat "$file")" 2>/dev/null || true
+    for _ in $(seq 1 50); do pid_alive "$file" || break; sleep 0.1; done
+  fi
+  rm -f "$file"
+  log "$SERVER server stopped (port $(port_of "$SERVER"))"
+}
+
+# ...and start it again, waiting until it answers its health check.
+start_server() {
+  local port
+  port="$(port_of "$SERVER")"
+  [ -f "$DIR/$SERVER-server.conf" ] || die "no $DIR/$SERVER-server.conf; run $0 start $DIR first"
+  if ! pid_alive "$DIR/run/$SERVER.pid"; then
+    setsid "swift-$SERVER-server" "$DIR/$SERVER-server.conf" </dev/null >>"$DIR/log/$SERVER.log" 2>&1 &
+    echo $! >"$DIR/run/$SERVER.pid"
+  fi
+  local deadline=$((SECONDS + 60))
+  until healthy "$port"; do
+    pid_alive "$DIR/run/$SERVER.pid" || { tail -20 "$DIR/log/$SERVER.log" >&2; die "swift-$SERVER-server exited"; }
+    [ $SECONDS -lt $deadline ] || die "swift-$SERVER-server did not answer within 60 s"
+    sleep 0.1
+  done
+  log "$SERVER server running on 127.0.0.1:$port"
+}
+
 case "$CMD" in
-  start) start ;;
-  stop) stop ;;
+  start) if [ -n "$SERVER" ]; then start_server; else start; fi ;;
+  stop) if [ -n "$SERVER" ]; then stop_server; else stop; fi ;;
   env) print_env ;;
-  *) echo "usage: $0 start|stop|env [DIR]" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|env [DIR] [proxy|object|container|account]" >&2; exit 2 ;;
 esac

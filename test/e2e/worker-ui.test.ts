@@ -83,11 +83,11 @@ describe.skipIf(reason !== undefined)('task page with a worker (fake solver) in 
 
   it('submits through the form, shows progress and the log live, lists and downloads the outputs', async () => {
     const master = path.join(files, 'low-beam.speos');
-    // 10 s of passes: long enough that the log overflows, and grows while scrolled up,
-    // before the run ends (the portal's own lines are short: no paths, no command line).
+    // 24 s of passes: long enough that the log overflows, and grows while scrolled up,
+    // before the run ends, even on a busy machine (the portal's own lines are short).
     await writeFile(
       master,
-      planBytes({ passes: 20, delay_ms: 500, outputs: { 'report.html': REPORT, 'sub dir/result.xmp': XMP } }),
+      planBytes({ passes: 20, delay_ms: 1200, outputs: { 'report.html': REPORT, 'sub dir/result.xmp': XMP } }),
     );
     const page = await browser.context.newPage();
     await page.goto(`${portal.url}/#/submit`);
@@ -133,7 +133,10 @@ describe.skipIf(reason !== undefined)('task page with a worker (fake solver) in 
       sampling(async () => /Pass \d+\/20/.test(await logText(page))),
       20_000,
     );
-    await expect.poll(() => page.locator('.progress-facts').textContent()).toMatch(/Pass\d+ \/ 20Sensor\d+ \/ 20/);
+    // The facts come from the next progress event, which can trail the log line on a busy machine.
+    await expect
+      .poll(() => page.locator('.progress-facts').textContent(), { timeout: 20_000 })
+      .toMatch(/Pass\d+ \/ 20Sensor\d+ \/ 20/);
     await screenshot(page, 'task-running-en');
 
     // The log follows its end; scrolled up, it stays put while lines keep coming, until asked to follow.

@@ -38,4 +38,23 @@ describe('ProgressBar', () => {
     );
     expect(chunks[2]!.endsWith('\n')).toBe(true);
   });
+
+  it('says what it waits for instead of speed and ETA, and prints notes above the bar', () => {
+    const { out, chunks } = sink(true);
+    const bar = new ProgressBar(out, 'model.speos');
+    const tracker = new ProgressTracker(100 * MIB);
+    bar.update(tracker.update(0, 0, 0), 0);
+    bar.update(tracker.update(0, 25 * MIB, 1000), 1000);
+    chunks.length = 0;
+    bar.waiting('waiting for the storage');
+    bar.note('waiting for the storage at http://s3:9000 (ECONNREFUSED); …');
+    const ERASE_LINE = '\x1b[K';
+    expect(chunks[0]!.endsWith(`25.0 MiB/100.0 MiB waiting for the storage…${ERASE_LINE}`)).toBe(true);
+    expect(chunks[0]).not.toContain('ETA');
+    expect(chunks[1]).toBe(`\r${ERASE_LINE}waiting for the storage at http://s3:9000 (ECONNREFUSED); …\n`);
+    expect(chunks[2]!.startsWith('model.speos [')).toBe(true);
+    expect(chunks[2]!.endsWith(`waiting for the storage…${ERASE_LINE}`)).toBe(true);
+    bar.waiting(undefined);
+    expect(chunks.at(-1)!.endsWith(`25.0 MiB/s ETA 0:03${ERASE_LINE}`)).toBe(true);
+  });
 });

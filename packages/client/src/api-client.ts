@@ -85,6 +85,19 @@ export class PortalClient {
   confirm(body: ConfirmRequest, signal?: AbortSignal): Promise<ConfirmResponse> {
     return this.#post('/tasks/upload/confirm', body, signal);
   }
+  /**
+   * True when the portal and its database and storage answer (`GET /readyz` is 200); false
+   * for any other answer or none. Cheap: what a client waiting out an outage polls.
+   */
+  async ready(signal?: AbortSignal): Promise<boolean> {
+    try {
+      const response = await this.#fetch(`${this.baseUrl}/readyz`, { method: 'GET', signal: signal ?? null });
+      await response.body?.cancel();
+      return response.ok;
+    } catch {
+      return false;
+    }
+  }
   config(signal?: AbortSignal): Promise<UploadConfigResponse> {
     return this.#request('GET', '/tasks/upload/config', undefined, signal);
   }

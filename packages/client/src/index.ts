@@ -8,6 +8,7 @@ export * from './errors.js';
 export * from './local-storage-store.js';
 export * from './md5.js';
 export * from './progress.js';
+export * from './retry-loop.js';
 export * from './retry-policy.js';
 export * from './state-store.js';
 export * from './transport.js';

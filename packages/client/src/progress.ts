@@ -19,12 +19,19 @@ export interface UploadProgress {
 /**
  * Feeds on (confirmed, in-flight) samples; smooths the speed with an exponential moving
  * average over `halfLifeMs` so one fast or slow part does not make the ETA jump.
+ *
+ * Speed counts bytes sent, including bytes of a failed attempt sent again (they cost the same
+ * time), not the never-decreasing figure shown: after a part fails, the bytes it sends again
+ * would otherwise count as no progress at all until they pass what was shown before.
  */
 export class ProgressTracker {
   readonly #total: number;
   readonly #halfLifeMs: number;
   #shown = 0;
-  #lastBytes = 0;
+  /** Bytes sent so far: the sum of every increase of confirmed + in-flight. */
+  #sent = 0;
+  #lastRaw = 0;
+  #lastSent = 0;
   #lastAt: number | undefined;
   #speed = 0;
 
@@ -33,26 +40,39 @@ export class ProgressTracker {
     this.#halfLifeMs = halfLifeMs;
   }
 
-  /** Resets the speed baseline (after a pause: idle time is not slowness). Bytes already shown stay. */
+  /**
+   * Resets the speed baseline (after a pause or an outage: idle time is not slowness); the
+   * speed measured before stays until new samples move it. Bytes already shown stay.
+   */
   restart(confirmedBytes: number, now: number): void {
     this.#shown = Math.max(this.#shown, Math.min(confirmedBytes, this.#total));
-    this.#lastBytes = this.#shown;
+    this.#lastSent = this.#sent;
     this.#lastAt = now;
+  }
+
+  /**
+   * A request failed and waits before it tries again: the next sample starts a new baseline,
+   * so the time spent waiting never counts as slow sending. The speed measured so far stays.
+   */
+  idle(): void {
+    this.#lastAt = undefined;
   }
 
   update(confirmedBytes: number, inFlightBytes: number, now: number): UploadProgress {
     const raw = Math.min(this.#total, confirmedBytes + inFlightBytes);
     this.#shown = Math.max(this.#shown, raw);
+    this.#sent += Math.max(0, raw - this.#lastRaw);
+    this.#lastRaw = raw;
     if (this.#lastAt === undefined) {
       this.#lastAt = now;
-      this.#lastBytes = this.#shown;
+      this.#lastSent = this.#sent;
     } else if (now - this.#lastAt >= 200) {
       // Sample at most 5×/s: per-chunk callbacks are too noisy to average directly.
-      const instant = ((this.#shown - this.#lastBytes) * 1000) / (now - this.#lastAt);
+      const instant = ((this.#sent - this.#lastSent) * 1000) / (now - this.#lastAt);
       const weight = 1 - 0.5 ** ((now - this.#lastAt) / this.#halfLifeMs);
       this.#speed = this.#speed === 0 ? instant : this.#speed + weight * (instant - this.#speed);
       this.#lastAt = now;
-      this.#lastBytes = this.#shown;
+      this.#lastSent = this.#sent;
     }
     const remaining = this.#total - this.#shown;
     return {

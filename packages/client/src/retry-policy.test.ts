@@ -16,11 +16,14 @@ describe('decideRetry', () => {
     }
   });
 
-  it('keeps jittered delays between half and all of the exponential step, capped', () => {
-    expect(backoffDelay(1, policy, () => 0)).toBe(50);
+  it('draws delays with full jitter: uniform between 0 and the exponential step, capped', () => {
+    expect(backoffDelay(1, policy, () => 0)).toBe(0);
+    expect(backoffDelay(1, policy, () => 0.25)).toBe(25);
     expect(backoffDelay(1, policy, () => 1)).toBe(100);
+    expect(backoffDelay(3, policy, () => 0.5)).toBe(200);
     expect(backoffDelay(3, policy, () => 1)).toBe(400);
     expect(backoffDelay(30, policy, () => 1)).toBe(1000);
+    expect(backoffDelay(30, policy, () => 0)).toBe(0);
   });
 
   it('respects Retry-After, within the ceiling', () => {
@@ -71,6 +74,28 @@ describe('decideRetry', () => {
     ] as const) {
       expect(decideRetry({ status, code, attempt: 1, canResign: true }).action, code).toBe('fail');
     }
+  });
+
+  it('waits out an outage (no answer, 502, 503, 504) for maxWaitMs, beyond maxAttempts', () => {
+    const patient = { ...policy, maxWaitMs: 60_000 };
+    for (const status of [undefined, 502, 503, 504]) {
+      const during = decideRetry({ status, attempt: 50, waitedMs: 30_000, error: new NetworkError('x') }, patient, mid);
+      expect(during, String(status)).toMatchObject({ action: 'retry', outage: true });
+      const over = decideRetry({ status, attempt: 50, waitedMs: 60_000, error: new NetworkError('x') }, patient, mid);
+      expect(over.action, String(status)).toBe('fail');
+      expect(over.reason).toMatch(/after 50 attempts and 60 s of waiting/);
+    }
+    // The last try comes when the wait is up, not a whole backoff later.
+    expect(decideRetry({ status: 503, attempt: 9, waitedMs: 59_900 }, patient, () => 1)).toMatchObject({
+      delayMs: 100,
+    });
+    // Other failures still use up attempts: a 500 is a bug, not an outage.
+    expect(decideRetry({ status: 500, attempt: 5, waitedMs: 0 }, patient).action).toBe('fail');
+    expect(decideRetry({ status: 429, attempt: 5, waitedMs: 0 }, patient).action).toBe('fail');
+    // The default waits ten minutes.
+    expect(DEFAULT_RETRY_POLICY.maxWaitMs).toBe(600_000);
+    expect(decideRetry({ status: 503, attempt: 8, waitedMs: 599_000 }).action).toBe('retry');
+    expect(decideRetry({ status: 503, attempt: 8, waitedMs: 600_000 }).action).toBe('fail');
   });
 
   it('waits for the network while offline without using up attempts', () => {

@@ -19,9 +19,10 @@ import {
 import type { PortalClient } from './api-client.js';
 import { toApiError } from './api-client.js';
 import { Emitter } from './emitter.js';
-import { NetworkError, PortalApiError, StallError, UploadError } from './errors.js';
+import { type PortalApiError, StallError, UploadError } from './errors.js';
 import { ProgressTracker, type UploadProgress } from './progress.js';
-import { DEFAULT_RETRY_POLICY, decideRetry, type RetryDecision, type RetryPolicyOptions } from './retry-policy.js';
+import { type OutageEvents, OutageWatch, retryFacts, retryLoop } from './retry-loop.js';
+import { DEFAULT_RETRY_POLICY, type RetryDecision, type RetryPolicyOptions } from './retry-policy.js';
 import { findResumableUploads, MemoryStateStore, type SavedUpload, type StateStore } from './state-store.js';
 import type { FileSource, PartTransport } from './transport.js';
 
@@ -66,8 +67,9 @@ export interface UploaderOptions {
    */
   stallTimeoutMs?: number;
   /**
-   * Backoff for network errors, 5xx, 408 and 429, and the attempt budget per request.
-   * @default DEFAULT_RETRY_POLICY ({ maxAttempts: 8, baseDelayMs: 500, maxDelayMs: 20000 })
+   * Backoff for network errors, 5xx, 408 and 429, the attempt budget per request, and how long
+   * an unreachable server or store is waited for (`maxWaitMs`).
+   * @default DEFAULT_RETRY_POLICY ({ maxAttempts: 8, baseDelayMs: 500, maxDelayMs: 10000, maxWaitMs: 600000 })
    */
   retry?: Partial<RetryPolicyOptions>;
   /**
@@ -110,7 +112,7 @@ export interface UploaderOptions {
 }
 
 type Resolved = Required<Omit<UploaderOptions, 'taskId' | 'confirm' | 'signal' | 'contentType' | 'retry'>> &
-  Pick<UploaderOptions, 'taskId' | 'confirm' | 'signal' | 'contentType'> & { retry: RetryPolicyOptions };
+  Pick<UploaderOptions, 'taskId' | 'confirm' | 'signal' | 'contentType'> & { retry: Required<RetryPolicyOptions> };
 
 const DEFAULTS = {
   fileType: 'master' as FileType,
@@ -154,6 +156,13 @@ export interface UploaderEvents extends Record<string, unknown> {
   /** A saved upload is being continued. */
   resume: { taskId: string; uploadId: string; partsOnServer: number; totalParts: number };
   retry: RetryEvent;
+  /**
+   * The server (control-plane calls) or the storage (part PUTs) stopped answering; the upload
+   * waits for it (up to `retry.maxWaitMs`) and goes on by itself. Speed and ETA are stale meanwhile.
+   */
+  waiting: OutageEvents['waiting'];
+  /** After `waiting`: it answers again; the upload continues. */
+  reconnected: OutageEvents['reconnected'];
   /** Something the user may want to know that does not stop the upload. */
   warning: { message: string };
   error: UploadError;
@@ -190,6 +199,8 @@ export class Uploader extends Emitter<UploaderEvents> {
   #saveFailed = false;
   /** ETags of the parts this object uploaded, by part number. */
   readonly #sentEtags = new Map<number, string>();
+  /** One per origin (the portal; the store, when parts go elsewhere): an outage is the origin's, not a request's. */
+  readonly #watches = new Map<string, OutageWatch>();
 
   constructor(options: UploaderOptions) {
     super();
@@ -243,9 +254,11 @@ export class Uploader extends Emitter<UploaderEvents> {
     await this.#running?.catch(() => {});
     const state = this.#state;
     if (!state) return;
-    await this.#call('abort', (s) => this.#options.api.abort(ref(state), s), new AbortController().signal).catch(
-      () => {},
-    );
+    // Cancel is a person waiting for a button: a few quick tries, not a long wait for the server.
+    await this.#call('abort', (s) => this.#options.api.abort(ref(state), s), new AbortController().signal, {
+      maxAttempts: 3,
+      maxWaitMs: 0,
+    }).catch(() => {});
     await this.#options.store.remove(state.task_id).catch(() => {});
     this.#state = undefined;
   }
@@ -446,99 +459,120 @@ export class Uploader extends Emitter<UploaderEvents> {
 
   async #uploadPart(part: PartRange, signal: AbortSignal): Promise<void> {
     const n = part.partNumber;
-    for (let attempt = 1; ; attempt++) {
-      const signed = await this.#urlFor(n, signal);
-      const attemptController = new AbortController();
-      const forward = () => attemptController.abort(signal.reason);
-      signal.addEventListener('abort', forward, { once: true });
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const arm = () => {
-        clearTimeout(timer);
-        timer = setTimeout(
-          () => attemptController.abort(new StallError(n, this.#options.stallTimeoutMs)),
-          this.#options.stallTimeoutMs,
-        );
-      };
-      arm();
-      this.#inFlight.set(n, 0);
-      let response: Awaited<ReturnType<PartTransport['putPart']>> | undefined;
-      let failure: unknown;
-      try {
-        response = await this.#options.transport.putPart({
-          url: signed.url,
-          source: this.#options.source,
-          partNumber: n,
-          startByte: part.startByte,
-          endByte: part.endByte,
-          signal: attemptController.signal,
-          onProgress: (sent) => {
-            this.#inFlight.set(n, sent);
-            arm();
-            this.#emitProgress();
-          },
-        });
-      } catch (error) {
-        failure = attemptController.signal.reason instanceof StallError ? attemptController.signal.reason : error;
-      } finally {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', forward);
-        this.#inFlight.delete(n);
-      }
+    let signed: SignedUrl | undefined;
+    const etag = await retryLoop(
+      async () => {
+        signed = await this.#urlFor(n, signal);
+        return this.#putOnce(part, signed, signal);
+      },
+      {
+        policy: this.#options.retry,
+        signal,
+        isOnline: this.#options.isOnline,
+        // Parts go to the store's origin, known once the part has a URL.
+        watch: () => this.#watchFor(signed?.url ?? this.#options.api.baseUrl),
+        classify: (error) => {
+          const facts = retryFacts(error);
+          return facts && { ...facts, canResign: true, urlExpiresAt: signed?.expiresAt };
+        },
+        onRetry: ({ attempt, decision }) => {
+          if (decision.action === 'retry') this.#progress.idle();
+          this.emit('retry', { partNumber: n, what: `PUT part ${n}`, attempt, decision });
+          // Only drop the URL we used: a concurrent sign may already have put a fresh one there.
+          if (decision.action === 'resign' && signed && this.#urls.get(n) === signed) this.#urls.delete(n);
+        },
+        giveUp: (error, decision) => {
+          const apiError = error as PortalApiError;
+          if (apiError?.code === 'NO_SUCH_UPLOAD') return this.#noSuchUpload(apiError);
+          const detail = apiError?.detail ?? errorMessage(error);
+          return new UploadError('REQUEST_FAILED', `part ${n}: ${detail} (${decision.reason})`, { cause: error });
+        },
+      },
+    );
+    this.#done.set(n, etag);
+    this.#sentEtags.set(n, etag);
+    this.#confirmedBytes += part.size;
+    this.#partsSent++;
+    this.emit('part-done', { partNumber: n, etag, size: part.size });
+    this.#emitProgress();
+    await this.#save();
+  }
+
+  /**
+   * One PUT of one part, aborted when it makes no progress for stallTimeoutMs. Resolves with
+   * the ETag; rejects with a NetworkError (or StallError) without an answer, a PortalApiError
+   * for any other answer.
+   */
+  async #putOnce(part: PartRange, signed: SignedUrl, signal: AbortSignal): Promise<string> {
+    const n = part.partNumber;
+    const attemptController = new AbortController();
+    const forward = () => attemptController.abort(signal.reason);
+    signal.addEventListener('abort', forward, { once: true });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(
+        () => attemptController.abort(new StallError(n, this.#options.stallTimeoutMs)),
+        this.#options.stallTimeoutMs,
+      );
+    };
+    arm();
+    this.#inFlight.set(n, 0);
+    let response: Awaited<ReturnType<PartTransport['putPart']>>;
+    try {
+      response = await this.#options.transport.putPart({
+        url: signed.url,
+        source: this.#options.source,
+        partNumber: n,
+        startByte: part.startByte,
+        endByte: part.endByte,
+        signal: attemptController.signal,
+        onProgress: (sent) => {
+          this.#inFlight.set(n, sent);
+          arm();
+          this.#emitProgress();
+        },
+      });
+    } catch (error) {
       signal.throwIfAborted();
-
-      if (response?.status === 200) {
-        if (!response.etag) {
-          throw new UploadError(
-            'REQUEST_FAILED',
-            `part ${n}: the storage answered 200 without an ETag header (a browser needs CORS "Access-Control-Expose-Headers: ETag")`,
-          );
-        }
-        const etag = normalizeEtag(response.etag);
-        this.#done.set(n, etag);
-        this.#sentEtags.set(n, etag);
-        this.#confirmedBytes += part.size;
-        this.#partsSent++;
-        this.emit('part-done', { partNumber: n, etag, size: part.size });
-        this.#emitProgress();
-        await this.#save();
-        return;
-      }
-
-      let decision: RetryDecision;
-      let apiError: PortalApiError | undefined;
-      if (response) {
-        apiError = toApiError(response.status, response.body, response.retryAfter ?? null, `PUT part ${n}`);
-        decision = decideRetry(
-          {
-            status: response.status,
-            code: apiError.code,
-            attempt,
-            online: this.#options.isOnline(),
-            retryAfterMs: apiError.retryAfterMs,
-            canResign: true,
-            urlExpiresAt: signed.expiresAt,
-          },
-          this.#options.retry,
-        );
-      } else {
-        decision = decideRetry({ attempt, online: this.#options.isOnline(), error: failure }, this.#options.retry);
-      }
-      this.emit('retry', { partNumber: n, what: `PUT part ${n}`, attempt, decision });
-      if (decision.action === 'fail') {
-        if (apiError?.code === 'NO_SUCH_UPLOAD') throw this.#noSuchUpload(apiError);
-        const detail = apiError ? apiError.detail : errorMessage(failure);
-        throw new UploadError('REQUEST_FAILED', `part ${n}: ${detail} (${decision.reason})`, {
-          cause: apiError ?? failure,
-        });
-      }
-      if (decision.action === 'resign') {
-        // Only drop the URL we used: a concurrent sign may already have put a fresh one there.
-        if (this.#urls.get(n) === signed) this.#urls.delete(n);
-        continue;
-      }
-      if (decision.waitForOnline) attempt--;
-      await this.#wait(decision.delayMs, signal, decision.waitForOnline === true);
+      throw attemptController.signal.reason instanceof StallError ? attemptController.signal.reason : error;
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', forward);
+      this.#inFlight.delete(n);
     }
+    signal.throwIfAborted();
+    if (response.status !== 200) {
+      throw toApiError(response.status, response.body, response.retryAfter ?? null, `PUT part ${n}`);
+    }
+    if (!response.etag) {
+      throw new UploadError(
+        'REQUEST_FAILED',
+        `part ${n}: the storage answered 200 without an ETag header (a browser needs CORS "Access-Control-Expose-Headers: ETag")`,
+      );
+    }
+    return normalizeEtag(response.etag);
+  }
+
+  /** The watch of the server or store at `url`'s origin, made (and relayed) on first use. */
+  #watchFor(url: string): OutageWatch {
+    const origin = originOf(url);
+    let watch = this.#watches.get(origin);
+    if (!watch) {
+      const target = origin === originOf(this.#options.api.baseUrl) ? 'server' : 'storage';
+      watch = new OutageWatch(target, origin, {
+        probe: target === 'server' ? () => this.#options.api.ready() : (status) => storageAnswers(origin, status),
+      });
+      watch.on('waiting', (event) => this.emit('waiting', event));
+      watch.on('reconnected', (event) => {
+        // The outage is not slowness: measure speed from now on, as after a pause.
+        this.#progress.restart(this.#confirmedBytes, Date.now());
+        this.emit('reconnected', event);
+        this.#emitProgress();
+      });
+      this.#watches.set(origin, watch);
+    }
+    return watch;
   }
 
   /** A URL for part n that has not expired; one sign call refreshes every missing part at once. */
@@ -588,36 +622,28 @@ export class Uploader extends Emitter<UploaderEvents> {
     return completed;
   }
 
-  /** One control-plane call, retried by the same policy as parts. */
-  async #call<T>(what: string, fn: (signal: AbortSignal) => Promise<T>, signal: AbortSignal): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fn(signal);
-      } catch (error) {
-        signal.throwIfAborted();
-        if (!(error instanceof PortalApiError) && !(error instanceof NetworkError)) throw error;
-        const decision =
-          error instanceof PortalApiError
-            ? decideRetry(
-                {
-                  status: error.status,
-                  code: error.code,
-                  attempt,
-                  online: this.#options.isOnline(),
-                  retryAfterMs: error.retryAfterMs,
-                },
-                this.#options.retry,
-              )
-            : decideRetry({ attempt, online: this.#options.isOnline(), error }, this.#options.retry);
+  /** One control-plane call, retried by the same loop and policy as parts. */
+  #call<T>(
+    what: string,
+    fn: (signal: AbortSignal) => Promise<T>,
+    signal: AbortSignal,
+    policy?: Partial<RetryPolicyOptions>,
+  ): Promise<T> {
+    return retryLoop(() => fn(signal), {
+      policy: { ...this.#options.retry, ...policy },
+      signal,
+      isOnline: this.#options.isOnline,
+      watch: this.#watchFor(this.#options.api.baseUrl),
+      onRetry: ({ attempt, decision }) => {
+        if (decision.action === 'retry') this.#progress.idle();
         this.emit('retry', { partNumber: undefined, what, attempt, decision });
-        if (decision.action !== 'retry') {
-          if (error instanceof PortalApiError && error.code === 'NO_SUCH_UPLOAD') throw this.#noSuchUpload(error);
-          throw new UploadError('REQUEST_FAILED', `${what}: ${error.message}`, { cause: error });
-        }
-        if (decision.waitForOnline) attempt--;
-        await this.#wait(decision.delayMs, signal, decision.waitForOnline === true);
-      }
-    }
+      },
+      giveUp: (error) => {
+        const apiError = error as PortalApiError;
+        if (apiError?.code === 'NO_SUCH_UPLOAD') return this.#noSuchUpload(apiError);
+        return new UploadError('REQUEST_FAILED', `${what}: ${(error as Error).message}`, { cause: error });
+      },
+    });
   }
 
   #noSuchUpload(cause: PortalApiError): UploadError {
@@ -655,29 +681,6 @@ export class Uploader extends Emitter<UploaderEvents> {
     this.emit('progress', this.#progress.update(this.#confirmedBytes, inFlight, Date.now()));
   }
 
-  #wait(ms: number, signal: AbortSignal, untilOnline: boolean): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const target = globalThis as {
-        addEventListener?: EventTarget['addEventListener'];
-        removeEventListener?: EventTarget['removeEventListener'];
-      };
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', aborted);
-        if (untilOnline) target.removeEventListener?.('online', done);
-        resolve();
-      };
-      const aborted = () => {
-        clearTimeout(timer);
-        if (untilOnline) target.removeEventListener?.('online', done);
-        reject(signal.reason);
-      };
-      const timer = setTimeout(done, ms);
-      signal.addEventListener('abort', aborted, { once: true });
-      if (untilOnline) target.addEventListener?.('online', done, { once: true });
-    });
-  }
-
   #asUploadError(error: unknown, signal: AbortSignal): UploadError {
     if (error instanceof UploadError) return error;
     if (signal.aborted) {
@@ -688,6 +691,29 @@ export class Uploader extends Emitter<UploaderEvents> {
       });
     }
     return new UploadError('REQUEST_FAILED', errorMessage(error), { cause: error });
+  }
+}
+
+/**
+ * Whether a store that gave no answer answers again: any HTTP answer to a HEAD of its root
+ * will do (a browser's no-cors request resolves only when one came). A store that answered
+ * 5xx cannot be judged this way; its requests keep to their backoff.
+ */
+async function storageAnswers(origin: string, status: number | undefined): Promise<boolean> {
+  if (status !== undefined) return false;
+  try {
+    await fetch(`${origin}/`, { method: 'HEAD', mode: 'no-cors', cache: 'no-store' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return url;
   }
 }
 

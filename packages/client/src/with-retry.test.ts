@@ -12,7 +12,7 @@ describe('withRetry + PortalClient', () => {
     const api = new PortalClient({ baseUrl: `http://127.0.0.1:${await freePort()}` });
     const attempts: number[] = [];
     const error = await withRetry((signal) => api.config(signal), {
-      policy: { maxAttempts: 3, baseDelayMs: 10 },
+      policy: { maxAttempts: 3, baseDelayMs: 10, maxWaitMs: 0 },
       onRetry: (attempt) => attempts.push(attempt),
     }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(NetworkError);

@@ -64,7 +64,11 @@ export const ERRORS = {
   },
   STORAGE_UNAVAILABLE: {
     status: 503,
-    summary: 'the database or object store cannot be reached; retry after Retry-After',
+    summary: 'the object store (or the disk of the server) cannot be reached; retry after Retry-After',
+  },
+  DATABASE_UNAVAILABLE: {
+    status: 503,
+    summary: 'the database cannot be reached; retry after Retry-After',
   },
   INSUFFICIENT_STORAGE: {
     status: 507,

@@ -6,11 +6,18 @@ import { randomUUID } from 'node:crypto';
 import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyServerOptions,
+  LogController,
+} from 'fastify';
+import { pino } from 'pino';
 import { setupSignIn } from './auth/setup.js';
 import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config.js';
-import { type Db, openDatabase } from './db/connect.js';
+import { unavailableReason } from './db/availability.js';
+import { type Db, databaseHealth, openDatabase } from './db/connect.js';
 import { frameworkErrorHandler, registerErrorHandling, sendError } from './http/errors.js';
 import { IdempotencyKeys, REPLAYED_HEADER } from './http/idempotency.js';
 import { Metrics } from './http/metrics.js';
@@ -42,6 +49,8 @@ export interface AppDeps {
   store: ObjectStore;
   clock?: Clock;
   logger?: FastifyServerOptions['logger'];
+  /** A ready-made logger instead of `logger`'s options (createPortal logs before the app exists). */
+  loggerInstance?: FastifyBaseLogger;
   /** Directory of the built web UI; undefined: `/` redirects to the API docs. */
   webRoot?: string | undefined;
   /** Called when a task was queued (retry), so an in-process worker claims it at once. */
@@ -54,7 +63,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config, db, store } = deps;
   const clock = deps.clock ?? systemClock;
   const app = Fastify({
-    logger: deps.logger ?? { level: config.logLevel },
+    ...(deps.loggerInstance
+      ? { loggerInstance: deps.loggerInstance }
+      : { logger: deps.logger ?? { level: config.logLevel } }),
     bodyLimit: 4 * 1024 * 1024,
     // Keep the client's request id when it sends a sane one, so logs join across hops.
     genReqId: (req) => {
@@ -153,20 +164,42 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await registerWebUi(app, deps.webRoot);
   if (store instanceof FsObjectStore) rejectBeforeContinue(app.server, store, app.log);
 
-  app.get('/healthz', { schema: { hide: true }, config: { public: true } }, async () => ({
-    status: 'ok',
-    version: VERSION,
-  }));
-  app.get('/readyz', { schema: { hide: true }, config: { public: true } }, async (request, reply) => {
-    try {
-      await db.selectFrom('tasks').select('task_id').limit(1).execute();
-      await store.check();
-      return { status: 'ready' };
-    } catch (error) {
-      request.log.warn({ err: error }, 'not ready');
-      return sendError(reply, 'STORAGE_UNAVAILABLE', `Not ready: ${(error as Error).message}`);
-    }
-  });
+  // Under /api too: clients that reach the API by that prefix probe readiness there.
+  for (const prefix of ['', '/api']) {
+    app.get(`${prefix}/healthz`, { schema: { hide: true }, config: { public: true } }, async () => ({
+      status: 'ok',
+      version: VERSION,
+    }));
+    app.get(`${prefix}/readyz`, { schema: { hide: true }, config: { public: true } }, async (request, reply) => {
+      // Both are checked every time, so the answer names every backend that is down.
+      const [database, storage] = await Promise.all([
+        db
+          .selectFrom('tasks')
+          .select('task_id')
+          .limit(1)
+          .execute()
+          .then(() => undefined, unavailableReason),
+        store.check().then(
+          () => undefined,
+          (error: unknown) => (error as Error).message,
+        ),
+      ]);
+      if (database === undefined && storage === undefined) return { status: 'ready' };
+      request.log.debug({ database, storage }, 'not ready');
+      const down = [database !== undefined ? `the database cannot be reached (${database})` : '', storage ?? ''].filter(
+        Boolean,
+      );
+      return sendError(
+        reply,
+        database !== undefined ? 'DATABASE_UNAVAILABLE' : 'STORAGE_UNAVAILABLE',
+        `Not ready: ${down.join('; ')}.`,
+        {
+          database: database === undefined ? 'ok' : 'unreachable',
+          storage: storage === undefined ? 'ok' : 'unreachable',
+        },
+      );
+    });
+  }
   return app;
 }
 
@@ -174,13 +207,24 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 export async function createPortal(
   config: Config,
   options: {
-    logger?: FastifyServerOptions['logger'];
+    /** A pino logger; default: JSON lines on stdout at LOG_LEVEL. */
+    logger?: FastifyBaseLogger;
     clock?: Clock;
     /** Run SPEOS jobs in this process too (set when a solver command is configured). */
     worker?: WorkerConfig;
   } = {},
 ) {
-  const db = await openDatabase(config.databaseUrl, config.dataDir, { sqliteSynchronous: config.sqliteSynchronous });
+  const log = options.logger ?? pino({ level: config.logLevel });
+  const db = await openDatabase(config.databaseUrl, config.dataDir, {
+    sqliteSynchronous: config.sqliteSynchronous,
+    waitSeconds: config.databaseWaitSeconds,
+    onWait: ({ attempt, reason, retryInMs, waitedMs }) =>
+      log.warn(
+        { attempt, reason, waited_seconds: Math.round(waitedMs / 1000) },
+        `database not reachable yet (${reason}); trying again in ${(retryInMs / 1000).toFixed(1)} s, for up to ${config.databaseWaitSeconds} s (DATABASE_WAIT_SECONDS)`,
+      ),
+  });
+  const stopWatching = watchDatabase(db, log);
   const store = await openObjectStore(config).catch(async (error) => {
     await db.destroy();
     throw error;
@@ -192,7 +236,7 @@ export async function createPortal(
     db,
     store,
     clock,
-    logger: options.logger,
+    loggerInstance: log,
     webRoot: config.webDir ?? DEFAULT_WEB_ROOT,
     onQueued: () => worker?.poke(),
   });
@@ -224,7 +268,24 @@ export async function createPortal(
     await worker?.stop();
     await expiry.stop();
     await closeObjectStore(store);
+    stopWatching();
     await db.destroy();
   });
   return { app, db, store, expiry, worker };
+}
+
+/** One warning when the database becomes unreachable and one when it answers again, not one per request. */
+export function watchDatabase(db: Db, log: FastifyBaseLogger): () => void {
+  return databaseHealth(db).listen({
+    down: (reason) =>
+      log.warn(
+        { backend: 'database', reason },
+        `the database cannot be reached (${reason}); requests that need it answer 503 DATABASE_UNAVAILABLE until it is back`,
+      ),
+    up: (downForMs) =>
+      log.warn(
+        { backend: 'database', down_seconds: Math.round(downForMs / 100) / 10 },
+        `the database answers again after ${(downForMs / 1000).toFixed(1)} s`,
+      ),
+  });
 }

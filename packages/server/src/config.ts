@@ -14,6 +14,8 @@ export interface Config {
   dataDir: string;
   /** Unset: SQLite in dataDir. */
   databaseUrl: string | undefined;
+  /** At start-up, how long to wait for a PostgreSQL server that cannot be reached yet. */
+  databaseWaitSeconds: number;
   storage: 'fs' | 's3';
   /** Set when storage is 's3'. */
   s3: S3Config | undefined;
@@ -221,6 +223,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     publicUrl: url(env, 'PUBLIC_URL', `http://${urlHost}:${port}`),
     dataDir: path.resolve(cwd, env.DATA_DIR?.trim() || './data'),
     databaseUrl: databaseUrl(env),
+    databaseWaitSeconds: integer(env, 'DATABASE_WAIT_SECONDS', 60, 0, 3600),
     storage,
     s3: storage === 's3' ? s3Config(env) : undefined,
     maxFileSize,

@@ -6,7 +6,7 @@
 import { withRetry } from '@speos-portal/client';
 import type { LogResponse } from '@speos-portal/protocol';
 import { CliError, oneLine } from '../cli-error.js';
-import { explain } from '../connection.js';
+import { explain, watchServer } from '../connection.js';
 import type { TaskContext } from './tasks.js';
 
 const POLL_MS = 1000;
@@ -24,10 +24,12 @@ export async function logsCommand({ api, values, read }: TaskContext, id: string
     process.exit(1);
   };
   process.stdout.on('error', onStdoutError);
-  // Following may outlast a server restart: the default, patient retry policy.
+  // Following may outlast a server restart: the default, patient retry policy (an unreachable
+  // server is waited for 10 minutes), saying on stderr when it waits and when it goes on.
+  const watch = follow ? watchServer(api, (line) => process.stderr.write(`${line}\n`), false) : undefined;
   const poll = follow
     ? <T>(fn: (signal?: AbortSignal) => Promise<T>) =>
-        withRetry(fn).catch((error: unknown) => {
+        withRetry(fn, watch ? { watch } : {}).catch((error: unknown) => {
           throw explain(api, error);
         })
     : read;

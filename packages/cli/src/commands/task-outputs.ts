@@ -156,7 +156,7 @@ async function save(
         }
         return count;
       },
-      { policy: { maxAttempts: 3, baseDelayMs: 500 } },
+      { policy: { maxAttempts: 3, baseDelayMs: 500, maxWaitMs: 0 } },
     );
     await rename(temporary, target);
     return bytes;

@@ -104,7 +104,8 @@ export async function tasksCommand(argv: string[]): Promise<void> {
     api,
     values,
     read: (fn) =>
-      withRetry(fn, { policy: { maxAttempts: 3, baseDelayMs: 300 } }).catch((error: unknown) => {
+      // A person at a terminal: a few quick tries, then say the server is unreachable.
+      withRetry(fn, { policy: { maxAttempts: 3, baseDelayMs: 300, maxWaitMs: 0 } }).catch((error: unknown) => {
         throw explain(api, error);
       }),
     change: (fn) =>

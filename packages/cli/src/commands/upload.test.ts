@@ -195,7 +195,16 @@ describe('speos-portal upload', () => {
       expect(missing.stderr).toMatch(/^speos-portal upload: .*nope\.speos: no such file\n$/);
 
       const port = await freePort();
-      const down = await runCli(['upload', file, '--job-name', 'x', '--server', `http://127.0.0.1:${port}`]);
+      const down = await runCli([
+        'upload',
+        file,
+        '--job-name',
+        'x',
+        '--server',
+        `http://127.0.0.1:${port}`,
+        '--max-wait',
+        '0',
+      ]);
       expect(down.code).toBe(1);
       expect(down.stderr).toMatch(/^speos-portal upload: server unreachable: .*ECONNREFUSED.*\n$/);
 
@@ -240,6 +249,35 @@ describe('speos-portal upload', () => {
       expect(ok.code).toBe(0);
     } finally {
       await portal.close();
+    }
+  });
+
+  it('waits --max-wait for a server that does not answer, saying so, then fails with one line', async () => {
+    const file = path.join(dir, 'patient.speos');
+    await writeRandomFile(file, 1000);
+    const port = await freePort();
+    const started = Date.now();
+    const run = await runCli([
+      'upload',
+      file,
+      '--job-name',
+      'x',
+      '--server',
+      `http://127.0.0.1:${port}`,
+      '--max-wait',
+      '2s',
+    ]);
+    expect(run.code).toBe(1);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
+    const lines = run.stderr.trimEnd().split('\n');
+    expect(lines[0]).toBe(
+      `waiting for the server at http://127.0.0.1:${port} (ECONNREFUSED); continuing by itself when it answers, for up to 2 s`,
+    );
+    expect(lines.at(-1)).toMatch(/^speos-portal upload: server unreachable: .*ECONNREFUSED/);
+    for (const bad of ['soon', '-1', '8d']) {
+      const usage = await runCli(['upload', file, '--job-name', 'x', '--max-wait', bad]);
+      expect(usage.code, bad).toBe(2);
+      expect(usage.stderr).toMatch(/--max-wait/);
     }
   });
 });

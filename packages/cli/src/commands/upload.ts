@@ -18,7 +18,15 @@ import {
 import { defaultStateDir, JsonFileStateStore, NodeFileSource, NodeHttpTransport } from '@speos-portal/client/node';
 import { acceptedInputType, ConfirmRequest } from '@speos-portal/protocol';
 import { CliError } from '../cli-error.js';
-import { connect, explain, fetchConfig } from '../connection.js';
+import {
+  connect,
+  describeReconnected,
+  describeWaiting,
+  explain,
+  fetchConfig,
+  parseDuration,
+  watchServer,
+} from '../connection.js';
 import { formatBytes } from '../format.js';
 import { ProgressBar } from '../progress-bar.js';
 
@@ -41,6 +49,9 @@ Options:
   --token T            bearer token (env SPEOS_PORTAL_TOKEN)
   --concurrency N      parts in flight at once (default 4)
   --stall-timeout S    retry a part that made no progress for S seconds (default 30)
+  --max-wait DURATION  how long to wait for a server or storage that does not answer
+                       (network errors, 502/503/504) before failing: 90s, 10m, 2h
+                       (default 10m; 0 gives up after a few quick tries)
   --restart            forget an interrupted upload of FILE and start over
   --state-dir DIR      where progress is saved (env SPEOS_PORTAL_STATE_DIR,
                        default $XDG_STATE_HOME/speos-portal or ~/.local/state/speos-portal)
@@ -61,11 +72,15 @@ const OPTIONS = {
   concurrency: { type: 'string' },
   'state-dir': { type: 'string' },
   'stall-timeout': { type: 'string' },
+  'max-wait': { type: 'string' },
   restart: { type: 'boolean' },
   json: { type: 'boolean' },
   verbose: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+/** How long an unreachable server or store is waited for unless --max-wait says otherwise. */
+const DEFAULT_MAX_WAIT_MS = 10 * 60_000;
 
 function integerFlag(name: string, raw: string | undefined, min: number, max: number): number | undefined {
   if (raw === undefined) return undefined;
@@ -98,6 +113,8 @@ export async function uploadCommand(argv: string[]): Promise<void> {
   const priority = integerFlag('priority', values.priority, 0, 5);
   const concurrency = integerFlag('concurrency', values.concurrency, 1, 64) ?? 4;
   const stallSeconds = integerFlag('stall-timeout', values['stall-timeout'], 1, 3600) ?? 30;
+  const maxWaitMs =
+    values['max-wait'] === undefined ? DEFAULT_MAX_WAIT_MS : parseDuration('max-wait', values['max-wait']);
   const json = values.json === true;
   // Checked before sending any bytes; the limits come from the protocol's schema, not retyped.
   for (const [flag, field, value] of [
@@ -131,7 +148,11 @@ export async function uploadCommand(argv: string[]): Promise<void> {
     : undefined;
 
   const api = await connect(values);
-  const config = await fetchConfig(api);
+  const log = (line: string) => {
+    if (!json) process.stderr.write(`${line}\n`);
+  };
+  const server = watchServer(api, log, false);
+  const config = await fetchConfig(api, { maxWaitMs, watch: server });
   for (const source of include ? [master, include] : [master]) {
     if (source.size > config.max_file_size) {
       throw new CliError(
@@ -150,9 +171,6 @@ export async function uploadCommand(argv: string[]): Promise<void> {
   }
 
   const store = new JsonFileStateStore(values['state-dir'] ? values['state-dir'] : defaultStateDir());
-  const log = (line: string) => {
-    if (!json) process.stderr.write(`${line}\n`);
-  };
   await forgetStale(api, store, master, values.restart === true, log);
   if (include) await forgetStale(api, store, include, values.restart === true, log);
 
@@ -176,6 +194,7 @@ export async function uploadCommand(argv: string[]): Promise<void> {
       taskId,
       concurrency,
       stallTimeoutMs: stallSeconds * 1000,
+      retry: { maxWaitMs },
       keepState: true, // removed only after confirm, so a crash before it resumes instead of re-sending
       signal: controller.signal,
     });
@@ -186,6 +205,16 @@ export async function uploadCommand(argv: string[]): Promise<void> {
       ),
     );
     uploader.on('warning', (w) => log(`warning: ${w.message}`));
+    // Said above the bar, which keeps drawing underneath.
+    const say = (line: string) => (bar ? bar.note(line) : log(line));
+    uploader.on('waiting', (event) => {
+      bar?.waiting(event.target === 'server' ? 'waiting for the server' : 'waiting for the storage');
+      say(describeWaiting(event, true));
+    });
+    uploader.on('reconnected', (event) => {
+      bar?.waiting(undefined);
+      say(describeReconnected(event));
+    });
     if (values.verbose) {
       uploader.on('retry', ({ what, attempt, decision }) => {
         const next =
@@ -194,7 +223,7 @@ export async function uploadCommand(argv: string[]): Promise<void> {
             : decision.action === 'resign'
               ? 'signing a fresh URL'
               : 'giving up';
-        log(`${process.stderr.isTTY ? '\n' : ''}${what} attempt ${attempt}: ${decision.reason}; ${next}`);
+        say(`${what} attempt ${attempt}: ${decision.reason}; ${next}`);
       });
     }
     if (bar) uploader.on('progress', (p) => bar.update(p));
@@ -230,7 +259,7 @@ export async function uploadCommand(argv: string[]): Promise<void> {
           },
           signal,
         ),
-      { signal: controller.signal },
+      { signal: controller.signal, policy: { maxWaitMs }, watch: server },
     ).catch((error: unknown) => {
       throw explain(api, error);
     });

@@ -21,6 +21,16 @@ export interface FaultProxyOptions {
   bytesPerSecond: number;
   /** Seed of the deterministic random choice of faulty parts. */
   seed: number;
+  /**
+   * Forward the client's Host header unchanged (default: the target's). For an S3 store
+   * behind the proxy (S3_PUBLIC_ENDPOINT = the proxy): presigned URLs sign the Host.
+   */
+  preserveHost: boolean;
+  /**
+   * When the target cannot be reached, drop the client's connection (as a TCP proxy would:
+   * the client sees no answer) instead of answering 502.
+   */
+  resetWhenTargetDown: boolean;
 }
 
 export interface FaultProxyStats {
@@ -40,7 +50,8 @@ export interface FaultProxy {
   close(): Promise<void>;
 }
 
-const PART_PATH = /\/storage\/uploads\/[^/]+\/parts\/\d+/;
+/** A part PUT: the embedded store's URL, or an S3 UploadPart (partNumber and uploadId in the query). */
+const PART_PATH = /\/storage\/uploads\/[^/]+\/parts\/\d+|[?&]partNumber=\d+/;
 
 /** Mulberry32: a tiny seeded PRNG, so a failing run can be replayed. */
 function prng(seed: number): () => number {
@@ -63,6 +74,8 @@ export async function startFaultProxy(target: string, initial: Partial<FaultProx
     delayMs: 0,
     bytesPerSecond: 0,
     seed: 1,
+    preserveHost: false,
+    resetWhenTargetDown: false,
     ...initial,
   };
   let random = prng(options.seed);
@@ -118,7 +131,7 @@ export async function startFaultProxy(target: string, initial: Partial<FaultProx
       req.resume(); // swallow the body and never answer
       return;
     }
-    const headers = { ...req.headers, host: upstream.host };
+    const headers = options.preserveHost ? { ...req.headers } : { ...req.headers, host: upstream.host };
     const out = http.request(
       { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers },
       (upRes) => {
@@ -151,6 +164,10 @@ export async function startFaultProxy(target: string, initial: Partial<FaultProx
     });
     out.on('error', () => {
       stats.upstreamErrors++;
+      if (options.resetWhenTargetDown) {
+        req.socket.destroy();
+        return;
+      }
       if (!res.headersSent) {
         res.writeHead(502, { 'content-type': 'application/json', connection: 'close' });
         res.end(JSON.stringify({ detail: 'the fault proxy cannot reach the portal', code: 'BAD_GATEWAY' }));

@@ -4,6 +4,7 @@
  */
 import { ApiError, ERRORS, type ErrorBody, type ErrorCode, RETRY_AFTER_SECONDS } from '@speos-portal/protocol';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isDatabaseOutage, unavailableReason } from '../db/availability.js';
 
 interface AjvError {
   keyword: string;
@@ -154,6 +155,16 @@ export function registerErrorHandling(app: FastifyInstance): void {
     if (error instanceof SyntaxError || error.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
       request.errorCode = 'VALIDATION_FAILED';
       return sendError(reply, 'VALIDATION_FAILED', `The request body is not valid JSON: ${error.message}`);
+    }
+    if (isDatabaseOutage(error)) {
+      // Logged once per outage (and once on recovery) by the database's BackendHealth, not per request.
+      request.log.debug({ err: error }, 'database unavailable');
+      request.errorCode = 'DATABASE_UNAVAILABLE';
+      return sendError(
+        reply,
+        'DATABASE_UNAVAILABLE',
+        `The database cannot be reached (${unavailableReason(error)}); try again shortly.`,
+      );
     }
     const errno = error.code ?? '';
     if (FULL_ERRNOS.has(errno)) {

@@ -167,6 +167,7 @@ describe('operations and documentation', () => {
       'NOT_FOUND',
       'RATE_LIMITED',
       'STORAGE_UNAVAILABLE',
+      'DATABASE_UNAVAILABLE',
       'UNSUPPORTED_MEDIA_TYPE',
       'TASK_NOT_RUNNING',
       // Answered before a route is known (unreadable HTTP, URL, headers or body size).

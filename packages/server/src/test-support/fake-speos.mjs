@@ -7,6 +7,8 @@
 // The master file is JSON that tells it what to do:
 //   {"passes": 3, "delay_ms": 20, "exit": 0, "stderr": "…",
 //    "outputs": {"report.html": "<html>…", "sub/result.xmp": "…"},
+//    "seeded_outputs": {"big.bin": [size, "seed"]},   (bytes from seeded-bytes.mjs)
+//    "log_lines": 0,   (numbered 100-byte lines "LINE <pass>.<n> …" printed each pass)
 //    "require": ["materials/glass.txt"], "hang": false, "child": false,
 //    "estimated": "00:20:00", "ignore_sigterm": false}
 //
@@ -16,6 +18,7 @@
 import { spawn } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { seededBytes } from './seeded-bytes.mjs';
 
 const [master, ...rest] = process.argv.slice(2);
 console.log(`ARGV ${JSON.stringify(process.argv.slice(2))}`);
@@ -61,6 +64,10 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const passes = plan.passes ?? 2;
 for (let pass = 1; pass <= passes; pass++) {
   await sleep(plan.delay_ms ?? 10);
+  for (let n = 1; n <= (plan.log_lines ?? 0); n++) {
+    const head = `LINE ${pass}.${n} `;
+    console.log(head + '.'.repeat(99 - head.length));
+  }
   const percent = Math.round((pass / passes) * 100);
   console.log(`Pass ${pass}/${passes} - ${percent}% done`);
   const left = plan.estimated ?? `00:00:${String(passes - pass).padStart(2, '0')}`;
@@ -79,6 +86,10 @@ if (plan.hang) {
   for (const [name, content] of Object.entries(plan.outputs ?? {})) {
     mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
     writeFileSync(path.join(dir, name), content);
+  }
+  for (const [name, [size, seed]] of Object.entries(plan.seeded_outputs ?? {})) {
+    mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+    writeFileSync(path.join(dir, name), seededBytes(size, seed));
   }
   if (plan.stderr) console.error(plan.stderr);
   if (rest.length) console.log(`options ${rest.join(' ')}`);

@@ -40,7 +40,10 @@ export interface TestPortal {
   close(): Promise<void>;
 }
 
-/** Starts a portal in this process. `env` overrides the configuration variables. */
+/**
+ * Starts a portal in this process. `env` overrides the configuration variables; `port` and
+ * `dataDir` let a test start it again where an earlier one was (a restart).
+ */
 export async function startTestPortal(
   env: Record<string, string> = {},
   options: { clock?: Clock; dataDir?: string; port?: number } = {},

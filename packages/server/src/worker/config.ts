@@ -28,6 +28,12 @@ export interface WorkerConfig {
   keepWorkDirs: boolean;
   /** How far an input archive may expand, and how unmarked zip names are decoded. */
   extract: ExtractSettings;
+  /**
+   * How long a run waits for an unreachable object store or database (to download its
+   * inputs, store its results, write its log and outcome) before it gives up; results it
+   * could not store stay in the working directory.
+   */
+  outageWaitHours: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -92,5 +98,6 @@ export function loadWorkerConfig(env: Env, dataDir: string): WorkerConfig {
     patterns,
     keepWorkDirs: env.WORKER_KEEP_DIRS === '1' || env.WORKER_KEEP_DIRS === 'true',
     extract: extractSettings(env),
+    outageWaitHours: positive(env, 'WORKER_OUTAGE_WAIT_HOURS', 24, 24 * 30),
   };
 }

@@ -4,13 +4,19 @@
  */
 import type { Db } from '../db/connect.js';
 
-/** Appends text to a task's log; returns the new log size in bytes. */
-export async function appendLog(db: Db, taskId: string, text: string): Promise<number> {
-  if (text === '') return 0;
+/**
+ * Appends text to a task's log; returns the new log size in bytes. With `expectedStart`
+ * (the size the writer believes the log has) a repeated write is recognised: when the log is
+ * already `expectedStart + text` long, the earlier attempt committed but its answer was lost
+ * (the connection dropped), and nothing is written twice.
+ */
+export async function appendLog(db: Db, taskId: string, text: string, expectedStart?: number): Promise<number> {
   const bytes = Buffer.byteLength(text);
+  if (text === '') return expectedStart ?? 0;
   return db.transaction().execute(async (trx) => {
     const task = await trx.selectFrom('tasks').select('log_size').where('task_id', '=', taskId).executeTakeFirst();
     const start = Number(task?.log_size ?? 0);
+    if (expectedStart !== undefined && start !== expectedStart && start === expectedStart + bytes) return start;
     const last = await trx
       .selectFrom('task_logs')
       .select((eb) => eb.fn.max('seq').as('seq'))

@@ -1,7 +1,7 @@
 /** `speos-portal worker`: runs SPEOS jobs from the shared database until SIGTERM. */
 import { systemClock } from '../clock.js';
 import { ConfigError, loadConfig } from '../config.js';
-import { openDatabase } from '../db/connect.js';
+import { databaseHealth, openDatabase } from '../db/connect.js';
 import { closeObjectStore, openObjectStore } from '../storage/open-store.js';
 import { loadWorkerConfig } from './config.js';
 import { Worker } from './worker.js';
@@ -29,7 +29,25 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
     );
     process.exit(2);
   }
-  const db = await openDatabase(config.databaseUrl, config.dataDir, { sqliteSynchronous: config.sqliteSynchronous });
+  let db: Awaited<ReturnType<typeof openDatabase>>;
+  try {
+    db = await openDatabase(config.databaseUrl, config.dataDir, {
+      sqliteSynchronous: config.sqliteSynchronous,
+      waitSeconds: config.databaseWaitSeconds,
+      onWait: ({ attempt, reason, retryInMs }) =>
+        log(
+          `database not reachable yet (${reason}); trying again in ${(retryInMs / 1000).toFixed(1)} s, for up to ${config.databaseWaitSeconds} s (DATABASE_WAIT_SECONDS)`,
+          { attempt },
+        ),
+    });
+  } catch (error) {
+    console.error(`speos-portal worker: could not start: ${(error as Error).message}`);
+    process.exit(1);
+  }
+  databaseHealth(db).listen({
+    down: (reason) => log(`the database cannot be reached (${reason}); running solvers continue, their logs wait`),
+    up: (downForMs) => log(`the database answers again after ${(downForMs / 1000).toFixed(1)} s`),
+  });
   const store = await openObjectStore(config);
   const worker = new Worker({ db, store, config: workerConfig, clock: systemClock, log });
   worker.start();

@@ -47,29 +47,54 @@ export function outputKey(taskId: string, relative: string): string {
   return `speos_tasks/${taskId}/outputs/${relative}`;
 }
 
-/** Stores every file that is new or changed since `before`; returns how many. */
-export async function collectOutputs(
-  db: Db,
+/** Files (relative, with /) that are new or changed since `before`, sorted. */
+export async function changedFiles(dir: string, before: Snapshot): Promise<string[]> {
+  const after = await snapshot(dir);
+  return [...after]
+    .filter(([file, signature]) => before.get(file) !== signature)
+    .map(([file]) => file)
+    .sort();
+}
+
+/** Forgets the outputs of an earlier run of the task (their objects are overwritten by key). */
+export async function clearOutputs(db: Db, taskId: string): Promise<void> {
+  await db.deleteFrom('task_outputs').where('task_id', '=', taskId).execute();
+}
+
+/** Puts one result file into the store; a fresh read of the file each call, so a failed try can be repeated. */
+export async function putOutput(
   store: ObjectStore,
   taskId: string,
   dir: string,
-  before: Snapshot,
-): Promise<number> {
-  const after = await snapshot(dir);
-  const changed = [...after].filter(([file, signature]) => before.get(file) !== signature).map(([file]) => file);
-  await db.deleteFrom('task_outputs').where('task_id', '=', taskId).execute();
-  for (const relative of changed.sort()) {
-    const full = path.join(dir, ...relative.split('/'));
-    const { size } = await stat(full);
-    const key = outputKey(taskId, relative);
-    const checksum = crc32Stream();
-    await store.putObject(key, createReadStream(full).pipe(checksum), { size, contentType: contentTypeFor(relative) });
-    await db
-      .insertInto('task_outputs')
-      .values({ task_id: taskId, path: relative, size, object_key: key, crc32: checksum.crc32 })
-      .execute();
-  }
-  return changed.length;
+  relative: string,
+): Promise<StoredOutput> {
+  const full = path.join(dir, ...relative.split('/'));
+  const { size } = await stat(full);
+  const key = outputKey(taskId, relative);
+  // A fresh stream (and checksum) per try: a retry after an outage starts from the first byte.
+  const checksum = crc32Stream();
+  await store.putObject(key, createReadStream(full).pipe(checksum), { size, contentType: contentTypeFor(relative) });
+  return { key, size, crc32: checksum.crc32 };
+}
+
+/** A result file as stored: its key, size and CRC-32 (outputs.zip needs it up front). */
+export interface StoredOutput {
+  key: string;
+  size: number;
+  crc32: number;
+}
+
+/**
+ * Lists a stored result file under the task. Repeatable: a retry after a lost answer (the
+ * connection dropped after the commit) finds the row there and leaves it.
+ */
+export async function recordOutput(db: Db, taskId: string, relative: string, stored: StoredOutput): Promise<void> {
+  const values = { size: stored.size, object_key: stored.key, crc32: stored.crc32 };
+  await db
+    .insertInto('task_outputs')
+    .values({ task_id: taskId, path: relative, ...values })
+    .onConflict((conflict) => conflict.columns(['task_id', 'path']).doUpdateSet(values))
+    .execute();
 }
 
 /** A pass-through that keeps the CRC-32 of what went through it (outputs.zip needs it up front). */

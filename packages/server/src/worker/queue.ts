@@ -121,15 +121,27 @@ export async function finishTask(
 
 /**
  * Tasks whose worker stopped heart-beating: back to PENDING while attempts remain,
- * else FAILURE with the reason. Returns how many were handled.
+ * else FAILURE with the reason. Returns how many were handled. `alive` lists tasks the
+ * caller itself is running (their lease may have lapsed while the database was down, but
+ * their worker is evidently not dead); they are left alone.
+ *
+ * A lapsed lease only means "the worker died" if the database was reachable long enough for
+ * the worker to renew it: the caller (worker.ts) runs this only after it has reached the
+ * database without a failure for a whole lease.
  */
-export async function requeueLostTasks(db: Db, maxAttempts: number, now: number): Promise<number> {
-  const lost = await db
+export async function requeueLostTasks(
+  db: Db,
+  maxAttempts: number,
+  now: number,
+  alive: readonly string[] = [],
+): Promise<number> {
+  let query = db
     .selectFrom('tasks')
     .select(['task_id', 'attempts', 'lease_owner', 'cancel_requested'])
     .where('status', '=', 'RUNNING')
-    .where('lease_expires_at', '<', now)
-    .execute();
+    .where('lease_expires_at', '<', now);
+  if (alive.length > 0) query = query.where('task_id', 'not in', [...alive]);
+  const lost = await query.execute();
   let handled = 0;
   for (const task of lost) {
     const owner = task.lease_owner ?? 'unknown';
@@ -173,6 +185,23 @@ export async function requeueLostTasks(db: Db, maxAttempts: number, now: number)
     if (moved) handled++;
   }
   return handled;
+}
+
+/** Sets (or with null clears) the message of a task this worker runs, e.g. what it waits for. */
+export async function setRunMessage(
+  db: Db,
+  taskId: string,
+  workerId: string,
+  message: string | null,
+  now: number,
+): Promise<void> {
+  await db
+    .updateTable('tasks')
+    .set({ message, updated_at: now })
+    .where('task_id', '=', taskId)
+    .where('lease_owner', '=', workerId)
+    .where('status', '=', 'RUNNING')
+    .execute();
 }
 
 /** Stores a progress snapshot (JSON) of a running task. */

@@ -5,7 +5,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Clock } from '../clock.js';
-import type { Db } from '../db/connect.js';
+import { isDatabaseUnavailable } from '../db/availability.js';
+import { type Db, databaseHealth } from '../db/connect.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { transitionTask } from '../tasks/repository.js';
 import type { WorkerConfig } from './config.js';
@@ -59,10 +60,24 @@ export class Worker {
     } catch (error) {
       log('could not look for leftover solvers', { err: String(error) });
     }
+    const leaseMs = config.leaseSeconds * 1000;
+    const health = databaseHealth(db);
+    // The loop also watches the database for the lost-lease rule below: it must look at
+    // least every third of a lease, so an outage long enough to lapse a lease is noticed.
+    const pauseMs = Math.min(config.pollSeconds * 1000, leaseMs / 3);
+    let loopFailing = false;
     while (this.#running) {
       try {
-        const requeued = await requeueLostTasks(db, config.maxAttempts, clock());
-        if (requeued > 0) log('re-queued tasks of lost workers', { count: requeued });
+        // A lapsed lease means "that worker died" only if the database was reachable long
+        // enough for it to renew: after an outage, each worker's heartbeat renews within a
+        // second, so tasks are re-queued only once this process has reached the database
+        // without a failure for a whole lease. Tasks running here are never re-queued.
+        if (health.reachableFor() >= leaseMs) {
+          const requeued = await requeueLostTasks(db, config.maxAttempts, clock(), this.active);
+          if (requeued > 0) log('re-queued tasks of lost workers', { count: requeued });
+        } else {
+          await probe(db);
+        }
         while (this.#running && this.#runs.size < config.slots) {
           const task = await claimNextTask(db, config.workerId, versions, config.leaseSeconds * 1000, clock());
           if (!task) break;
@@ -74,11 +89,14 @@ export class Worker {
           });
           this.#runs.set(task.task_id, { run, done });
         }
+        loopFailing = false;
       } catch (error) {
-        log('worker loop error', { err: String(error) });
+        // An unreachable database is said once per outage (and by its health record), not every poll.
+        if (!loopFailing || !isDatabaseUnavailable(error)) log('worker loop error', { err: String(error) });
+        loopFailing = isDatabaseUnavailable(error);
       }
       this.#wake = new AbortController();
-      await sleep(config.pollSeconds * 1000, undefined, { signal: this.#wake.signal }).catch(() => {});
+      await sleep(pauseMs, undefined, { signal: this.#wake.signal }).catch(() => {});
     }
   }
 
@@ -110,4 +128,9 @@ export class Worker {
       );
     }
   }
+}
+
+/** A query whose only purpose is to tell the database's health record whether it answers. */
+async function probe(db: Db): Promise<void> {
+  await db.selectFrom('tasks').select('task_id').limit(1).execute();
 }

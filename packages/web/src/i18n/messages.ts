@@ -98,6 +98,12 @@ export const en = {
   submitted: 'Submitted — task {id}',
   troubleOffline: 'Offline — the upload continues by itself when the network is back.',
   troubleRetrying: 'Connection trouble — retrying. Parts already stored are kept.',
+  troubleWaitingServer:
+    'Waiting for the server ({reason}) — the upload continues by itself when it answers; parts already stored are kept.',
+  troubleWaitingStorage:
+    'Waiting for the storage ({reason}) — the upload continues by itself when it answers; parts already stored are kept.',
+  confirmWaitingServer: 'Waiting for the server ({reason}) — the job is submitted by itself when it answers.',
+  noAnswer: 'no answer',
   openTask: 'Open task',
   cancelling: 'Cancelling…',
   lockedElsewhere: 'This upload is already running in another tab or window. Continue it there.',
@@ -362,6 +368,10 @@ export const zh: Messages = {
   submitted: '已提交 — 任务 {id}',
   troubleOffline: '网络已断开——恢复后会自动继续上传。',
   troubleRetrying: '连接不稳定——正在重试。已保存的分片不会丢失。',
+  troubleWaitingServer: '正在等待服务器（{reason}）——恢复响应后会自动继续上传，已保存的分片不会丢失。',
+  troubleWaitingStorage: '正在等待存储（{reason}）——恢复响应后会自动继续上传，已保存的分片不会丢失。',
+  confirmWaitingServer: '正在等待服务器（{reason}）——服务器恢复响应后会自动提交任务。',
+  noAnswer: '无响应',
   openTask: '查看任务',
   cancelling: '正在取消…',
   lockedElsewhere: '此上传正在另一个标签页或窗口中进行，请在那里继续。',

@@ -6,7 +6,7 @@ import type { MessageKey } from '../i18n/messages.js';
 import { hrefTask } from '../shell/router.js';
 import { submissions } from '../uploads/registry.js';
 import type { Submission } from '../uploads/submission.js';
-import type { FailureKind, JobFailure, JobPhase, UploadJob } from '../uploads/upload-job.js';
+import type { FailureKind, JobFailure, JobPhase, JobSnapshot, UploadJob } from '../uploads/upload-job.js';
 import { useObservable } from '../uploads/use-observable.js';
 
 export function UploadsPanel() {
@@ -85,7 +85,13 @@ function SubmissionStatus({ submission }: { submission: Submission }) {
   const state = useObservable(submission);
   switch (state.phase) {
     case 'confirming':
-      return <p className="status-line">{t('statusConfirming')}</p>;
+      return state.waitingReason ? (
+        <p className="status-line warn" role="status">
+          {t('confirmWaitingServer', { reason: reasonText(state.waitingReason, t) })}
+        </p>
+      ) : (
+        <p className="status-line">{t('statusConfirming')}</p>
+      );
     case 'submitted':
       return (
         <p className="status-line success" role="status">
@@ -181,8 +187,8 @@ function JobRow({ job, submission }: { job: UploadJob; submission: Submission })
       </div>
       {!s.resumeEnabled && active ? <p className="job-note warn">{t('resumeOff')}</p> : null}
       {trouble && active ? (
-        <p className="job-note warn" role="status">
-          {t(trouble === 'offline' ? 'troubleOffline' : 'troubleRetrying')}
+        <p className="job-note warn" role="status" data-trouble={trouble}>
+          {troubleText(trouble, s.troubleReason, t)}
         </p>
       ) : null}
       {s.failure ? (
@@ -192,6 +198,24 @@ function JobRow({ job, submission }: { job: UploadJob; submission: Submission })
       ) : null}
     </div>
   );
+}
+
+/** Why a server or store is waited for: its status or socket error, else "no answer" in the page's language. */
+function reasonText(reason: string | undefined, t: Translate): string {
+  return !reason || reason === 'no answer' ? t('noAnswer') : reason;
+}
+
+function troubleText(trouble: NonNullable<JobSnapshot['trouble']>, reason: string | undefined, t: Translate): string {
+  switch (trouble) {
+    case 'offline':
+      return t('troubleOffline');
+    case 'waitingServer':
+      return t('troubleWaitingServer', { reason: reasonText(reason, t) });
+    case 'waitingStorage':
+      return t('troubleWaitingStorage', { reason: reasonText(reason, t) });
+    default:
+      return t('troubleRetrying');
+  }
 }
 
 export function failureText(failure: JobFailure, t: Translate): string {

@@ -5,7 +5,7 @@
  * The job fields are saved too (job-records.ts), so a submission resumed after a reload can
  * still be confirmed.
  */
-import { type ConfirmFields, type PortalClient, type SavedUpload, withRetry } from '@speos-portal/client';
+import { type ConfirmFields, OutageWatch, type PortalClient, type SavedUpload, withRetry } from '@speos-portal/client';
 import type { ConfirmRequest } from '@speos-portal/protocol';
 import { auth } from '../api.js';
 import {
@@ -35,6 +35,8 @@ export interface SubmissionSnapshot {
   taskId: string | undefined;
   /** Confirm's failure (uploads report their own). */
   failure: JobFailure | undefined;
+  /** While confirming: the server does not answer (why), and confirm waits for it. */
+  waitingReason: string | undefined;
 }
 
 let nextId = 1;
@@ -47,7 +49,7 @@ export class Submission extends Observable<SubmissionSnapshot> {
   #confirming = false;
 
   private constructor(jobs: UploadJob[], api: () => PortalClient, record: JobRecord | undefined, taskId?: string) {
-    super({ phase: 'uploading', taskId, failure: undefined });
+    super({ phase: 'uploading', taskId, failure: undefined, waitingReason: undefined });
     this.jobs = jobs;
     this.#api = api;
     this.#record = record;
@@ -182,13 +184,19 @@ export class Submission extends Observable<SubmissionSnapshot> {
       master_object_key: masterKey,
       ...(includeKey ? { include_object_key: includeKey } : {}),
     };
+    // The same patience as the uploads: a server that does not answer is waited for.
+    const api = this.#api();
+    const watch = new OutageWatch('server', api.baseUrl, { probe: () => api.ready() });
+    watch.on('waiting', ({ reason }) => this.set({ waitingReason: reason }));
+    watch.on('reconnected', () => this.set({ waitingReason: undefined }));
     try {
-      await withRetry((signal) => this.#api().confirm(body, signal));
+      await withRetry((signal) => this.#api().confirm(body, signal), { watch });
     } catch (error) {
       auth.noticeError(error);
-      this.set({ phase: 'failed', failure: describeFailure(error) });
+      this.set({ phase: 'failed', failure: describeFailure(error), waitingReason: undefined });
       return;
     }
+    this.set({ waitingReason: undefined });
     await Promise.all(this.jobs.map((job) => job.finish()));
     await uploadStateStore.remove(record.master_task_id);
     if (record.include_task_id) await uploadStateStore.remove(record.include_task_id);

@@ -51,10 +51,13 @@ export interface JobSnapshot {
   resumeEnabled: boolean;
   result: UploadResult | undefined;
   /**
-   * Set while the uploader waits out a problem it will retry: offline, or a request that failed
-   * a few times in a row. One failed attempt that succeeds on retry stays invisible.
+   * Set while the uploader waits out a problem it will retry: offline, a server or storage that
+   * does not answer, or a request that failed a few times in a row. One failed attempt that
+   * succeeds on retry stays invisible.
    */
-  trouble: 'offline' | 'retrying' | undefined;
+  trouble: 'offline' | 'retrying' | 'waitingServer' | 'waitingStorage' | undefined;
+  /** While waiting for the server or storage: why (ECONNREFUSED, HTTP 503 DATABASE_UNAVAILABLE…). */
+  troubleReason: string | undefined;
 }
 
 /** Failed attempts in a row before the UI says it is retrying. */
@@ -71,6 +74,7 @@ export class UploadJob extends Observable<JobSnapshot> {
   #uploader: Uploader;
   #release: ReleaseLock | undefined;
   #pendingProgress: UploadProgress | undefined;
+
   #progressTimer: ReturnType<typeof setTimeout> | undefined;
   /** Called once the task id is known (after init, or at once on resume). */
   onTaskId: ((taskId: string) => void) | undefined;
@@ -91,6 +95,7 @@ export class UploadJob extends Observable<JobSnapshot> {
       resumeEnabled: uploadStateStore.available,
       result: undefined,
       trouble: undefined,
+      troubleReason: undefined,
     });
     this.file = file;
     this.#api = api;
@@ -190,10 +195,15 @@ export class UploadJob extends Observable<JobSnapshot> {
     uploader.on('retry', ({ attempt, decision }) => {
       if (decision.action !== 'retry') return;
       if (decision.waitForOnline) this.set({ trouble: 'offline' });
-      else if (attempt >= VISIBLE_RETRY_ATTEMPT) this.set({ trouble: 'retrying' });
+      else if (attempt >= VISIBLE_RETRY_ATTEMPT && !isWaiting(this.snapshot.trouble)) this.set({ trouble: 'retrying' });
     });
+    // Speed and ETA are hidden meanwhile: they would describe the time before the outage.
+    uploader.on('waiting', ({ target, reason }) =>
+      this.set({ trouble: target === 'server' ? 'waitingServer' : 'waitingStorage', troubleReason: reason }),
+    );
+    uploader.on('reconnected', () => this.set({ trouble: undefined, troubleReason: undefined }));
     uploader.on('part-done', () => {
-      if (this.snapshot.trouble) this.set({ trouble: undefined });
+      if (this.snapshot.trouble) this.set({ trouble: undefined, troubleReason: undefined });
     });
     uploader.on('warning', () => this.set({ resumeEnabled: uploader.resumeEnabled }));
     uploader.on('progress', (progress) => {
@@ -214,6 +224,10 @@ export class UploadJob extends Observable<JobSnapshot> {
     this.#release?.();
     this.#release = undefined;
   }
+}
+
+function isWaiting(trouble: JobSnapshot['trouble']): boolean {
+  return trouble === 'waitingServer' || trouble === 'waitingStorage';
 }
 
 /** Maps the client's errors onto what the UI explains. */
