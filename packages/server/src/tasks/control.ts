@@ -190,6 +190,11 @@ export class TaskControl {
         cancel_requested: 0,
         terminated_processes: null,
         log_size: 0,
+        // The new run's own retention state: not pinned, nothing expired yet.
+        pinned: 0,
+        files_expired_at: null,
+        files_purged_at: null,
+        logs_expired_at: null,
       });
       const response: RetryResponse = {
         new_task_id: newId,

@@ -41,6 +41,7 @@ import {
 } from '../tasks/repository.js';
 import { cleanFilename } from './filename.js';
 import { jobSettings, validation } from './job-settings.js';
+import { holdInputs } from './unconfirmed.js';
 
 export interface UploadServiceDeps {
   db: Db;
@@ -595,6 +596,13 @@ export class UploadService {
       : await this.#attachedInclude(owner, task.include_upload_id);
     const now = this.#clock();
     const confirmed = await this.#db.transaction().execute(async (trx) => {
+      const inputs = [master.upload_id, ...(include ? [include.upload_id] : [])];
+      if (!(await holdInputs(trx, inputs, now))) {
+        throw new ApiError(
+          'NO_SUCH_UPLOAD',
+          `An input of task ${task.task_id} expired (not submitted within ${this.#config.uploadTtlHours} h of its upload) and was deleted. Upload it again.`,
+        );
+      }
       const moved = await transitionTask(trx, task.task_id, ['UPLOADING'], 'PENDING', now, 'submitted', {
         ...fields,
         include_upload_id: include?.upload_id ?? null,
