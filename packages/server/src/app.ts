@@ -25,6 +25,7 @@ import { registerNumberCheck } from './http/numbers.js';
 import { clientErrorHandler } from './http/raw-guard.js';
 import { registerSecurityHeaders, swaggerCsp } from './http/security-headers.js';
 import { DEFAULT_WEB_ROOT, registerWebUi } from './http/web-ui.js';
+import { usageRoutes } from './quota/routes.js';
 import { FsObjectStore } from './storage/fs-store.js';
 import type { ObjectStore } from './storage/object-store.js';
 import { closeObjectStore, openObjectStore, storeWarnings } from './storage/open-store.js';
@@ -158,6 +159,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await app.register(signIn.routes, { prefix, hide });
     await app.register(taskRoutes, { prefix, tasks, store, hide });
     await app.register(controlRoutes, { prefix, control, store, hide, onQueued: deps.onQueued });
+    await app.register(usageRoutes, { prefix, db, quotaBytes: config.keeping.userQuotaBytes, hide });
     if (store instanceof FsObjectStore) await app.register(partRoute, { prefix, store, metrics, hide });
   }
 
