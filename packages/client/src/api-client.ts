@@ -36,6 +36,8 @@ import type {
   TaskListResponse,
   UploadConfigResponse,
   UploadRef,
+  UsageByUserResponse,
+  UsageResponse,
 } from '@speos-portal/protocol';
 import { NetworkError, PortalApiError, parseRetryAfter } from './errors.js';
 
@@ -109,6 +111,14 @@ export class PortalClient {
   }
   getTask(taskId: string, signal?: AbortSignal): Promise<Task> {
     return this.#request('GET', `/tasks/${encodeURIComponent(taskId)}`, undefined, signal);
+  }
+  /** The caller's stored bytes and quota. */
+  usage(signal?: AbortSignal): Promise<UsageResponse> {
+    return this.#request('GET', '/usage', undefined, signal);
+  }
+  /** Stored bytes per user (admins; anyone when the server has auth off). */
+  usageByUser(signal?: AbortSignal): Promise<UsageByUserResponse> {
+    return this.#request('GET', '/usage/users', undefined, signal);
   }
   getTaskDetail(taskId: string, signal?: AbortSignal): Promise<TaskDetail> {
     return this.#request('GET', `/tasks/${encodeURIComponent(taskId)}/detail`, undefined, signal);
