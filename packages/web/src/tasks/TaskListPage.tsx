@@ -7,6 +7,7 @@ import { useI18n } from '../i18n/i18n.js';
 import { hrefTask } from '../shell/router.js';
 import { useObservable } from '../uploads/use-observable.js';
 import { ACTIVE_STATUSES, STATUSES, StatusBadge, statusLabel } from './StatusBadge.js';
+import { UsageLine } from './UsageLine.js';
 import { usePolling } from './use-polling.js';
 
 const PAGE_SIZE = 20;
@@ -61,6 +62,7 @@ export function TaskListPage() {
           {t('refresh')}
         </button>
       </div>
+      <UsageLine refreshKey={String(list.data?.total ?? '')} />
       <form className="filters" onSubmit={(e) => e.preventDefault()}>
         <div className="field">
           <label className="field-label" htmlFor={`${ids}-status`}>
