@@ -26,6 +26,8 @@ import { clientErrorHandler } from './http/raw-guard.js';
 import { registerSecurityHeaders, swaggerCsp } from './http/security-headers.js';
 import { DEFAULT_WEB_ROOT, registerWebUi } from './http/web-ui.js';
 import { usageRoutes } from './quota/routes.js';
+import { pinRoutes } from './retention/routes.js';
+import { startRetention } from './retention/sweep.js';
 import { FsObjectStore } from './storage/fs-store.js';
 import type { ObjectStore } from './storage/object-store.js';
 import { closeObjectStore, openObjectStore, storeWarnings } from './storage/open-store.js';
@@ -160,6 +162,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await app.register(taskRoutes, { prefix, tasks, store, hide });
     await app.register(controlRoutes, { prefix, control, store, hide, onQueued: deps.onQueued });
     await app.register(usageRoutes, { prefix, db, quotaBytes: config.keeping.userQuotaBytes, hide });
+    await app.register(pinRoutes, { prefix, db, clock, hide });
     if (store instanceof FsObjectStore) await app.register(partRoute, { prefix, store, metrics, hide });
   }
 
@@ -251,6 +254,19 @@ export async function createPortal(
     intervalSeconds: config.uploadExpiryIntervalSeconds,
     log: app.log,
   });
+  const { filesRetentionDays, logRetentionDays, retentionIntervalSeconds } = config.keeping;
+  const retention =
+    filesRetentionDays !== undefined || logRetentionDays !== undefined
+      ? startRetention({
+          db,
+          store,
+          clock,
+          filesDays: filesRetentionDays,
+          logDays: logRetentionDays,
+          intervalSeconds: retentionIntervalSeconds,
+          log: app.log,
+        })
+      : undefined;
   if (options.worker && options.worker.commands.size > 0) {
     const log = app.log.child({ component: 'worker' });
     worker = new Worker({
@@ -269,11 +285,12 @@ export async function createPortal(
   app.addHook('onClose', async () => {
     await worker?.stop();
     await expiry.stop();
+    await retention?.stop();
     await closeObjectStore(store);
     stopWatching();
     await db.destroy();
   });
-  return { app, db, store, expiry, worker };
+  return { app, db, store, expiry, retention, worker };
 }
 
 /** One warning when the database becomes unreachable and one when it answers again, not one per request. */
