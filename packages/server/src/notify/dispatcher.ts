@@ -9,6 +9,7 @@
  *    until NOTIFY_GIVE_UP_HOURS after the event, then it is FAILED and the next one goes.
  * Marked DELIVERED only after the receiver took it: a crash in between sends it again.
  * On PostgreSQL one server at a time dispatches (a session advisory lock per round).
+ * Settled rows are dropped after a week.
  */
 import type { Task } from '@speos-portal/protocol';
 import { type Kysely, PostgresAdapter, sql } from 'kysely';
@@ -23,6 +24,7 @@ import { postWebhook } from './webhook.js';
 const ADVISORY_LOCK_KEY = sql.raw('6003231012479493222');
 const BATCH = 100;
 const MAX_BACKOFF_MS = 3600_000;
+const KEEP_SETTLED_MS = 7 * 24 * 3600_000;
 export const EMAIL_TARGET = 'email';
 
 export interface NotifyLogger {
@@ -114,7 +116,35 @@ export class NotificationDispatcher {
 
   async #round(): Promise<RoundResult> {
     await this.#fanOut();
-    return this.#deliverDue();
+    const result = await this.#deliverDue();
+    await this.#prune();
+    return result;
+  }
+
+  /** Settled notifications are kept a week (for a look at what was sent), then dropped. */
+  async #prune(): Promise<void> {
+    const { db, clock } = this.#deps;
+    const before = clock() - KEEP_SETTLED_MS;
+    await db
+      .deleteFrom('notification_deliveries')
+      .where('status', '!=', 'PENDING')
+      .where('created_at', '<', before)
+      .execute();
+    await db
+      .deleteFrom('notification_events')
+      .where('fanned_out', '=', 1)
+      .where('created_at', '<', before)
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('notification_deliveries as d')
+              .select('d.seq')
+              .whereRef('d.task_id', '=', 'notification_events.task_id')
+              .whereRef('d.seq', '=', 'notification_events.seq'),
+          ),
+        ),
+      )
+      .execute();
   }
 
   /** Destinations as configured now; events from before a destination was added are not sent to it. */
