@@ -23,8 +23,11 @@ import type {
   LogQuery,
   LogResponse,
   MeResponse,
+  NotificationSettings,
+  NotificationSettingsResponse,
   OutputsResponse,
   OwnersResponse,
+  PinResponse,
   RetryRequest,
   RetryResponse,
   SignRequest,
@@ -111,6 +114,16 @@ export class PortalClient {
   }
   getTask(taskId: string, signal?: AbortSignal): Promise<Task> {
     return this.#request('GET', `/tasks/${encodeURIComponent(taskId)}`, undefined, signal);
+  }
+  /** Pins (keeps from retention) or unpins a task's files and log. */
+  pinTask(taskId: string, pinned: boolean, signal?: AbortSignal): Promise<PinResponse> {
+    return this.#request(pinned ? 'PUT' : 'DELETE', `/tasks/${encodeURIComponent(taskId)}/pin`, undefined, signal);
+  }
+  notificationSettings(signal?: AbortSignal): Promise<NotificationSettingsResponse> {
+    return this.#request('GET', '/notifications/settings', undefined, signal);
+  }
+  setNotificationSettings(settings: NotificationSettings, signal?: AbortSignal): Promise<NotificationSettingsResponse> {
+    return this.#request('PUT', '/notifications/settings', settings, signal);
   }
   /** The caller's stored bytes and quota. */
   usage(signal?: AbortSignal): Promise<UsageResponse> {

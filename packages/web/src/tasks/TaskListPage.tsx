@@ -6,6 +6,7 @@ import { formatAgo, formatDuration, formatTime } from '../format.js';
 import { useI18n } from '../i18n/i18n.js';
 import { hrefTask } from '../shell/router.js';
 import { useObservable } from '../uploads/use-observable.js';
+import { EmailSetting } from './EmailSetting.js';
 import { ACTIVE_STATUSES, STATUSES, StatusBadge, statusLabel } from './StatusBadge.js';
 import { UsageLine } from './UsageLine.js';
 import { usePolling } from './use-polling.js';
@@ -63,6 +64,7 @@ export function TaskListPage() {
         </button>
       </div>
       <UsageLine refreshKey={String(list.data?.total ?? '')} />
+      <EmailSetting />
       <form className="filters" onSubmit={(e) => e.preventDefault()}>
         <div className="field">
           <label className="field-label" htmlFor={`${ids}-status`}>
