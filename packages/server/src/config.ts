@@ -288,9 +288,11 @@ function decimal(env: Env, name: string, min: number, max: number): number | und
 
 export function loadKeepingConfig(env: Env): KeepingConfig {
   const quota = env.USER_QUOTA_BYTES?.trim();
-  const webhookUrls = list(env, 'NOTIFY_WEBHOOK_URLS', []).map((u) =>
-    url({ NOTIFY_WEBHOOK_URLS: u }, 'NOTIFY_WEBHOOK_URLS', u),
-  );
+  // Checked like other URLs, but kept exactly as given: a trailing slash may matter to a receiver.
+  const webhookUrls = list(env, 'NOTIFY_WEBHOOK_URLS', []).map((u) => {
+    url({ NOTIFY_WEBHOOK_URLS: u }, 'NOTIFY_WEBHOOK_URLS', u);
+    return u;
+  });
   const webhookSecret = env.NOTIFY_WEBHOOK_SECRET?.trim() || undefined;
   if (webhookSecret !== undefined && webhookSecret.length < 16) {
     throw new ConfigError(
