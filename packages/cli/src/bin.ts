@@ -15,6 +15,7 @@ Commands:
   tasks stop | retry | delete ID stop a task, run it again, delete it
   tasks outputs ID [--download DIR] [--zip FILE]
                                  list a run's result files, download them
+  admin usage [--mine]           stored bytes per user against the quota (admins)
 
 Options:
   -h, --help     show this help
@@ -91,6 +92,11 @@ async function main(argv: string[]): Promise<void> {
     const { loginCommand, logoutCommand } = await import('./commands/login.js');
     await (command === 'login' ? loginCommand(rest) : logoutCommand(rest));
     process.exit(0); // a pending stdin read or keep-alive socket must not hold the terminal
+  }
+  if (command === 'admin') {
+    const { adminCommand } = await import('./commands/admin.js');
+    await adminCommand(rest);
+    return;
   }
   if (command === 'tasks') {
     const { tasksCommand } = await import('./commands/tasks.js');

@@ -23,8 +23,11 @@ import type {
   LogQuery,
   LogResponse,
   MeResponse,
+  NotificationSettings,
+  NotificationSettingsResponse,
   OutputsResponse,
   OwnersResponse,
+  PinResponse,
   RetryRequest,
   RetryResponse,
   SignRequest,
@@ -36,6 +39,8 @@ import type {
   TaskListResponse,
   UploadConfigResponse,
   UploadRef,
+  UsageByUserResponse,
+  UsageResponse,
 } from '@speos-portal/protocol';
 import { NetworkError, PortalApiError, parseRetryAfter } from './errors.js';
 
@@ -109,6 +114,24 @@ export class PortalClient {
   }
   getTask(taskId: string, signal?: AbortSignal): Promise<Task> {
     return this.#request('GET', `/tasks/${encodeURIComponent(taskId)}`, undefined, signal);
+  }
+  /** Pins (keeps from retention) or unpins a task's files and log. */
+  pinTask(taskId: string, pinned: boolean, signal?: AbortSignal): Promise<PinResponse> {
+    return this.#request(pinned ? 'PUT' : 'DELETE', `/tasks/${encodeURIComponent(taskId)}/pin`, undefined, signal);
+  }
+  notificationSettings(signal?: AbortSignal): Promise<NotificationSettingsResponse> {
+    return this.#request('GET', '/notifications/settings', undefined, signal);
+  }
+  setNotificationSettings(settings: NotificationSettings, signal?: AbortSignal): Promise<NotificationSettingsResponse> {
+    return this.#request('PUT', '/notifications/settings', settings, signal);
+  }
+  /** The caller's stored bytes and quota. */
+  usage(signal?: AbortSignal): Promise<UsageResponse> {
+    return this.#request('GET', '/usage', undefined, signal);
+  }
+  /** Stored bytes per user (admins; anyone when the server has auth off). */
+  usageByUser(signal?: AbortSignal): Promise<UsageByUserResponse> {
+    return this.#request('GET', '/usage/users', undefined, signal);
   }
   getTaskDetail(taskId: string, signal?: AbortSignal): Promise<TaskDetail> {
     return this.#request('GET', `/tasks/${encodeURIComponent(taskId)}/detail`, undefined, signal);

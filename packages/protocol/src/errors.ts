@@ -47,9 +47,17 @@ export const ERRORS = {
     status: 409,
     summary: 'this Idempotency-Key was already used for a different request; use a new key',
   },
+  FILES_EXPIRED: {
+    status: 410,
+    summary: "the task's files (or its solver log) were deleted by retention; the task and its history stay",
+  },
   REQUEST_TIMEOUT: { status: 408, summary: 'the request headers did not arrive in time' },
   FILE_TOO_LARGE: { status: 413, summary: 'file_size is above the configured maximum' },
   TOO_MANY_PARTS: { status: 413, summary: 'ceil(file_size / chunk_size) is above 10 000' },
+  QUOTA_EXCEEDED: {
+    status: 413,
+    summary: "storing this would exceed the user's storage quota (USER_QUOTA_BYTES); nothing was stored",
+  },
   REQUEST_TOO_LARGE: { status: 413, summary: 'the JSON body is larger than 4 MiB' },
   URI_TOO_LONG: { status: 414, summary: 'a segment of the URL path is longer than 100 characters' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, summary: 'the request body is not JSON' },

@@ -327,6 +327,13 @@ export const Task = Type.Object({
   download_name: Nullable(Type.String()),
   /** Who submitted it; only in answers to admins. */
   owner: Type.Optional(Nullable(TaskOwner)),
+  pinned: Type.Optional(Type.Boolean({ description: 'retention keeps its files and log (PUT /tasks/{id}/pin)' })),
+  files_expired_at: Type.Optional(
+    Nullable(Type.Integer({ description: 'when retention deleted its inputs and results (downloads answer 410)' })),
+  ),
+  logs_expired_at: Type.Optional(
+    Nullable(Type.Integer({ description: 'when retention deleted its solver log (GET …/logs answers 410)' })),
+  ),
 });
 export type Task = Static<typeof Task>;
 
@@ -445,3 +452,46 @@ export const LogResponse = Type.Object({
   finished: Type.Boolean({ description: 'the task has ended; the log will not grow' }),
 });
 export type LogResponse = Static<typeof LogResponse>;
+
+/** GET /usage: the caller's stored bytes against their quota. */
+export const UsageResponse = Type.Object({
+  used_bytes: Type.Integer({ description: 'uploads (unfinished ones at full size) and results not yet expired' }),
+  quota_bytes: Nullable(Type.Integer({ description: 'USER_QUOTA_BYTES; null: no quota' })),
+});
+export type UsageResponse = Static<typeof UsageResponse>;
+
+export const UserUsage = Type.Object({
+  owner: Nullable(Type.String({ description: 'the owner id tasks carry (null: tasks made with auth off)' })),
+  name: Nullable(Type.String()),
+  email: Nullable(Type.String()),
+  used_bytes: Type.Integer(),
+});
+export type UserUsage = Static<typeof UserUsage>;
+
+/** GET /usage/users: admins (or anyone when auth is off). */
+export const UsageByUserResponse = Type.Object({
+  quota_bytes: Nullable(Type.Integer()),
+  total_bytes: Type.Integer(),
+  users: Type.Array(UserUsage),
+});
+export type UsageByUserResponse = Static<typeof UsageByUserResponse>;
+
+/** PUT /tasks/{id}/pin answer. */
+export const PinResponse = Type.Object({ task_id: Type.String(), pinned: Type.Boolean() });
+export type PinResponse = Static<typeof PinResponse>;
+
+/** GET/PUT /notifications/settings: the caller's e-mail notifications. */
+export const NotificationSettings = Type.Object({
+  email_enabled: Type.Boolean({ description: 'send me an e-mail when my tasks start and end' }),
+  language: Type.Union([Type.Literal('en'), Type.Literal('zh')], { description: 'language of the e-mails' }),
+});
+export type NotificationSettings = Static<typeof NotificationSettings>;
+
+export const NotificationSettingsResponse = Type.Composite([
+  NotificationSettings,
+  Type.Object({
+    email: Nullable(Type.String({ description: 'where they go: the address of your sign-in account' })),
+    email_available: Type.Boolean({ description: 'the server sends e-mail (SMTP_URL) and you have an address' }),
+  }),
+]);
+export type NotificationSettingsResponse = Static<typeof NotificationSettingsResponse>;

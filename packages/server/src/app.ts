@@ -24,7 +24,13 @@ import { Metrics } from './http/metrics.js';
 import { registerNumberCheck } from './http/numbers.js';
 import { clientErrorHandler } from './http/raw-guard.js';
 import { registerSecurityHeaders, swaggerCsp } from './http/security-headers.js';
+import { registerStorageMetrics } from './http/storage-metrics.js';
 import { DEFAULT_WEB_ROOT, registerWebUi } from './http/web-ui.js';
+import { NotificationDispatcher } from './notify/dispatcher.js';
+import { notifyRoutes } from './notify/routes.js';
+import { usageRoutes } from './quota/routes.js';
+import { pinRoutes } from './retention/routes.js';
+import { startRetention } from './retention/sweep.js';
 import { FsObjectStore } from './storage/fs-store.js';
 import type { ObjectStore } from './storage/object-store.js';
 import { closeObjectStore, openObjectStore, storeWarnings } from './storage/open-store.js';
@@ -114,6 +120,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await registerSecurityHeaders(app, config);
   const signIn = await setupSignIn(app, { config, db, clock });
   const metrics = new Metrics(db);
+  registerStorageMetrics(metrics.registry, db);
   metrics.register(app);
 
   await app.register(swagger, {
@@ -158,6 +165,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await app.register(signIn.routes, { prefix, hide });
     await app.register(taskRoutes, { prefix, tasks, store, hide });
     await app.register(controlRoutes, { prefix, control, store, hide, onQueued: deps.onQueued });
+    await app.register(usageRoutes, { prefix, db, quotaBytes: config.keeping.userQuotaBytes, hide });
+    await app.register(pinRoutes, { prefix, db, clock, hide });
+    await app.register(notifyRoutes, { prefix, db, clock, emailConfigured: !!config.keeping.smtpUrl, hide });
     if (store instanceof FsObjectStore) await app.register(partRoute, { prefix, store, metrics, hide });
   }
 
@@ -249,6 +259,27 @@ export async function createPortal(
     intervalSeconds: config.uploadExpiryIntervalSeconds,
     log: app.log,
   });
+  const { filesRetentionDays, logRetentionDays, retentionIntervalSeconds } = config.keeping;
+  const retention =
+    filesRetentionDays !== undefined || logRetentionDays !== undefined
+      ? startRetention({
+          db,
+          store,
+          clock,
+          filesDays: filesRetentionDays,
+          logDays: logRetentionDays,
+          intervalSeconds: retentionIntervalSeconds,
+          log: app.log,
+        })
+      : undefined;
+  const notifications = new NotificationDispatcher({
+    db,
+    clock,
+    config: config.keeping,
+    publicUrl: config.publicUrl,
+    log: app.log.child({ component: 'notify' }),
+  });
+  notifications.start();
   if (options.worker && options.worker.commands.size > 0) {
     const log = app.log.child({ component: 'worker' });
     worker = new Worker({
@@ -267,11 +298,13 @@ export async function createPortal(
   app.addHook('onClose', async () => {
     await worker?.stop();
     await expiry.stop();
+    await retention?.stop();
+    await notifications.stop();
     await closeObjectStore(store);
     stopWatching();
     await db.destroy();
   });
-  return { app, db, store, expiry, worker };
+  return { app, db, store, expiry, retention, notifications, worker };
 }
 
 /** One warning when the database becomes unreachable and one when it answers again, not one per request. */

@@ -47,6 +47,8 @@ export interface Config {
   sqliteSynchronous: 'FULL' | 'NORMAL' | 'EXTRA';
   /** How long an Idempotency-Key's answer is kept for repeats. */
   idempotencyTtlHours: number;
+  /** Retention, quotas and notifications (issue 17; the block at the end of this file). */
+  keeping: KeepingConfig;
 }
 
 /** The S3-compatible store (STORAGE=s3). */
@@ -244,5 +246,82 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     hashThreads: integer(env, 'HASH_THREADS', 1, 0, 16),
     sqliteSynchronous: sqliteSynchronous(env),
     idempotencyTtlHours: integer(env, 'IDEMPOTENCY_TTL_HOURS', 24, 1, 24 * 365),
+    keeping: loadKeepingConfig(env),
+  };
+}
+
+// ─── Retention, quotas and notifications (issue 17) ──────────────────────────────────────
+// One block, so it moves as a whole into a shared config schema later.
+
+export interface KeepingConfig {
+  /** Stored bytes allowed per user (uploads, unfinished ones too, and results); undefined: no quota. */
+  userQuotaBytes: number | undefined;
+  /** Files of tasks finished longer ago than this are deleted; undefined: kept forever. */
+  filesRetentionDays: number | undefined;
+  /** Solver logs likewise. */
+  logRetentionDays: number | undefined;
+  /** How often the retention sweep runs. */
+  retentionIntervalSeconds: number;
+  /** Webhook receivers of task events. */
+  webhookUrls: string[];
+  /** HMAC-SHA256 key of the X-Speos-Portal-Signature header; undefined: unsigned. */
+  webhookSecret: string | undefined;
+  /** smtp://user:pass@host:port or smtps://…; undefined: no e-mail. */
+  smtpUrl: string | undefined;
+  /** The From of notification e-mails. */
+  notifyFrom: string;
+  /** How long a notification is retried before it is given up. */
+  notifyGiveUpHours: number;
+  /** How often the outbox is looked at for due notifications. */
+  notifyIntervalSeconds: number;
+}
+
+/** A non-negative decimal number (days may be fractional, e.g. 0.0001 ≈ 9 s in tests). */
+function decimal(env: Env, name: string, min: number, max: number): number | undefined {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^\d+(\.\d+)?$/.test(raw)) throw new ConfigError(name, `expected a number such as 30 or 0.5, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+export function loadKeepingConfig(env: Env): KeepingConfig {
+  const quota = env.USER_QUOTA_BYTES?.trim();
+  // Checked like other URLs, but kept exactly as given: a trailing slash may matter to a receiver.
+  const webhookUrls = list(env, 'NOTIFY_WEBHOOK_URLS', []).map((u) => {
+    url({ NOTIFY_WEBHOOK_URLS: u }, 'NOTIFY_WEBHOOK_URLS', u);
+    return u;
+  });
+  const webhookSecret = env.NOTIFY_WEBHOOK_SECRET?.trim() || undefined;
+  if (webhookSecret !== undefined && webhookSecret.length < 16) {
+    throw new ConfigError(
+      'NOTIFY_WEBHOOK_SECRET',
+      'must be at least 16 characters (receivers check the signature with it)',
+    );
+  }
+  const smtpUrl = env.SMTP_URL?.trim() || undefined;
+  if (smtpUrl !== undefined) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(smtpUrl);
+    } catch {}
+    if (!parsed || (parsed.protocol !== 'smtp:' && parsed.protocol !== 'smtps:')) {
+      throw new ConfigError('SMTP_URL', 'expected smtp://user:password@host:port or smtps://… (TLS from the start)');
+    }
+  }
+  const notifyFrom = env.NOTIFY_FROM?.trim() || 'speos-portal <speos-portal@localhost>';
+  if (!/@/.test(notifyFrom)) throw new ConfigError('NOTIFY_FROM', `expected an e-mail address, got "${notifyFrom}"`);
+  return {
+    userQuotaBytes: quota ? integer(env, 'USER_QUOTA_BYTES', 0, 1, Number.MAX_SAFE_INTEGER) : undefined,
+    filesRetentionDays: decimal(env, 'FILES_RETENTION_DAYS', 0.00001, 36500),
+    logRetentionDays: decimal(env, 'LOG_RETENTION_DAYS', 0.00001, 36500),
+    retentionIntervalSeconds: integer(env, 'RETENTION_INTERVAL_SECONDS', 3600, 1, 7 * 24 * 3600),
+    webhookUrls,
+    webhookSecret,
+    smtpUrl,
+    notifyFrom,
+    notifyGiveUpHours: decimal(env, 'NOTIFY_GIVE_UP_HOURS', 0.0001, 24 * 30) ?? 24,
+    notifyIntervalSeconds: decimal(env, 'NOTIFY_INTERVAL_SECONDS', 0.05, 3600) ?? 5,
   };
 }

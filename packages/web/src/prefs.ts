@@ -4,7 +4,7 @@
  */
 const PREFIX = 'speos_portal_';
 
-export type PrefName = 'lang' | 'submitter' | 'token';
+export type PrefName = 'lang' | 'submitter' | 'token' | 'watched';
 
 export function readPref(name: PrefName): string | undefined {
   try {

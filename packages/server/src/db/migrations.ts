@@ -6,6 +6,7 @@ import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'k
 import { workerMigration } from './migration-0002-worker.js';
 import { idempotencyMigration } from './migration-0003-idempotency.js';
 import { authMigration } from './migration-0004-auth.js';
+import { retentionNotifyMigration } from './migration-0007-retention-notify.js';
 
 const migrations: Record<string, Migration> = {
   '0001_tasks_uploads_history': {
@@ -105,6 +106,7 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('task_outputs').dropColumn('crc32').execute();
     },
   },
+  '0007_retention_quotas_notify': retentionNotifyMigration,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -42,6 +42,43 @@ export interface TasksTable {
   terminated_processes: string | null;
   /** Bytes of solver output in task_logs. */
   log_size: Generated<number>;
+  /** 1: the retention sweep keeps its files and log (migration 0007). */
+  pinned: Generated<number>;
+  /** When retention decided to delete its files; downloads answer 410 FILES_EXPIRED from then on. */
+  files_expired_at: Generated<number | null>;
+  /** When the sweep finished deleting them. */
+  files_purged_at: Generated<number | null>;
+  /** When retention deleted its solver log. */
+  logs_expired_at: Generated<number | null>;
+}
+
+export interface NotificationEventsTable {
+  task_id: string;
+  seq: number;
+  event: string;
+  owner: string | null;
+  payload: string;
+  created_at: number;
+  fanned_out: Generated<number>;
+}
+
+export interface NotificationDeliveriesTable {
+  task_id: string;
+  seq: number;
+  target: string;
+  status: string;
+  attempts: Generated<number>;
+  next_attempt_at: number;
+  last_error: string | null;
+  created_at: number;
+  delivered_at: number | null;
+}
+
+export interface NotificationPreferencesTable {
+  owner: string;
+  email_enabled: number;
+  language: string;
+  updated_at: number;
 }
 
 export interface UploadsTable {
@@ -161,6 +198,9 @@ export interface Database {
   task_outputs: TaskOutputsTable;
   uploads: UploadsTable;
   task_status_history: TaskStatusHistoryTable;
+  notification_events: NotificationEventsTable;
+  notification_deliveries: NotificationDeliveriesTable;
+  notification_preferences: NotificationPreferencesTable;
 }
 
 export type TaskRow = Selectable<TasksTable>;

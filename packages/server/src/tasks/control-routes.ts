@@ -64,7 +64,7 @@ export const controlRoutes: FastifyPluginAsync<ControlRoutesOptions> = async (
         body: Type.Optional(RetryRequest),
         response: {
           200: RetryResponse,
-          ...errorResponses(['TASK_NOT_FOUND', 'INVALID_STATE', 'IDEMPOTENCY_KEY_REUSED']),
+          ...errorResponses(['TASK_NOT_FOUND', 'INVALID_STATE', 'FILES_EXPIRED', 'IDEMPOTENCY_KEY_REUSED']),
         },
       },
     },
@@ -111,7 +111,7 @@ export const controlRoutes: FastifyPluginAsync<ControlRoutesOptions> = async (
         summary: "The solver's console output from byte `offset` (poll with next_offset)",
         params: TaskIdParams,
         querystring: LogQuery,
-        response: { 200: LogResponse, ...errorResponses(['TASK_NOT_FOUND']) },
+        response: { 200: LogResponse, ...errorResponses(['TASK_NOT_FOUND', 'FILES_EXPIRED']) },
       },
     },
     async (request) => {
@@ -145,7 +145,7 @@ export const controlRoutes: FastifyPluginAsync<ControlRoutesOptions> = async (
         response: {
           200: Type.String({ format: 'binary' }),
           206: Type.String({ format: 'binary', description: 'the requested byte range' }),
-          ...errorResponses(['TASK_NOT_FOUND', 'RANGE_NOT_SATISFIABLE']),
+          ...errorResponses(['TASK_NOT_FOUND', 'FILES_EXPIRED', 'RANGE_NOT_SATISFIABLE']),
         },
       },
     },
@@ -187,7 +187,7 @@ export const controlRoutes: FastifyPluginAsync<ControlRoutesOptions> = async (
         response: {
           200: Type.String({ format: 'binary' }),
           302: Type.Null({ description: 'redirect to the object store (S3)' }),
-          ...errorResponses(['TASK_NOT_FOUND', 'NOT_FOUND']),
+          ...errorResponses(['TASK_NOT_FOUND', 'NOT_FOUND', 'FILES_EXPIRED']),
         },
       },
     },

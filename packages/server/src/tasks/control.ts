@@ -14,6 +14,7 @@ import { type Clock, toSeconds } from '../clock.js';
 import type { Db } from '../db/connect.js';
 import type { TaskRow, UploadRow } from '../db/schema.js';
 import { fingerprint, type IdempotencyKeys } from '../http/idempotency.js';
+import { assertFilesKept, assertLogKept } from '../retention/guards.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { readLog } from '../worker/logs.js';
 import { crc32Stream } from '../worker/outputs.js';
@@ -152,6 +153,7 @@ export class TaskControl {
       if (task.status === 'PENDING' || task.status === 'RUNNING') {
         throw new ApiError('INVALID_STATE', `Task ${taskId} is ${task.status}; stop it before retrying.`);
       }
+      assertFilesKept(task);
       if (task.confirm_digest === null || task.master_upload_id === null) {
         throw new ApiError(
           'INVALID_STATE',
@@ -190,6 +192,11 @@ export class TaskControl {
         cancel_requested: 0,
         terminated_processes: null,
         log_size: 0,
+        // The new run's own retention state: not pinned, nothing expired yet.
+        pinned: 0,
+        files_expired_at: null,
+        files_purged_at: null,
+        logs_expired_at: null,
       });
       const response: RetryResponse = {
         new_task_id: newId,
@@ -272,13 +279,14 @@ export class TaskControl {
     return {
       task_id: taskId,
       files: rows.map((r) => ({ name: r.path, size: Number(r.size), url: outputUrl(taskId, r.path) })),
-      download_url: rows.length > 0 ? `/tasks/${taskId}/outputs.zip` : null,
-      download_name: rows.length > 0 ? zipName(task) : null,
+      // After retention the list stays (what the run produced) but there is nothing to download.
+      download_url: rows.length > 0 && task.files_expired_at === null ? `/tasks/${taskId}/outputs.zip` : null,
+      download_name: rows.length > 0 && task.files_expired_at === null ? zipName(task) : null,
     };
   }
 
   async outputFile(owner: Owner, taskId: string, relative: string) {
-    await this.#task(owner, taskId);
+    assertFilesKept(await this.#task(owner, taskId));
     const row = await this.#db
       .selectFrom('task_outputs')
       .selectAll()
@@ -295,6 +303,7 @@ export class TaskControl {
    */
   async outputsZip(owner: Owner, taskId: string): Promise<{ task: TaskRow; zip: OutputsZip }> {
     const { task, rows } = await this.outputRows(owner, taskId);
+    assertFilesKept(task);
     for (const row of rows) {
       if (row.crc32 !== null) continue;
       const checksum = crc32Stream();
@@ -332,6 +341,7 @@ export class TaskControl {
 
   async logs(owner: Owner, taskId: string, offset: number, limit: number): Promise<LogResponse> {
     const task = await this.#task(owner, taskId);
+    assertLogKept(task);
     const { text, next, size } = await readLog(this.#db, taskId, offset, limit);
     return {
       task_id: taskId,

@@ -70,7 +70,11 @@ export function presentTask(row: TaskRow, uploads: Map<string, UploadRow>, retri
     parent_task_id: row.parent_task_id,
     retry_count: Number(row.retry_count),
     retried_task_ids: retried,
-    download_url: row.status === 'SUCCESS' ? `/tasks/${row.task_id}/outputs.zip` : null,
-    download_name: row.status === 'SUCCESS' ? zipName(row) : null,
+    download_url:
+      row.status === 'SUCCESS' && row.files_expired_at === null ? `/tasks/${row.task_id}/outputs.zip` : null,
+    download_name: row.status === 'SUCCESS' && row.files_expired_at === null ? zipName(row) : null,
+    pinned: Number(row.pinned) === 1,
+    files_expired_at: row.files_expired_at === null ? null : toSeconds(Number(row.files_expired_at)),
+    logs_expired_at: row.logs_expired_at === null ? null : toSeconds(Number(row.logs_expired_at)),
   };
 }

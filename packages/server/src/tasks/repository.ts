@@ -3,6 +3,7 @@ import type { TaskStatus } from '@speos-portal/protocol';
 import { type Kysely, sql, type Transaction } from 'kysely';
 import type { Db } from '../db/connect.js';
 import type { Database, NewTask, NewUpload, TaskRow, UploadRow } from '../db/schema.js';
+import { recordTaskEvent } from '../notify/events.js';
 
 type Executor = Kysely<Database> | Transaction<Database>;
 
@@ -81,10 +82,10 @@ export async function appendHistory(
     .select((eb) => eb.fn.max('seq').as('seq'))
     .where('task_id', '=', taskId)
     .executeTakeFirst();
-  await db
-    .insertInto('task_status_history')
-    .values({ task_id: taskId, seq: Number(last?.seq ?? 0) + 1, status, message, at })
-    .execute();
+  const seq = Number(last?.seq ?? 0) + 1;
+  await db.insertInto('task_status_history').values({ task_id: taskId, seq, status, message, at }).execute();
+  // The notification outbox (notify/events.ts), beside the history entry it tells of.
+  await recordTaskEvent(db, taskId, seq, status, at);
 }
 
 /**

@@ -13,6 +13,7 @@ import type { Clock } from '../clock.js';
 import { toSeconds } from '../clock.js';
 import type { Db } from '../db/connect.js';
 import type { TaskRow, UploadRow } from '../db/schema.js';
+import { assertFilesKept } from '../retention/guards.js';
 import { presentTask } from './present.js';
 import { findTask, findUploadsById, listTasks, type Owner, retriedTaskIds, statusHistory } from './repository.js';
 
@@ -124,6 +125,7 @@ export class TaskService {
   /** The completed upload behind a task's master or include file. */
   async inputFile(owner: Owner, taskId: string, fileType: FileType): Promise<UploadRow> {
     const row = await this.#row(owner, taskId);
+    assertFilesKept(row);
     const uploadId = fileType === 'master' ? row.master_upload_id : row.include_upload_id;
     const upload = uploadId ? (await findUploadsById(this.#db, [uploadId])).get(uploadId) : undefined;
     if (!upload) throw new ApiError('NOT_FOUND', `Task ${taskId} has no ${fileType} file.`);

@@ -116,8 +116,13 @@ describe('GET /tasks/{id}, /detail, /files', () => {
         'retried_task_ids',
         'download_url',
         'download_name',
+        // Retention (issue 17): pinned, and when files and log were deleted (null: kept).
+        'pinned',
+        'files_expired_at',
+        'logs_expired_at',
       ].sort(),
     );
+    expect(res.body).toMatchObject({ pinned: false, files_expired_at: null, logs_expired_at: null });
     expect(res.body.created_at).toBeGreaterThan(1_700_000_000);
     expect(res.body.created_at).toBeLessThan(Date.now() / 1000 + 1);
   });

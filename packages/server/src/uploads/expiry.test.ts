@@ -63,9 +63,13 @@ function expirySuite(name: string, makeEnv: () => Promise<{ env: Record<string, 
       // Three uploads at the same time: one left unfinished, one completed, one abandoned
       // include-only upload (its own placeholder task).
       const stale = await api.uploadParts(data);
-      const done = await api.uploadFile(data);
+      const done = await api.uploadParts(data);
       const include = await api.uploadParts(data, { file_type: 'include', filename: 'refs.zip' });
       portal.advance(23 * HOUR);
+      // Completed 2 h before the sweep: unfinished for 23 h, but no longer unfinished.
+      // (Completed uploads expire only UPLOAD_TTL_HOURS after completion, tested below.)
+      const completed23h = await api.post('/tasks/upload/multipart/complete', { ...done.ref, parts: done.parts });
+      expect(completed23h.status).toBe(200);
       const fresh = await api.uploadParts(data); // 1 h old when the sweep runs
       portal.advance(2 * HOUR);
 
@@ -99,6 +103,96 @@ function expirySuite(name: string, makeEnv: () => Promise<{ env: Record<string, 
       expect(completed.status).toBe(200);
 
       expect((await portal.expiry.runNow()).expired).toEqual([]);
+    });
+
+    it('expires uploads completed but never confirmed, TTL after completion; keeps submitted ones', async () => {
+      const api = portal.api;
+      const data = randomBytesSeeded(MiB + 7, 24);
+      const unconfirmed = await api.uploadFile(data);
+      const submitted = await api.uploadFile(data);
+      const confirm = await api.post('/tasks/upload/confirm', {
+        task_id: submitted.ref.task_id,
+        master_object_key: submitted.ref.object_key,
+        job_name: 'kept',
+      });
+      expect(confirm.status).toBe(200);
+      // An include uploaded as its own task, then used by a submitted task: kept too.
+      const sharedInclude = await api.uploadFile(data, { file_type: 'include', filename: 'shared.zip' });
+      const withInclude = await api.uploadFile(data);
+      expect(
+        (
+          await api.post('/tasks/upload/confirm', {
+            task_id: withInclude.ref.task_id,
+            master_object_key: withInclude.ref.object_key,
+            include_object_key: sharedInclude.ref.object_key,
+            job_name: 'with include',
+          })
+        ).status,
+      ).toBe(200);
+      const lonelyInclude = await api.uploadFile(data, { file_type: 'include', filename: 'lonely.zip' });
+      portal.advance(23 * HOUR);
+      const recent = await api.uploadFile(data); // 2 h old at the sweep
+      portal.advance(2 * HOUR);
+
+      const result = await portal.expiry.runNow();
+      // (The uploads the test above left completed expire in this sweep too.)
+      expect(result.expired).toEqual(expect.arrayContaining([unconfirmed.ref.upload_id, lonelyInclude.ref.upload_id]));
+      for (const kept of [submitted, withInclude, sharedInclude, recent]) {
+        expect(result.expired).not.toContain(kept.ref.upload_id);
+      }
+
+      const detail = await api.get(`/tasks/${unconfirmed.ref.task_id}/detail`);
+      expect(detail.body.status).toBe('EXPIRED');
+      expect(detail.body.master.upload_status).toBe('EXPIRED');
+      expect(detail.body.status_history.at(-1).message).toContain('not submitted within 24 h');
+      expect(await portal.store.headObject(unconfirmed.ref.object_key)).toBeNull();
+      expect(await portal.store.headObject(lonelyInclude.ref.object_key)).toBeNull();
+      const late = await api.post('/tasks/upload/confirm', {
+        task_id: unconfirmed.ref.task_id,
+        master_object_key: unconfirmed.ref.object_key,
+        job_name: 'too late',
+      });
+      expect(late.status).toBe(409);
+      expect(late.body.code).toBe('INVALID_STATE');
+
+      for (const kept of [submitted, withInclude, sharedInclude, recent]) {
+        expect(await portal.store.headObject(kept.ref.object_key)).not.toBeNull();
+      }
+      expect((await api.get(`/tasks/${submitted.ref.task_id}`)).body.status).toBe('PENDING');
+      const recentConfirm = await api.post('/tasks/upload/confirm', {
+        task_id: recent.ref.task_id,
+        master_object_key: recent.ref.object_key,
+        job_name: 'in time',
+      });
+      expect(recentConfirm.status).toBe(200);
+    });
+
+    it('a confirm racing the sweep: either the task is submitted with its file, or refused with the file gone', async () => {
+      const api = portal.api;
+      const data = randomBytesSeeded(64 * 1024, 25);
+      for (let round = 0; round < 12; round++) {
+        const upload = await api.uploadFile(data);
+        portal.advance(25 * HOUR);
+        const [confirm] = await Promise.all([
+          api.post('/tasks/upload/confirm', {
+            task_id: upload.ref.task_id,
+            master_object_key: upload.ref.object_key,
+            job_name: `race ${round}`,
+          }),
+          portal.expiry.runNow(),
+        ]);
+        const task = (await api.get(`/tasks/${upload.ref.task_id}`)).body;
+        const stored = await portal.store.headObject(upload.ref.object_key);
+        if (confirm.status === 200) {
+          expect(task.status).toBe('PENDING');
+          expect(task.master.upload_status).toBe('COMPLETED');
+          expect(stored).not.toBeNull();
+        } else {
+          expect([404, 409]).toContain(confirm.status);
+          expect(task.status).toBe('EXPIRED');
+          expect(stored).toBeNull();
+        }
+      }
     });
   });
 }

@@ -1,7 +1,9 @@
 /**
  * Reclaims uploads left unfinished past UPLOAD_TTL_HOURS: the upload becomes EXPIRED (and
  * its task too, when it was the task's master and the task is still UPLOADING), then its
- * stored parts are deleted. Runs periodically in every API server; on PostgreSQL a
+ * stored parts are deleted. Uploads completed but never confirmed (no submitted task uses
+ * them) go the same way UPLOAD_TTL_HOURS after their completion, object deleted
+ * (unconfirmed.ts). Runs periodically in every API server; on PostgreSQL a
  * session advisory lock makes one instance do each sweep (SQLite has one process per data
  * directory anyway).
  *
@@ -15,6 +17,7 @@ import type { Db } from '../db/connect.js';
 import type { Database, UploadRow } from '../db/schema.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { findTask, transitionTask } from '../tasks/repository.js';
+import { expireUnconfirmed } from './unconfirmed.js';
 
 /** Any key will do as long as nothing else in the database uses it: "SPEOSexp" as an int64. */
 const ADVISORY_LOCK_KEY = sql.raw('6003231012479297648');
@@ -36,7 +39,7 @@ export interface UploadExpiryDeps {
 export interface SweepResult {
   /** False when another instance holds the lock and did this sweep. */
   ran: boolean;
-  /** Upload ids marked EXPIRED by this sweep. */
+  /** Upload ids marked EXPIRED by this sweep (unfinished ones, then completed but unconfirmed ones). */
   expired: string[];
 }
 
@@ -97,7 +100,9 @@ export async function expireUploads(deps: UploadExpiryDeps): Promise<SweepResult
       if (batch.length < BATCH) break;
     }
     if (expired.length > 0) log?.info({ count: expired.length }, 'expired unfinished uploads');
-    return expired;
+    const unconfirmed = await expireUnconfirmed({ db, store, now, ttlHours, log });
+    if (unconfirmed.length > 0) log?.info({ count: unconfirmed.length }, 'expired completed but unconfirmed uploads');
+    return [...expired, ...unconfirmed];
   };
 
   if (!isPostgres(db)) return { ran: true, expired: await sweep() };

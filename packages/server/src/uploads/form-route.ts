@@ -53,7 +53,7 @@ export const formRoute: FastifyPluginAsync<FormRouteOptions> = async (app, { sub
         body: SubmitFormFields,
         response: {
           200: SubmitResponse,
-          ...errorResponses(['FILE_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'IDEMPOTENCY_KEY_REUSED']),
+          ...errorResponses(['FILE_TOO_LARGE', 'QUOTA_EXCEEDED', 'UNSUPPORTED_MEDIA_TYPE', 'IDEMPOTENCY_KEY_REUSED']),
         },
       },
       // The schema documents the form; form-submission.ts checks what arrives, part by part.
@@ -74,6 +74,8 @@ export const formRoute: FastifyPluginAsync<FormRouteOptions> = async (app, { sub
           `The form is ${declared} bytes; each file may be at most ${config.maxFileSize} bytes (MAX_FILE_SIZE).`,
         );
       }
+      // A full quota is refused before the files are read; the exact check follows their storing.
+      await submission.checkQuotaBefore(request.owner, declared > FORM_OVERHEAD ? declared - FORM_OVERHEAD : 1);
       let result: Awaited<ReturnType<FormSubmission['submit']>>;
       try {
         result = await submission.submit(request.owner, request.parts(), key, defaultSubmitter(request));

@@ -18,6 +18,7 @@ import type { Db } from '../db/connect.js';
 import type { UploadRow } from '../db/schema.js';
 import { describeValidation } from '../http/errors.js';
 import { fingerprint, type IdempotencyKeys, type Remembered } from '../http/idempotency.js';
+import { checkQuota, reserveQuota } from '../quota/usage.js';
 import type { ObjectInfo, ObjectStore } from '../storage/object-store.js';
 import { insertTask, insertUpload, newTaskRow, type Owner, transitionTask } from '../tasks/repository.js';
 import { cleanFilename } from './filename.js';
@@ -119,6 +120,11 @@ export class FormSubmission {
     this.#deps = deps;
   }
 
+  /** USER_QUOTA_BYTES before a byte of the form is stored: `bytes` is about what it carries. */
+  async checkQuotaBefore(owner: Owner, bytes: number): Promise<void> {
+    await checkQuota(this.#deps.db, owner, this.#deps.config.keeping.userQuotaBytes, bytes);
+  }
+
   /** Reads the form part by part, stores its files, and submits the job once everything checks out. */
   async submit(
     owner: Owner,
@@ -155,6 +161,8 @@ export class FormSubmission {
         }),
       };
       const result = await this.#deps.idempotency.once(owner, idempotencyKey, request, async (trx) => {
+        const total = stored.reduce((sum, f) => sum + f.info.size, 0);
+        await reserveQuota(trx, owner, this.#deps.config.keeping.userQuotaBytes, total);
         const now = this.#deps.clock();
         await insertTask(trx, newTaskRow({ task_id: taskId, owner, created_at: now }));
         const uploads = new Map<FileType, string>();

@@ -44,6 +44,7 @@ export const uploadRoutes: FastifyPluginAsync<UploadRoutesOptions> = async (app,
           200: InitResponse,
           ...errorResponses([
             'FILE_TOO_LARGE',
+            'QUOTA_EXCEEDED',
             'TOO_MANY_PARTS',
             'TASK_NOT_FOUND',
             'INVALID_STATE',

@@ -28,6 +28,7 @@ import { type Clock, toSeconds } from '../clock.js';
 import type { Config } from '../config.js';
 import type { Db } from '../db/connect.js';
 import type { Database, UploadRow } from '../db/schema.js';
+import { checkQuota, reserveQuota } from '../quota/usage.js';
 import { multipartEtag } from '../storage/fs-store.js';
 import type { ObjectInfo, ObjectStore, StoredPart } from '../storage/object-store.js';
 import {
@@ -41,6 +42,7 @@ import {
 } from '../tasks/repository.js';
 import { cleanFilename } from './filename.js';
 import { jobSettings, validation } from './job-settings.js';
+import { holdInputs } from './unconfirmed.js';
 
 export interface UploadServiceDeps {
   db: Db;
@@ -162,6 +164,9 @@ export class UploadService {
     if (!/^[\w!#$&^.+-]+\/[\w!#$&^.+-]+(\s*;[\x20-\x7e]*)?$/.test(contentType)) {
       throw validation('content_type', `"${contentType}" is not a MIME type such as application/zip`);
     }
+    // Refused before the store is asked for anything (USER_QUOTA_BYTES); re-checked below under a lock.
+    const quota = this.#config.keeping.userQuotaBytes;
+    await checkQuota(this.#db, owner, quota, request.file_size);
     const uploadId = await this.#store.createMultipartUpload(objectKey, { contentType });
     const upload: UploadRow = {
       upload_id: uploadId,
@@ -184,6 +189,7 @@ export class UploadService {
     };
     try {
       await this.#db.transaction().execute(async (trx) => {
+        await reserveQuota(trx, owner, quota, request.file_size);
         if (request.task_id === undefined) {
           await insertTask(trx, newTaskRow({ task_id: taskId, owner, created_at: now }));
         }
@@ -595,6 +601,13 @@ export class UploadService {
       : await this.#attachedInclude(owner, task.include_upload_id);
     const now = this.#clock();
     const confirmed = await this.#db.transaction().execute(async (trx) => {
+      const inputs = [master.upload_id, ...(include ? [include.upload_id] : [])];
+      if (!(await holdInputs(trx, inputs, now))) {
+        throw new ApiError(
+          'NO_SUCH_UPLOAD',
+          `An input of task ${task.task_id} expired (not submitted within ${this.#config.uploadTtlHours} h of its upload) and was deleted. Upload it again.`,
+        );
+      }
       const moved = await transitionTask(trx, task.task_id, ['UPLOADING'], 'PENDING', now, 'submitted', {
         ...fields,
         include_upload_id: include?.upload_id ?? null,

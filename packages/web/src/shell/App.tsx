@@ -1,4 +1,4 @@
-import { useEffect } from 'react';
+import { useEffect, useRef } from 'react';
 import { DevicePage } from '../account/DevicePage.js';
 import { TokensPage } from '../account/TokensPage.js';
 import { auth } from '../api.js';
@@ -6,6 +6,7 @@ import { useI18n } from '../i18n/i18n.js';
 import { SubmitPage } from '../submit/SubmitPage.js';
 import { TaskListPage } from '../tasks/TaskListPage.js';
 import { TaskPage } from '../tasks/TaskPage.js';
+import { watcher } from '../tasks/watch.js';
 import { useObservable } from '../uploads/use-observable.js';
 import { LanguageSwitch } from './LanguageSwitch.js';
 import { useRoute } from './router.js';
@@ -20,6 +21,21 @@ export function App() {
   useEffect(() => {
     void auth.load();
   }, []);
+  // Browser notifications for watched tasks, while this page is open (tasks/watch.ts).
+  const { lang } = useI18n();
+  const langRef = useRef(lang);
+  langRef.current = lang;
+  useEffect(
+    () =>
+      watcher.start(
+        async (taskId) => {
+          const task = await auth.client().getTask(taskId);
+          return { status: task.status, name: task.display_name || task.job_name || taskId };
+        },
+        () => langRef.current,
+      ),
+    [],
+  );
   // With company sign-in, nothing shows until the person is known (or is on the way to sign in).
   const waiting = me === undefined || redirecting || (me.oidc && !me.user);
   return (

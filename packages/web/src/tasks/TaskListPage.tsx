@@ -6,7 +6,9 @@ import { formatAgo, formatDuration, formatTime } from '../format.js';
 import { useI18n } from '../i18n/i18n.js';
 import { hrefTask } from '../shell/router.js';
 import { useObservable } from '../uploads/use-observable.js';
+import { EmailSetting } from './EmailSetting.js';
 import { ACTIVE_STATUSES, STATUSES, StatusBadge, statusLabel } from './StatusBadge.js';
+import { UsageLine } from './UsageLine.js';
 import { usePolling } from './use-polling.js';
 
 const PAGE_SIZE = 20;
@@ -61,6 +63,8 @@ export function TaskListPage() {
           {t('refresh')}
         </button>
       </div>
+      <UsageLine refreshKey={String(list.data?.total ?? '')} />
+      <EmailSetting />
       <form className="filters" onSubmit={(e) => e.preventDefault()}>
         <div className="field">
           <label className="field-label" htmlFor={`${ids}-status`}>

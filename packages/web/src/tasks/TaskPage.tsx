@@ -7,6 +7,7 @@ import { useI18n } from '../i18n/i18n.js';
 import { en, type MessageKey } from '../i18n/messages.js';
 import { hrefTask } from '../shell/router.js';
 import { useObservable } from '../uploads/use-observable.js';
+import { KeepingControls } from './KeepingControls.js';
 import { LogTail } from './LogTail.js';
 import { OutputsPanel } from './OutputsPanel.js';
 import { ACTIVE_STATUSES, StatusBadge } from './StatusBadge.js';
@@ -63,6 +64,7 @@ function TaskView({ task, onChanged }: { task: TaskDetail; onChanged(): void }) 
         <Lineage task={task} />
       </div>
       <Outcome task={task} />
+      <KeepingControls task={task} onChanged={onChanged} />
       {task.status === 'RUNNING' ? <RunProgress task={task} /> : null}
       {task.status === 'PENDING' ? <p className="notice info">{t('queuedNote')}</p> : null}
       <div className="task-grid">
