@@ -1,4 +1,4 @@
-/** Browser state store: `localStorage["upload_${task_id}"]`, the key and value of the original spec. */
+/** Browser state store: `localStorage["upload_${task_id}"]`, the key and value of the original frontend (docs/api.md "Resume"). */
 import { isSavedUpload, type SavedUpload, type StateStore } from './state-store.js';
 
 const PREFIX = 'upload_';

@@ -1,5 +1,5 @@
 /**
- * One object per file upload (STYLE.md, "From Uppy"): init or resume → parts in parallel →
+ * One object per file upload (the shape of Uppy's AwsS3Multipart uploader): init or resume → parts in parallel →
  * complete (sorted) → confirm. Browser-safe: every I/O goes through a PortalClient, a
  * PartTransport and a StateStore handed in by the caller.
  */

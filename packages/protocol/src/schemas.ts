@@ -1,5 +1,5 @@
 /**
- * The wire format of speos-portal (spec/API.md), as TypeBox schemas. The server validates
+ * The wire format of speos-portal (docs/api.md), as TypeBox schemas. The server validates
  * with them and generates /openapi.json from them; clients import the static types.
  * Field names are snake_case because the wire format demands it.
  */

@@ -1,4 +1,4 @@
-/** Turns database rows into the API's Task object (spec/API.md "Tasks"). */
+/** Turns database rows into the API's Task object (docs/api.md "Tasks"). */
 import { type ProgressInfo, type Task, type TaskFile, type TaskStatus, versionToRelease } from '@speos-portal/protocol';
 import { toSeconds } from '../clock.js';
 import type { TaskRow, UploadRow } from '../db/schema.js';

@@ -1,4 +1,4 @@
-/** HTTP routes of the upload endpoints (spec/API.md 1, 3–8). Thin: parse → service → answer. */
+/** HTTP routes of the upload endpoints (docs/api.md: init, complete, confirm, list, abort, sign). Thin: parse → service → answer. */
 import {
   AbortResponse,
   CompleteRequest,

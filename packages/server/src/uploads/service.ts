@@ -1,5 +1,5 @@
 /**
- * The upload endpoints' rules (spec/API.md 1–8), independent of HTTP. Handlers parse and
+ * The upload endpoints' rules (docs/api.md "The upload in four steps" and "Resume"), independent of HTTP. Handlers parse and
  * call these; these take the repository, the object store, the config and the clock.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
