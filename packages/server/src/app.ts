@@ -12,7 +12,6 @@ import Fastify, {
   type FastifyServerOptions,
   LogController,
 } from 'fastify';
-import { pino } from 'pino';
 import { setupSignIn } from './auth/setup.js';
 import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config.js';
@@ -25,6 +24,7 @@ import { registerNumberCheck } from './http/numbers.js';
 import { clientErrorHandler } from './http/raw-guard.js';
 import { registerSecurityHeaders, swaggerCsp } from './http/security-headers.js';
 import { DEFAULT_WEB_ROOT, registerWebUi } from './http/web-ui.js';
+import { createLogger } from './logger.js';
 import { FsObjectStore } from './storage/fs-store.js';
 import type { ObjectStore } from './storage/object-store.js';
 import { closeObjectStore, openObjectStore, storeWarnings } from './storage/open-store.js';
@@ -214,7 +214,7 @@ export async function createPortal(
     worker?: WorkerConfig;
   } = {},
 ) {
-  const log = options.logger ?? pino({ level: config.logLevel });
+  const log = options.logger ?? createLogger(config.logLevel);
   const db = await openDatabase(config.databaseUrl, config.dataDir, {
     sqliteSynchronous: config.sqliteSynchronous,
     waitSeconds: config.databaseWaitSeconds,
@@ -250,14 +250,7 @@ export async function createPortal(
     log: app.log,
   });
   if (options.worker && options.worker.commands.size > 0) {
-    const log = app.log.child({ component: 'worker' });
-    worker = new Worker({
-      db,
-      store,
-      config: options.worker,
-      clock,
-      log: (msg, fields) => log.info(fields ?? {}, msg),
-    });
+    worker = new Worker({ db, store, config: options.worker, clock, log: app.log.child({ component: 'worker' }) });
     worker.start();
     app.log.info(
       { versions: [...options.worker.commands.keys()], slots: options.worker.slots },

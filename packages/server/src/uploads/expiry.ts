@@ -13,6 +13,7 @@ import { type Kysely, PostgresAdapter, sql } from 'kysely';
 import type { Clock } from '../clock.js';
 import type { Db } from '../db/connect.js';
 import type { Database, UploadRow } from '../db/schema.js';
+import type { Logger } from '../logger.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { findTask, transitionTask } from '../tasks/repository.js';
 
@@ -20,17 +21,12 @@ import { findTask, transitionTask } from '../tasks/repository.js';
 const ADVISORY_LOCK_KEY = sql.raw('6003231012479297648');
 const BATCH = 100;
 
-export interface ExpiryLogger {
-  info(object: object, message: string): void;
-  warn(object: object, message: string): void;
-}
-
 export interface UploadExpiryDeps {
   db: Db;
   store: ObjectStore;
   clock: Clock;
   ttlHours: number;
-  log?: ExpiryLogger;
+  log?: Logger;
 }
 
 export interface SweepResult {
