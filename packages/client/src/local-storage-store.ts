@@ -57,7 +57,9 @@ export class LocalStorageStateStore implements StateStore {
   async remove(taskId: string): Promise<void> {
     try {
       this.#storage?.removeItem(PREFIX + taskId);
-    } catch {}
+    } catch {
+      // Private modes and sandboxed frames throw on localStorage; there is then nothing to remove.
+    }
   }
 
   async all(): Promise<SavedUpload[]> {
@@ -71,7 +73,9 @@ export class LocalStorageStateStore implements StateStore {
         const state = this.#read(key);
         if (state) found.push(state);
       }
-    } catch {}
+    } catch {
+      // Unreadable storage (private modes, sandboxed frames) holds no saved uploads.
+    }
     return found;
   }
 

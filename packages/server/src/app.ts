@@ -149,7 +149,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   );
   const tasks = new TaskService({ db, clock });
   const idempotency = new IdempotencyKeys({ db, clock, ttlHours: config.idempotencyTtlHours });
-  const control = new TaskControl({ db, store, clock, idempotency });
+  const control = new TaskControl({ db, store, clock, idempotency, log: app.log.child({ component: 'tasks' }) });
   const submission = new FormSubmission({ db, store, config, clock, idempotency });
   for (const prefix of ['', '/api']) {
     const hide = prefix !== '';

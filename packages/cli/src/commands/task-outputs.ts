@@ -170,5 +170,7 @@ async function save(
 function rmSyncQuiet(file: string): void {
   try {
     rmSync(file, { force: true });
-  } catch {}
+  } catch {
+    // A partial download that cannot be removed is reported by the error that ended the download.
+  }
 }

@@ -129,6 +129,7 @@ export async function openDatabase(
     if (databaseKind(databaseUrl) === 'postgres') await waitForPostgres(db, databaseUrl!, options);
     await migrateToLatest(db as unknown as Kysely<unknown>);
   } catch (error) {
+    // Opening failed: its error is the one to report; a pool that will not close holds no data.
     await db.destroy().catch(() => {});
     throw error;
   }

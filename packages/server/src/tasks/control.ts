@@ -14,6 +14,7 @@ import { type Clock, toSeconds } from '../clock.js';
 import type { Db } from '../db/connect.js';
 import type { TaskRow, UploadRow } from '../db/schema.js';
 import { fingerprint, type IdempotencyKeys } from '../http/idempotency.js';
+import { type Logger, silentLogger } from '../logger.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { readLog } from '../worker/logs.js';
 import { crc32Stream } from '../worker/outputs.js';
@@ -31,6 +32,8 @@ export interface ControlDeps {
   idempotency: IdempotencyKeys;
   /** How long stop waits for the worker to kill a running solver before forcing the state. */
   stopWaitMs?: number;
+  /** Where clean-up failures are told; default: nowhere. */
+  log?: Logger;
 }
 
 /** `/tasks/{id}/outputs/a b/报告.html` — each path segment encoded. */
@@ -44,8 +47,10 @@ export class TaskControl {
   readonly #clock: Clock;
   readonly #stopWaitMs: number;
   readonly #keys: IdempotencyKeys;
+  readonly #log: Logger;
 
   constructor(deps: ControlDeps) {
+    this.#log = deps.log ?? silentLogger;
     this.#db = deps.db;
     this.#keys = deps.idempotency;
     this.#store = deps.store;
@@ -259,11 +264,20 @@ export class TaskControl {
     });
     if (!deleted) throw new ApiError('INVALID_STATE', `Task ${taskId} started running; stop it first, then delete it.`);
     // Storage last: a crash here leaves unreferenced bytes, never a task without its files.
-    for (const { object_key } of outputs) await this.#store.deleteObject(object_key).catch(() => {});
+    // A failure does too: the task is gone either way, so it is logged, not answered.
+    const leftBehind = (objectKey: string) => (error: unknown) =>
+      this.#log.warn(
+        { err: error, task_id: taskId, object_key: objectKey },
+        'deleted task: its stored file could not be removed and stays unreferenced',
+      );
+    for (const { object_key } of outputs) await this.#store.deleteObject(object_key).catch(leftBehind(object_key));
     for (const upload of removable) {
       if (upload.status === 'UPLOADING')
-        await this.#store.abortMultipartUpload(upload.object_key, upload.upload_id).catch(() => {});
-      else if (upload.status === 'COMPLETED') await this.#store.deleteObject(upload.object_key).catch(() => {});
+        await this.#store
+          .abortMultipartUpload(upload.object_key, upload.upload_id)
+          .catch(leftBehind(upload.object_key));
+      else if (upload.status === 'COMPLETED')
+        await this.#store.deleteObject(upload.object_key).catch(leftBehind(upload.object_key));
     }
   }
 

@@ -126,6 +126,7 @@ export function startUploadExpiry(deps: UploadExpiryDeps & { intervalSeconds: nu
   let running: Promise<SweepResult> | null = null;
   let stopped = false;
   const run = (): Promise<SweepResult> => {
+    // The previous sweep's failure was logged where it was started; this one runs regardless.
     if (running) return running.catch(() => {}).then(run);
     running = expireUploads(deps).finally(() => {
       running = null;
@@ -144,6 +145,7 @@ export function startUploadExpiry(deps: UploadExpiryDeps & { intervalSeconds: nu
     async stop() {
       stopped = true;
       clearInterval(timer);
+      // Stopping: a failing sweep was already logged; there is nothing left to do about it.
       await running?.catch(() => {});
     },
   };

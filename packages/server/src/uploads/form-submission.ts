@@ -243,6 +243,7 @@ export class FormSubmission {
   }
 
   async #discard(files: StoredFile[]): Promise<void> {
+    // Cleaning up after a refused form: a failure leaves an object no task references (docs/operations.md, lifecycle rule); the refusal itself is what the client must see.
     for (const file of files) await this.#deps.store.deleteObject(file.objectKey).catch(() => {});
   }
 }

@@ -200,6 +200,7 @@ export class UploadService {
         if (Number(attached.numUpdatedRows) === 0) throw await this.#whyNotAttached(trx, taskId, fileType, owner);
       });
     } catch (error) {
+      // The row was rolled back, so no one can reach this upload; a failed abort leaves only parts the bucket's lifecycle rule (docs/operations.md) reclaims.
       await this.#store.abortMultipartUpload(objectKey, uploadId).catch(() => {});
       throw error;
     }

@@ -196,7 +196,9 @@ export class TaskRun {
       if (keepDir) {
         this.#deps.log.warn({ task_id: id, dir: this.#runDir }, 'results not stored; keeping the working directory');
       } else if (!config.keepWorkDirs) {
-        await rm(this.#runDir, { recursive: true, force: true }).catch(() => {});
+        await rm(this.#runDir, { recursive: true, force: true }).catch((error) =>
+          this.#deps.log.warn({ task_id: id, dir: this.#runDir, err: error }, 'could not remove the working directory'),
+        );
       }
     }
   }
@@ -296,6 +298,7 @@ export class TaskRun {
     const message = `${doing}: waiting for the object store (${storeReason(error)})`;
     this.#appendLog(`[speos-portal] ${message}; retrying until ${until}\n`);
     this.#deps.log.warn({ task_id: this.taskId, err: describe(error) }, `${doing}: waiting for the object store`);
+    // Best effort: the message only tells users why the run waits; the database may be what is away.
     void setRunMessage(db, this.taskId, config.workerId, message, clock()).catch(() => {});
   }
 
@@ -306,6 +309,7 @@ export class TaskRun {
     const seconds = Math.round(waitedMs / 1000);
     this.#appendLog(`[speos-portal] the object store answers again after ${seconds} s; ${going}\n`);
     this.#deps.log.info({ task_id: this.taskId, waited_seconds: seconds }, 'the object store answers again');
+    // Best effort, as above: the task's log already says the store is back.
     void setRunMessage(db, this.taskId, config.workerId, null, clock()).catch(() => {});
   }
 
@@ -424,7 +428,10 @@ export class TaskRun {
     child.stdin.destroy();
     // Whatever the solver started and left behind does not outlive the run either.
     if ((await runningMembers(pgid)).length > 0) signalGroup(pgid, 'SIGKILL');
-    await forgetSolver(config.workDir, this.#task.task_id).catch(() => {});
+    // A record left behind is harmless (leftovers.ts checks the process's start time), but say so.
+    await forgetSolver(config.workDir, this.#task.task_id).catch((error) =>
+      this.#deps.log.warn({ task_id: this.#task.task_id, err: error }, 'could not remove the solver record'),
+    );
     this.#pgid = undefined; // gone: nothing left to signal
     if (partial) this.#readProgress(partial);
     return exit;

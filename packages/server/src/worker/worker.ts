@@ -98,6 +98,7 @@ export class Worker {
         loopFailing = isDatabaseUnavailable(error);
       }
       this.#wake = new AbortController();
+      // Aborted by poke(): the wake-up itself, not an error.
       await sleep(pauseMs, undefined, { signal: this.#wake.signal }).catch(() => {});
     }
   }

@@ -124,6 +124,7 @@ export class Submission extends Observable<SubmissionSnapshot> {
     const ref = { task_id: saved.task_id, upload_id: saved.upload_id, object_key: saved.object_key };
     await this.#api()
       .abort(ref)
+      // Discarding never fails on the network: the server's expiry sweep reclaims an upload whose abort did not arrive.
       .catch(() => {});
     await uploadStateStore.remove(taskId);
   }
