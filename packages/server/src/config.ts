@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { DEFAULT_CHUNK_SIZE, DEFAULT_MAX_FILE_SIZE, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from '@speos-portal/protocol';
 import { type AuthConfig, loadAuthConfig } from './auth/config.js';
+import { ConfigError } from './config-error.js';
 
 export interface Config {
   port: number;
@@ -63,15 +64,7 @@ export interface S3Config {
   forcePathStyle: boolean;
 }
 
-export class ConfigError extends Error {
-  constructor(
-    readonly variable: string,
-    message: string,
-  ) {
-    super(`${variable}: ${message}`);
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError } from './config-error.js';
 
 type Env = Record<string, string | undefined>;
 

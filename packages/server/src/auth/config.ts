@@ -2,7 +2,7 @@
  * Sign-in settings: OpenID Connect (OIDC_*), sessions (SESSION_*) and admins (ADMIN_USERS,
  * OIDC_ADMIN_GROUPS). Read by loadConfig; a bad value stops the start naming the variable.
  */
-import { ConfigError } from '../config.js';
+import { ConfigError } from '../config-error.js';
 
 export interface OidcConfig {
   /** The issuer URL; its discovery document is at `/.well-known/openid-configuration` below it. */

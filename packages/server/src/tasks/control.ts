@@ -16,8 +16,8 @@ import type { TaskRow, UploadRow } from '../db/schema.js';
 import { fingerprint, type IdempotencyKeys } from '../http/idempotency.js';
 import { type Logger, silentLogger } from '../logger.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import { readLog } from '../worker/logs.js';
-import { crc32Stream } from '../worker/outputs.js';
+import { readLog } from './logs.js';
+import { crc32Stream, zipName } from './output-files.js';
 import { OutputsZip } from './outputs-zip.js';
 import { presentProgress } from './present.js';
 import { findTask, insertTask, type Owner, transitionTask } from './repository.js';
@@ -365,11 +365,4 @@ export class TaskControl {
 export function storedProcesses(json: string | null): TerminatedProcess[] {
   const stored = JSON.parse(json ?? '[]') as (number | TerminatedProcess)[];
   return stored.map((p) => (typeof p === 'number' ? { pid: p, name: 'solver', method: 'terminated' } : p));
-}
-
-/** `<job name>-outputs.zip`, safe as a file name. */
-export function zipName(task: Pick<TaskRow, 'job_name' | 'task_id'>): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what we remove
-  const base = (task.job_name ?? task.task_id).replace(/[\\/:*?"<>|\u0000-\u001f]/g, '_').trim() || task.task_id;
-  return `${base}-outputs.zip`;
 }

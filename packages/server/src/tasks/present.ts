@@ -2,8 +2,8 @@
 import { type ProgressInfo, type Task, type TaskFile, type TaskStatus, versionToRelease } from '@speos-portal/protocol';
 import { toSeconds } from '../clock.js';
 import type { TaskRow, UploadRow } from '../db/schema.js';
-import { zipName } from './control.js';
 import { humanDuration, parseSolverDuration } from './estimated-time.js';
+import { zipName } from './output-files.js';
 
 function taskFile(upload: UploadRow | undefined): TaskFile | null {
   if (!upload) return null;
