@@ -29,6 +29,7 @@ import { FsObjectStore } from './storage/fs-store.js';
 import type { ObjectStore } from './storage/object-store.js';
 import { closeObjectStore, openObjectStore, storeWarnings } from './storage/open-store.js';
 import { partRoute, rejectBeforeContinue } from './storage/part-route.js';
+import { ConfirmService } from './tasks/confirm.js';
 import { TaskControl } from './tasks/control.js';
 import { controlRoutes } from './tasks/control-routes.js';
 import { taskRoutes } from './tasks/routes.js';
@@ -147,13 +148,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     { db, store, config, clock },
     { onCompleted: () => metrics.uploadsCompleted.inc(), onAborted: () => metrics.uploadsAborted.inc() },
   );
+  const confirm = new ConfirmService({ db, config, clock });
   const tasks = new TaskService({ db, clock });
   const idempotency = new IdempotencyKeys({ db, clock, ttlHours: config.idempotencyTtlHours });
   const control = new TaskControl({ db, store, clock, idempotency, log: app.log.child({ component: 'tasks' }) });
   const submission = new FormSubmission({ db, store, config, clock, idempotency });
   for (const prefix of ['', '/api']) {
     const hide = prefix !== '';
-    await app.register(uploadRoutes, { prefix, service: uploads, config, hide });
+    await app.register(uploadRoutes, { prefix, service: uploads, confirm, config, hide });
     await app.register(formRoute, { prefix, submission, config, hide, onQueued: deps.onQueued });
     await app.register(signIn.routes, { prefix, hide });
     await app.register(taskRoutes, { prefix, tasks, store, hide });

@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { type PortalClient, withRetry } from '@speos-portal/client';
+import { withRetry } from '@speos-portal/client';
 import type { Task, TaskDetail } from '@speos-portal/protocol';
 import { CliError, oneLine } from '../cli-error.js';
 import { connect, explain } from '../connection.js';

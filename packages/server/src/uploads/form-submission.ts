@@ -19,9 +19,9 @@ import type { UploadRow } from '../db/schema.js';
 import { describeValidation } from '../http/errors.js';
 import { fingerprint, type IdempotencyKeys, type Remembered } from '../http/idempotency.js';
 import type { ObjectInfo, ObjectStore } from '../storage/object-store.js';
+import { jobSettings, validation } from '../tasks/job-settings.js';
 import { insertTask, insertUpload, newTaskRow, type Owner, transitionTask } from '../tasks/repository.js';
 import { cleanFilename } from './filename.js';
-import { jobSettings, validation } from './job-settings.js';
 
 /** The form's file fields and what each becomes. */
 export const FILE_FIELDS: Record<string, FileType> = { master_file: 'master', include_archive: 'include' };

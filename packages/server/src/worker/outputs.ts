@@ -6,8 +6,6 @@
 import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Transform } from 'node:stream';
-import { crc32 } from 'node:zlib';
 import type { Db } from '../db/connect.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { contentTypeFor, crc32Stream, outputKey } from '../tasks/output-files.js';
