@@ -3,9 +3,9 @@
  * start-up. A bad value stops the server with a message naming the variable.
  */
 import path from 'node:path';
-import { DEFAULT_CHUNK_SIZE, DEFAULT_MAX_FILE_SIZE, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from '@speos-portal/protocol';
 import { type AuthConfig, loadAuthConfig } from './auth/config.js';
 import { ConfigError } from './config-error.js';
+import { readBoolean, readInteger, readList } from './settings.js';
 
 export interface Config {
   port: number;
@@ -68,30 +68,10 @@ export { ConfigError } from './config-error.js';
 
 type Env = Record<string, string | undefined>;
 
-function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name]?.trim();
-  if (raw === undefined || raw === '') return fallback;
-  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `expected a whole number, got "${raw}"`);
-  const value = Number(raw);
-  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
-  return value;
-}
-
-function list(env: Env, name: string, fallback: string[]): string[] {
-  const raw = env[name]?.trim();
-  if (!raw) return fallback;
-  const items = raw
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  if (items.length === 0) throw new ConfigError(name, 'must list at least one value, separated by commas');
-  return items;
-}
-
 /** `AUTH_TOKENS=token1:alice,token2:bob` — each bearer token maps to a user name. */
 function authTokens(env: Env): Map<string, string> {
   const tokens = new Map<string, string>();
-  for (const entry of list(env, 'AUTH_TOKENS', [])) {
+  for (const entry of readList(env, 'AUTH_TOKENS')) {
     const colon = entry.lastIndexOf(':');
     const token = colon > 0 ? entry.slice(0, colon) : '';
     const user = colon > 0 ? entry.slice(colon + 1) : '';
@@ -116,14 +96,6 @@ function url(env: Env, name: string, fallback: string): string {
     throw new ConfigError(name, `must start with http:// or https://, got "${raw}"`);
   }
   return raw.replace(/\/+$/, '');
-}
-
-function boolean(env: Env, name: string, fallback: boolean): boolean {
-  const raw = env[name]?.trim().toLowerCase();
-  if (raw === undefined || raw === '') return fallback;
-  if (['true', '1', 'yes', 'on'].includes(raw)) return true;
-  if (['false', '0', 'no', 'off'].includes(raw)) return false;
-  throw new ConfigError(name, `expected true or false, got "${env[name]}"`);
 }
 
 /** S3 settings, read only when STORAGE=s3; each message names the variable to set. */
@@ -153,7 +125,7 @@ function s3Config(env: Env): S3Config {
     bucket,
     accessKeyId,
     secretAccessKey,
-    forcePathStyle: boolean(env, 'S3_FORCE_PATH_STYLE', false),
+    forcePathStyle: readBoolean(env, 'S3_FORCE_PATH_STYLE'),
   };
 }
 
@@ -182,19 +154,19 @@ function sqliteSynchronous(env: Env): Config['sqliteSynchronous'] {
 }
 
 export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
-  const port = integer(env, 'PORT', 8000, 0, 65535);
+  const port = readInteger(env, 'PORT');
   const host = env.HOST?.trim() || '127.0.0.1';
   const storage = (env.STORAGE?.trim() || 'fs') as Config['storage'];
   if (storage !== 'fs' && storage !== 's3') throw new ConfigError('STORAGE', `must be "fs" or "s3", got "${storage}"`);
-  const chunkSize = integer(env, 'CHUNK_SIZE', DEFAULT_CHUNK_SIZE, MIN_CHUNK_SIZE, MAX_CHUNK_SIZE);
-  const maxFileSize = integer(env, 'MAX_FILE_SIZE', DEFAULT_MAX_FILE_SIZE, 1, 5 * 1024 ** 4);
+  const chunkSize = readInteger(env, 'CHUNK_SIZE');
+  const maxFileSize = readInteger(env, 'MAX_FILE_SIZE');
   const urlHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
   const corsRaw = env.CORS_ORIGINS?.trim();
-  const corsOrigins = !corsRaw || corsRaw === '*' ? '*' : list(env, 'CORS_ORIGINS', []);
+  const corsOrigins = !corsRaw || corsRaw === '*' ? '*' : readList(env, 'CORS_ORIGINS');
   if (corsOrigins !== '*') {
     for (const origin of corsOrigins) url({ CORS_ORIGINS: origin }, 'CORS_ORIGINS', origin);
   }
-  const speosVersions = list(env, 'SPEOS_VERSIONS', ['v252', 'v251', 'v242', 'v241', 'v232']);
+  const speosVersions = readList(env, 'SPEOS_VERSIONS');
   for (const v of speosVersions) {
     if (!/^[A-Za-z0-9._-]{1,20}$/.test(v))
       throw new ConfigError('SPEOS_VERSIONS', `"${v}" is not a version name like v252`);
@@ -216,26 +188,26 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     publicUrl: url(env, 'PUBLIC_URL', `http://${urlHost}:${port}`),
     dataDir: path.resolve(cwd, env.DATA_DIR?.trim() || './data'),
     databaseUrl: databaseUrl(env),
-    databaseWaitSeconds: integer(env, 'DATABASE_WAIT_SECONDS', 60, 0, 3600),
+    databaseWaitSeconds: readInteger(env, 'DATABASE_WAIT_SECONDS'),
     storage,
     s3: storage === 's3' ? s3Config(env) : undefined,
     maxFileSize,
     chunkSize,
-    urlTtlSeconds: integer(env, 'URL_TTL_SECONDS', 3600, 1, 7 * 24 * 3600),
-    uploadTtlHours: integer(env, 'UPLOAD_TTL_HOURS', 72, 1, 24 * 365),
-    uploadExpiryIntervalSeconds: integer(env, 'UPLOAD_EXPIRY_INTERVAL_SECONDS', 600, 1, 24 * 3600),
+    urlTtlSeconds: readInteger(env, 'URL_TTL_SECONDS'),
+    uploadTtlHours: readInteger(env, 'UPLOAD_TTL_HOURS'),
+    uploadExpiryIntervalSeconds: readInteger(env, 'UPLOAD_EXPIRY_INTERVAL_SECONDS'),
     authTokens: authTokens(env),
     auth: loadAuthConfig(env),
     corsOrigins,
     speosVersions,
-    speosProfiles: list(env, 'SPEOS_PROFILES', ['Standard', 'High Quality', 'Fast Preview']),
-    maxThreadCount: integer(env, 'MAX_THREAD_COUNT', 64, 1, 4096),
+    speosProfiles: readList(env, 'SPEOS_PROFILES'),
+    maxThreadCount: readInteger(env, 'MAX_THREAD_COUNT'),
     signingKey,
     logLevel,
-    shutdownGraceSeconds: integer(env, 'SHUTDOWN_GRACE_SECONDS', 30, 0, 3600),
+    shutdownGraceSeconds: readInteger(env, 'SHUTDOWN_GRACE_SECONDS'),
     webDir: env.WEB_DIR?.trim() ? path.resolve(cwd, env.WEB_DIR.trim()) : undefined,
-    hashThreads: integer(env, 'HASH_THREADS', 1, 0, 16),
+    hashThreads: readInteger(env, 'HASH_THREADS'),
     sqliteSynchronous: sqliteSynchronous(env),
-    idempotencyTtlHours: integer(env, 'IDEMPOTENCY_TTL_HOURS', 24, 1, 24 * 365),
+    idempotencyTtlHours: readInteger(env, 'IDEMPOTENCY_TTL_HOURS'),
   };
 }

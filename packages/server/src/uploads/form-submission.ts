@@ -4,7 +4,7 @@
  * multipart upload flow, and scripts can too (`curl -F master_file=@model.speos …`).
  *
  * Each file is streamed into the object store as it arrives (never whole in memory), the
- * text fields are checked with the rules confirm applies (job-settings.ts), and then the
+ * text fields are checked with the rules confirm applies (tasks/job-settings.ts), and then the
  * task, its uploads and its PENDING status are written in one transaction. Anything that
  * fails before that commit deletes what was stored: no task, no object is left behind.
  */
