@@ -7,6 +7,12 @@ export default defineConfig({
   resolve: {
     // Tests run the TypeScript sources directly; `npm start` runs the built dist/.
     alias: {
+      // Before '@speos-portal/protocol', which would also match these paths by prefix.
+      '@speos-portal/protocol/constants': fileURLToPath(
+        new URL('./packages/protocol/src/constants.ts', import.meta.url),
+      ),
+      '@speos-portal/protocol/schemas': fileURLToPath(new URL('./packages/protocol/src/schemas.ts', import.meta.url)),
+      '@speos-portal/protocol/auth': fileURLToPath(new URL('./packages/protocol/src/auth.ts', import.meta.url)),
       '@speos-portal/protocol': src('protocol'),
       '@speos-portal/server': src('server'),
       // Before '@speos-portal/client', which would also match this path by prefix.
