@@ -22,6 +22,8 @@ export default defineConfig({
   },
   test: {
     reporters: ['default', './test/summary-reporter.ts'],
+    // packages/cli/dist is what the process-level tests start: never a stale one.
+    globalSetup: ['./test/build-before-tests.ts'],
     include: ['packages/*/src/**/*.test.ts', 'test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,

@@ -227,11 +227,11 @@ export async function createPortal(
       ),
   });
   const stopWatching = watchDatabase(db, log);
-  const store = await openObjectStore(config).catch(async (error) => {
+  const clock = options.clock ?? systemClock;
+  const store = await openObjectStore(config, clock).catch(async (error) => {
     await db.destroy();
     throw error;
   });
-  const clock = options.clock ?? systemClock;
   let worker: Worker | undefined;
   const app = await buildApp({
     config,
