@@ -7,6 +7,12 @@ export default defineConfig({
   resolve: {
     // Tests run the TypeScript sources directly; `npm start` runs the built dist/.
     alias: {
+      // Before '@speos-portal/protocol', which would also match these paths by prefix.
+      '@speos-portal/protocol/constants': fileURLToPath(
+        new URL('./packages/protocol/src/constants.ts', import.meta.url),
+      ),
+      '@speos-portal/protocol/schemas': fileURLToPath(new URL('./packages/protocol/src/schemas.ts', import.meta.url)),
+      '@speos-portal/protocol/auth': fileURLToPath(new URL('./packages/protocol/src/auth.ts', import.meta.url)),
       '@speos-portal/protocol': src('protocol'),
       '@speos-portal/server': src('server'),
       // Before '@speos-portal/client', which would also match this path by prefix.
@@ -16,6 +22,8 @@ export default defineConfig({
   },
   test: {
     reporters: ['default', './test/summary-reporter.ts'],
+    // packages/cli/dist is what the process-level tests start: never a stale one.
+    globalSetup: ['./test/build-before-tests.ts'],
     include: ['packages/*/src/**/*.test.ts', 'test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,

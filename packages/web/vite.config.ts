@@ -13,10 +13,14 @@ export default defineConfig({
   base: './',
   resolve: {
     // Bundle the workspace sources, so the UI never depends on whether `tsc -b` ran first.
-    alias: {
-      '@speos-portal/protocol': source('protocol'),
-      '@speos-portal/client': source('client'),
-    },
+    alias: [
+      {
+        find: /^@speos-portal\/protocol\/(constants|schemas|auth)$/,
+        replacement: fileURLToPath(new URL('../protocol/src/$1.ts', import.meta.url)),
+      },
+      { find: /^@speos-portal\/protocol$/, replacement: source('protocol') },
+      { find: /^@speos-portal\/client$/, replacement: source('client') },
+    ],
   },
   build: {
     outDir: 'dist',

@@ -1,5 +1,5 @@
 /**
- * The JSON control plane (spec/API.md) over `fetch`. Small bodies only: part bytes go through
+ * The JSON control plane (docs/api.md) over `fetch`. Small bodies only: part bytes go through
  * a PartTransport, never through here.
  */
 import type {

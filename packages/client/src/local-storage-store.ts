@@ -1,4 +1,4 @@
-/** Browser state store: `localStorage["upload_${task_id}"]`, the key and value of the original spec. */
+/** Browser state store: `localStorage["upload_${task_id}"]`, the key and value of the original frontend (docs/api.md "Resume"). */
 import { isSavedUpload, type SavedUpload, type StateStore } from './state-store.js';
 
 const PREFIX = 'upload_';
@@ -57,7 +57,9 @@ export class LocalStorageStateStore implements StateStore {
   async remove(taskId: string): Promise<void> {
     try {
       this.#storage?.removeItem(PREFIX + taskId);
-    } catch {}
+    } catch {
+      // Private modes and sandboxed frames throw on localStorage; there is then nothing to remove.
+    }
   }
 
   async all(): Promise<SavedUpload[]> {
@@ -71,7 +73,9 @@ export class LocalStorageStateStore implements StateStore {
         const state = this.#read(key);
         if (state) found.push(state);
       }
-    } catch {}
+    } catch {
+      // Unreadable storage (private modes, sandboxed frames) holds no saved uploads.
+    }
     return found;
   }
 

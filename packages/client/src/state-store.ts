@@ -2,8 +2,8 @@
 import type { FileType } from '@speos-portal/protocol';
 
 /**
- * One saved upload. The first four fields are exactly the original spec's localStorage value
- * (spec/seed-resumable-upload.zh-CN.md, "保存进度"); the rest lets a resume check the file.
+ * One saved upload. The first four fields are exactly the original frontend's localStorage value
+ * (docs/api.md "Resume"); the rest lets a resume check the file.
  */
 export interface SavedUpload {
   task_id: string;

@@ -1,5 +1,5 @@
 /**
- * One object per file upload (STYLE.md, "From Uppy"): init or resume → parts in parallel →
+ * One object per file upload (the shape of Uppy's AwsS3Multipart uploader): init or resume → parts in parallel →
  * complete (sorted) → confirm. Browser-safe: every I/O goes through a PortalClient, a
  * PartTransport and a StateStore handed in by the caller.
  */
@@ -251,6 +251,7 @@ export class Uploader extends Emitter<UploaderEvents> {
   /** Stops, aborts the upload on the server and forgets the saved state; `start()` rejects with CANCELLED. */
   async cancel(): Promise<void> {
     this.#controller?.abort(new UploadError('CANCELLED', 'upload cancelled'));
+    // The run's own error went to start()'s caller; cancel only waits for it to end.
     await this.#running?.catch(() => {});
     const state = this.#state;
     if (!state) return;
@@ -258,13 +259,16 @@ export class Uploader extends Emitter<UploaderEvents> {
     await this.#call('abort', (s) => this.#options.api.abort(ref(state), s), new AbortController().signal, {
       maxAttempts: 3,
       maxWaitMs: 0,
+      // A cancel never fails on the network: the server's expiry sweep reclaims an upload whose abort did not arrive.
     }).catch(() => {});
+    // A record that cannot be removed is found stale on the next resume (NO_SUCH_UPLOAD) and dropped then.
     await this.#options.store.remove(state.task_id).catch(() => {});
     this.#state = undefined;
   }
 
   /** Removes the saved state (after the caller confirmed, with `keepState: true`). */
   async forget(): Promise<void> {
+    // As in cancel(): a stale record is dropped on the next resume.
     if (this.#state) await this.#options.store.remove(this.#state.task_id).catch(() => {});
   }
 
@@ -293,6 +297,7 @@ export class Uploader extends Emitter<UploaderEvents> {
         };
         confirm = await this.#call('confirm', (s) => this.#options.api.confirm(body, s), signal);
       }
+      // The job is submitted; a record left behind is dropped on the next resume (the task is no longer uploading).
       if (!this.#options.keepState) await this.#options.store.remove(state.task_id).catch(() => {});
       const result: UploadResult = {
         taskId: state.task_id,
@@ -387,6 +392,7 @@ export class Uploader extends Emitter<UploaderEvents> {
         this.emit('warning', {
           message: `the saved upload of ${source.name} (task ${saved.task_id}) no longer exists on the server; starting a new upload`,
         });
+        // It is replaced by the new upload's record right after; a failure here changes nothing.
         await this.#options.store.remove(saved.task_id).catch(() => {});
         this.#state = undefined;
         return;

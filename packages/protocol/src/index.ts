@@ -1,6 +1,3 @@
 export * from './auth.js';
-export * from './errors.js';
-export * from './input-types.js';
-export * from './planning.js';
-export * from './releases.js';
+export * from './constants.js';
 export * from './schemas.js';

@@ -10,7 +10,7 @@ describe('part planning', () => {
     expect(parts.reduce((sum, p) => sum + p.size, 0)).toBe(12 * MIB + 7);
   });
 
-  it('gives the seed example 100 parts of 5 MiB for 500 MiB', () => {
+  it("gives the original frontend's example 100 parts of 5 MiB for 500 MiB", () => {
     expect(partCount(524288000, 5242880)).toBe(100);
     expect(partRange(524288000, 5242880, 100).endByte).toBe(524288000);
   });

@@ -1,10 +1,11 @@
 /**
- * The wire format of speos-portal (spec/API.md), as TypeBox schemas. The server validates
+ * The wire format of speos-portal (docs/api.md), as TypeBox schemas. The server validates
  * with them and generates /openapi.json from them; clients import the static types.
  * Field names are snake_case because the wire format demands it.
  */
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { TaskOwner } from './auth.js';
+import { TASK_STATUSES } from './constants.js';
 import { MAX_CHUNK_SIZE, MAX_PARTS, MIN_CHUNK_SIZE } from './planning.js';
 
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
@@ -14,16 +15,6 @@ export const FileType = Type.Union([Type.Literal('master'), Type.Literal('includ
 });
 export type FileType = Static<typeof FileType>;
 
-export const TASK_STATUSES = [
-  'UPLOADING',
-  'PENDING',
-  'RUNNING',
-  'SUCCESS',
-  'FAILURE',
-  'CANCELLED',
-  'ABORTED',
-  'EXPIRED',
-] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 export const TaskStatus = Type.Union(
   TASK_STATUSES.map((s) => Type.Literal(s)),

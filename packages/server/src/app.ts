@@ -12,7 +12,6 @@ import Fastify, {
   type FastifyServerOptions,
   LogController,
 } from 'fastify';
-import { pino } from 'pino';
 import { setupSignIn } from './auth/setup.js';
 import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config.js';
@@ -26,6 +25,7 @@ import { clientErrorHandler } from './http/raw-guard.js';
 import { registerSecurityHeaders, swaggerCsp } from './http/security-headers.js';
 import { registerStorageMetrics } from './http/storage-metrics.js';
 import { DEFAULT_WEB_ROOT, registerWebUi } from './http/web-ui.js';
+import { createLogger } from './logger.js';
 import { NotificationDispatcher } from './notify/dispatcher.js';
 import { notifyRoutes } from './notify/routes.js';
 import { usageRoutes } from './quota/routes.js';
@@ -35,6 +35,7 @@ import { FsObjectStore } from './storage/fs-store.js';
 import type { ObjectStore } from './storage/object-store.js';
 import { closeObjectStore, openObjectStore, storeWarnings } from './storage/open-store.js';
 import { partRoute, rejectBeforeContinue } from './storage/part-route.js';
+import { ConfirmService } from './tasks/confirm.js';
 import { TaskControl } from './tasks/control.js';
 import { controlRoutes } from './tasks/control-routes.js';
 import { taskRoutes } from './tasks/routes.js';
@@ -154,13 +155,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     { db, store, config, clock },
     { onCompleted: () => metrics.uploadsCompleted.inc(), onAborted: () => metrics.uploadsAborted.inc() },
   );
+  const confirm = new ConfirmService({ db, config, clock });
   const tasks = new TaskService({ db, clock });
   const idempotency = new IdempotencyKeys({ db, clock, ttlHours: config.idempotencyTtlHours });
-  const control = new TaskControl({ db, store, clock, idempotency });
+  const control = new TaskControl({ db, store, clock, idempotency, log: app.log.child({ component: 'tasks' }) });
   const submission = new FormSubmission({ db, store, config, clock, idempotency });
   for (const prefix of ['', '/api']) {
     const hide = prefix !== '';
-    await app.register(uploadRoutes, { prefix, service: uploads, config, hide });
+    await app.register(uploadRoutes, { prefix, service: uploads, confirm, config, hide });
     await app.register(formRoute, { prefix, submission, config, hide, onQueued: deps.onQueued });
     await app.register(signIn.routes, { prefix, hide });
     await app.register(taskRoutes, { prefix, tasks, store, hide });
@@ -224,7 +226,7 @@ export async function createPortal(
     worker?: WorkerConfig;
   } = {},
 ) {
-  const log = options.logger ?? pino({ level: config.logLevel });
+  const log = options.logger ?? createLogger(config.logLevel);
   const db = await openDatabase(config.databaseUrl, config.dataDir, {
     sqliteSynchronous: config.sqliteSynchronous,
     waitSeconds: config.databaseWaitSeconds,
@@ -235,11 +237,11 @@ export async function createPortal(
       ),
   });
   const stopWatching = watchDatabase(db, log);
-  const store = await openObjectStore(config).catch(async (error) => {
+  const clock = options.clock ?? systemClock;
+  const store = await openObjectStore(config, clock).catch(async (error) => {
     await db.destroy();
     throw error;
   });
-  const clock = options.clock ?? systemClock;
   let worker: Worker | undefined;
   const app = await buildApp({
     config,
@@ -281,14 +283,7 @@ export async function createPortal(
   });
   notifications.start();
   if (options.worker && options.worker.commands.size > 0) {
-    const log = app.log.child({ component: 'worker' });
-    worker = new Worker({
-      db,
-      store,
-      config: options.worker,
-      clock,
-      log: (msg, fields) => log.info(fields ?? {}, msg),
-    });
+    worker = new Worker({ db, store, config: options.worker, clock, log: app.log.child({ component: 'worker' }) });
     worker.start();
     app.log.info(
       { versions: [...options.worker.commands.keys()], slots: options.worker.slots },

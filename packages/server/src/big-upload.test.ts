@@ -1,5 +1,5 @@
 /**
- * The seed's example in full size: a 500 MiB file (524288000 bytes) in 100 parts of 5 MiB,
+ * The original frontend's example in full size: a 500 MiB file (524288000 bytes) in 100 parts of 5 MiB,
  * through the real API and the filesystem store. Not timed: it asserts correctness and
  * only logs how long complete took (the benchmark in bench/ measures speed).
  */
@@ -20,7 +20,7 @@ afterAll(() => portal.close());
 /** Part n's bytes: generated on demand so the test never holds 500 MB. */
 const partData = (n: number, size: number) => randomBytesSeeded(size, 1000 + n);
 
-it('uploads 500 MiB with the seed values and downloads it byte-identical', async () => {
+it("uploads 500 MiB with the original frontend's values and downloads it byte-identical", async () => {
   const api = new TestApi(portal.url);
   const init = await api.init({
     filename: 'model.zip',

@@ -3,8 +3,9 @@
  * start-up. A bad value stops the server with a message naming the variable.
  */
 import path from 'node:path';
-import { DEFAULT_CHUNK_SIZE, DEFAULT_MAX_FILE_SIZE, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from '@speos-portal/protocol';
 import { type AuthConfig, loadAuthConfig } from './auth/config.js';
+import { ConfigError } from './config-error.js';
+import { readBoolean, readInteger, readList, readNumber, readOptional, readText } from './settings.js';
 
 export interface Config {
   port: number;
@@ -65,42 +66,14 @@ export interface S3Config {
   forcePathStyle: boolean;
 }
 
-export class ConfigError extends Error {
-  constructor(
-    readonly variable: string,
-    message: string,
-  ) {
-    super(`${variable}: ${message}`);
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError } from './config-error.js';
 
 type Env = Record<string, string | undefined>;
-
-function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name]?.trim();
-  if (raw === undefined || raw === '') return fallback;
-  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `expected a whole number, got "${raw}"`);
-  const value = Number(raw);
-  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
-  return value;
-}
-
-function list(env: Env, name: string, fallback: string[]): string[] {
-  const raw = env[name]?.trim();
-  if (!raw) return fallback;
-  const items = raw
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  if (items.length === 0) throw new ConfigError(name, 'must list at least one value, separated by commas');
-  return items;
-}
 
 /** `AUTH_TOKENS=token1:alice,token2:bob` — each bearer token maps to a user name. */
 function authTokens(env: Env): Map<string, string> {
   const tokens = new Map<string, string>();
-  for (const entry of list(env, 'AUTH_TOKENS', [])) {
+  for (const entry of readList(env, 'AUTH_TOKENS')) {
     const colon = entry.lastIndexOf(':');
     const token = colon > 0 ? entry.slice(0, colon) : '';
     const user = colon > 0 ? entry.slice(colon + 1) : '';
@@ -125,14 +98,6 @@ function url(env: Env, name: string, fallback: string): string {
     throw new ConfigError(name, `must start with http:// or https://, got "${raw}"`);
   }
   return raw.replace(/\/+$/, '');
-}
-
-function boolean(env: Env, name: string, fallback: boolean): boolean {
-  const raw = env[name]?.trim().toLowerCase();
-  if (raw === undefined || raw === '') return fallback;
-  if (['true', '1', 'yes', 'on'].includes(raw)) return true;
-  if (['false', '0', 'no', 'off'].includes(raw)) return false;
-  throw new ConfigError(name, `expected true or false, got "${env[name]}"`);
 }
 
 /** S3 settings, read only when STORAGE=s3; each message names the variable to set. */
@@ -162,7 +127,7 @@ function s3Config(env: Env): S3Config {
     bucket,
     accessKeyId,
     secretAccessKey,
-    forcePathStyle: boolean(env, 'S3_FORCE_PATH_STYLE', false),
+    forcePathStyle: readBoolean(env, 'S3_FORCE_PATH_STYLE'),
   };
 }
 
@@ -191,19 +156,19 @@ function sqliteSynchronous(env: Env): Config['sqliteSynchronous'] {
 }
 
 export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
-  const port = integer(env, 'PORT', 8000, 0, 65535);
+  const port = readInteger(env, 'PORT');
   const host = env.HOST?.trim() || '127.0.0.1';
   const storage = (env.STORAGE?.trim() || 'fs') as Config['storage'];
   if (storage !== 'fs' && storage !== 's3') throw new ConfigError('STORAGE', `must be "fs" or "s3", got "${storage}"`);
-  const chunkSize = integer(env, 'CHUNK_SIZE', DEFAULT_CHUNK_SIZE, MIN_CHUNK_SIZE, MAX_CHUNK_SIZE);
-  const maxFileSize = integer(env, 'MAX_FILE_SIZE', DEFAULT_MAX_FILE_SIZE, 1, 5 * 1024 ** 4);
+  const chunkSize = readInteger(env, 'CHUNK_SIZE');
+  const maxFileSize = readInteger(env, 'MAX_FILE_SIZE');
   const urlHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
   const corsRaw = env.CORS_ORIGINS?.trim();
-  const corsOrigins = !corsRaw || corsRaw === '*' ? '*' : list(env, 'CORS_ORIGINS', []);
+  const corsOrigins = !corsRaw || corsRaw === '*' ? '*' : readList(env, 'CORS_ORIGINS');
   if (corsOrigins !== '*') {
     for (const origin of corsOrigins) url({ CORS_ORIGINS: origin }, 'CORS_ORIGINS', origin);
   }
-  const speosVersions = list(env, 'SPEOS_VERSIONS', ['v252', 'v251', 'v242', 'v241', 'v232']);
+  const speosVersions = readList(env, 'SPEOS_VERSIONS');
   for (const v of speosVersions) {
     if (!/^[A-Za-z0-9._-]{1,20}$/.test(v))
       throw new ConfigError('SPEOS_VERSIONS', `"${v}" is not a version name like v252`);
@@ -225,33 +190,33 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     publicUrl: url(env, 'PUBLIC_URL', `http://${urlHost}:${port}`),
     dataDir: path.resolve(cwd, env.DATA_DIR?.trim() || './data'),
     databaseUrl: databaseUrl(env),
-    databaseWaitSeconds: integer(env, 'DATABASE_WAIT_SECONDS', 60, 0, 3600),
+    databaseWaitSeconds: readInteger(env, 'DATABASE_WAIT_SECONDS'),
     storage,
     s3: storage === 's3' ? s3Config(env) : undefined,
     maxFileSize,
     chunkSize,
-    urlTtlSeconds: integer(env, 'URL_TTL_SECONDS', 3600, 1, 7 * 24 * 3600),
-    uploadTtlHours: integer(env, 'UPLOAD_TTL_HOURS', 72, 1, 24 * 365),
-    uploadExpiryIntervalSeconds: integer(env, 'UPLOAD_EXPIRY_INTERVAL_SECONDS', 600, 1, 24 * 3600),
+    urlTtlSeconds: readInteger(env, 'URL_TTL_SECONDS'),
+    uploadTtlHours: readInteger(env, 'UPLOAD_TTL_HOURS'),
+    uploadExpiryIntervalSeconds: readInteger(env, 'UPLOAD_EXPIRY_INTERVAL_SECONDS'),
     authTokens: authTokens(env),
     auth: loadAuthConfig(env),
     corsOrigins,
     speosVersions,
-    speosProfiles: list(env, 'SPEOS_PROFILES', ['Standard', 'High Quality', 'Fast Preview']),
-    maxThreadCount: integer(env, 'MAX_THREAD_COUNT', 64, 1, 4096),
+    speosProfiles: readList(env, 'SPEOS_PROFILES'),
+    maxThreadCount: readInteger(env, 'MAX_THREAD_COUNT'),
     signingKey,
     logLevel,
-    shutdownGraceSeconds: integer(env, 'SHUTDOWN_GRACE_SECONDS', 30, 0, 3600),
+    shutdownGraceSeconds: readInteger(env, 'SHUTDOWN_GRACE_SECONDS'),
     webDir: env.WEB_DIR?.trim() ? path.resolve(cwd, env.WEB_DIR.trim()) : undefined,
-    hashThreads: integer(env, 'HASH_THREADS', 1, 0, 16),
+    hashThreads: readInteger(env, 'HASH_THREADS'),
     sqliteSynchronous: sqliteSynchronous(env),
-    idempotencyTtlHours: integer(env, 'IDEMPOTENCY_TTL_HOURS', 24, 1, 24 * 365),
+    idempotencyTtlHours: readInteger(env, 'IDEMPOTENCY_TTL_HOURS'),
     keeping: loadKeepingConfig(env),
   };
 }
 
 // ─── Retention, quotas and notifications (issue 17) ──────────────────────────────────────
-// One block, so it moves as a whole into a shared config schema later.
+// Their settings are described in settings.ts like every other.
 
 export interface KeepingConfig {
   /** Stored bytes allowed per user (uploads, unfinished ones too, and results); undefined: no quota. */
@@ -276,31 +241,20 @@ export interface KeepingConfig {
   notifyIntervalSeconds: number;
 }
 
-/** A non-negative decimal number (days may be fractional, e.g. 0.0001 ≈ 9 s in tests). */
-function decimal(env: Env, name: string, min: number, max: number): number | undefined {
-  const raw = env[name]?.trim();
-  if (raw === undefined || raw === '') return undefined;
-  if (!/^\d+(\.\d+)?$/.test(raw)) throw new ConfigError(name, `expected a number such as 30 or 0.5, got "${raw}"`);
-  const value = Number(raw);
-  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
-  return value;
-}
-
 export function loadKeepingConfig(env: Env): KeepingConfig {
-  const quota = env.USER_QUOTA_BYTES?.trim();
   // Checked like other URLs, but kept exactly as given: a trailing slash may matter to a receiver.
-  const webhookUrls = list(env, 'NOTIFY_WEBHOOK_URLS', []).map((u) => {
+  const webhookUrls = readList(env, 'NOTIFY_WEBHOOK_URLS').map((u) => {
     url({ NOTIFY_WEBHOOK_URLS: u }, 'NOTIFY_WEBHOOK_URLS', u);
     return u;
   });
-  const webhookSecret = env.NOTIFY_WEBHOOK_SECRET?.trim() || undefined;
+  const webhookSecret = readText(env, 'NOTIFY_WEBHOOK_SECRET');
   if (webhookSecret !== undefined && webhookSecret.length < 16) {
     throw new ConfigError(
       'NOTIFY_WEBHOOK_SECRET',
       'must be at least 16 characters (receivers check the signature with it)',
     );
   }
-  const smtpUrl = env.SMTP_URL?.trim() || undefined;
+  const smtpUrl = readText(env, 'SMTP_URL');
   if (smtpUrl !== undefined) {
     let parsed: URL | undefined;
     try {
@@ -310,18 +264,18 @@ export function loadKeepingConfig(env: Env): KeepingConfig {
       throw new ConfigError('SMTP_URL', 'expected smtp://user:password@host:port or smtps://… (TLS from the start)');
     }
   }
-  const notifyFrom = env.NOTIFY_FROM?.trim() || 'speos-portal <speos-portal@localhost>';
+  const notifyFrom = readText(env, 'NOTIFY_FROM')!;
   if (!/@/.test(notifyFrom)) throw new ConfigError('NOTIFY_FROM', `expected an e-mail address, got "${notifyFrom}"`);
   return {
-    userQuotaBytes: quota ? integer(env, 'USER_QUOTA_BYTES', 0, 1, Number.MAX_SAFE_INTEGER) : undefined,
-    filesRetentionDays: decimal(env, 'FILES_RETENTION_DAYS', 0.00001, 36500),
-    logRetentionDays: decimal(env, 'LOG_RETENTION_DAYS', 0.00001, 36500),
-    retentionIntervalSeconds: integer(env, 'RETENTION_INTERVAL_SECONDS', 3600, 1, 7 * 24 * 3600),
+    userQuotaBytes: readOptional(env, 'USER_QUOTA_BYTES', readInteger),
+    filesRetentionDays: readOptional(env, 'FILES_RETENTION_DAYS', readNumber),
+    logRetentionDays: readOptional(env, 'LOG_RETENTION_DAYS', readNumber),
+    retentionIntervalSeconds: readInteger(env, 'RETENTION_INTERVAL_SECONDS'),
     webhookUrls,
     webhookSecret,
     smtpUrl,
     notifyFrom,
-    notifyGiveUpHours: decimal(env, 'NOTIFY_GIVE_UP_HOURS', 0.0001, 24 * 30) ?? 24,
-    notifyIntervalSeconds: decimal(env, 'NOTIFY_INTERVAL_SECONDS', 0.05, 3600) ?? 5,
+    notifyGiveUpHours: readNumber(env, 'NOTIFY_GIVE_UP_HOURS'),
+    notifyIntervalSeconds: readNumber(env, 'NOTIFY_INTERVAL_SECONDS'),
   };
 }

@@ -7,7 +7,7 @@ import { withRetry } from '@speos-portal/client';
 import type { LogResponse } from '@speos-portal/protocol';
 import { CliError, oneLine } from '../cli-error.js';
 import { explain, watchServer } from '../connection.js';
-import type { TaskContext } from './tasks.js';
+import type { TaskContext } from './task-context.js';
 
 const POLL_MS = 1000;
 

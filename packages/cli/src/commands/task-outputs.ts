@@ -15,7 +15,7 @@ import type { OutputFile } from '@speos-portal/protocol';
 import { CliError } from '../cli-error.js';
 import { explain } from '../connection.js';
 import { formatBytes } from '../format.js';
-import type { TaskContext } from './tasks.js';
+import type { TaskContext } from './task-context.js';
 
 export async function outputsCommand({ api, values, read }: TaskContext, id: string): Promise<void> {
   for (const flag of ['download', 'zip'] as const) {
@@ -170,5 +170,7 @@ async function save(
 function rmSyncQuiet(file: string): void {
   try {
     rmSync(file, { force: true });
-  } catch {}
+  } catch {
+    // A partial download that cannot be removed is reported by the error that ended the download.
+  }
 }

@@ -291,6 +291,14 @@ describe('speos-portal worker', () => {
       expect(logs.code).toBe(0);
       expect(logs.stdout).toContain('Pass 2/2 - 100% done');
       expect(worker.stdout()).toContain('worker started');
+      // The worker logs like the server: pino JSON lines with a level and the task id.
+      const lines = worker
+        .stdout()
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { level: number; msg: string; component?: string; task_id?: string });
+      expect(lines.find((l) => l.msg === 'worker started')).toMatchObject({ level: 30, component: 'worker' });
+      expect(lines.find((l) => l.msg === 'running task')).toMatchObject({ level: 30, task_id: id });
 
       // SIGTERM while a solver runs: it is stopped, its task goes back to the queue, exit 0.
       const hanging = await submit(api, { passes: 1, hang: true });
@@ -299,6 +307,38 @@ describe('speos-portal worker', () => {
       const { code } = await worker.exited;
       expect(code).toBe(0);
       expect((await detail(api, hanging)).status).toBe('PENDING');
+    } finally {
+      if (worker.child.exitCode === null) worker.child.kill('SIGKILL');
+      await portal.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('honours LOG_LEVEL: at error it logs a solver that cannot start, and nothing at info', async () => {
+    const dataDir = await tempDir('speos-worker-');
+    const portal = await startTestPortal({}, { dataDir });
+    const missing = path.join(dataDir, 'no-such-solver');
+    const worker = startCli(['worker'], {
+      DATA_DIR: dataDir,
+      SPEOS_COMMAND_V252: `${missing} {master}`,
+      WORKER_POLL_SECONDS: '0.2',
+      LOG_LEVEL: 'error',
+    });
+    try {
+      const api = new TestApi(portal.url);
+      const id = await submit(api, { passes: 1 });
+      await until(api, id, ['FAILURE', 'SUCCESS']);
+      expect((await detail(api, id)).status).toBe('FAILURE');
+      await waitFor(() => worker.stdout().includes('could not start the solver'), 10_000);
+      const lines = worker
+        .stdout()
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { level: number; msg: string; task_id?: string });
+      expect(lines.find((l) => l.msg === 'could not start the solver')).toMatchObject({ level: 50, task_id: id });
+      expect(lines.filter((l) => l.level < 50)).toEqual([]);
+      worker.child.kill('SIGTERM');
+      expect((await worker.exited).code).toBe(0);
     } finally {
       if (worker.child.exitCode === null) worker.child.kill('SIGKILL');
       await portal.close();

@@ -2,11 +2,12 @@
 import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { type PortalClient, withRetry } from '@speos-portal/client';
+import { withRetry } from '@speos-portal/client';
 import type { Task, TaskDetail } from '@speos-portal/protocol';
 import { CliError, oneLine } from '../cli-error.js';
 import { connect, explain } from '../connection.js';
 import { formatBytes, formatTime } from '../format.js';
+import { OPTIONS, type TaskContext, type Values } from './task-context.js';
 
 export const TASKS_USAGE = `Usage: speos-portal tasks <subcommand> [options]
 
@@ -31,27 +32,6 @@ Options:
   --token T      bearer token (env SPEOS_PORTAL_TOKEN)
   -h, --help     show this help`;
 
-const OPTIONS = {
-  server: { type: 'string' },
-  token: { type: 'string' },
-  status: { type: 'string' },
-  submitter: { type: 'string' },
-  q: { type: 'string' },
-  page: { type: 'string' },
-  'page-size': { type: 'string' },
-  follow: { type: 'boolean', short: 'f' },
-  'display-name': { type: 'string' },
-  yes: { type: 'boolean', short: 'y' },
-  download: { type: 'string' },
-  zip: { type: 'string' },
-  json: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
-
-type Values = ReturnType<
-  typeof parseArgs<{ args: string[]; options: typeof OPTIONS; allowPositionals: true }>
->['values'];
-
 /** The options each subcommand takes, beyond --server, --token, --json and --help. */
 const SUBCOMMANDS: Record<string, readonly (keyof typeof OPTIONS)[]> = {
   list: ['status', 'submitter', 'q', 'page', 'page-size'],
@@ -65,14 +45,6 @@ const SUBCOMMANDS: Record<string, readonly (keyof typeof OPTIONS)[]> = {
 const COMMON = new Set<string>(['server', 'token', 'json', 'help']);
 
 /** Calls the API the way every subcommand does; failures become one line. */
-export interface TaskContext {
-  api: PortalClient;
-  values: Values;
-  /** For reads (and retry, which carries an Idempotency-Key): retried briefly on network trouble and 5xx. */
-  read<T>(fn: (signal?: AbortSignal) => Promise<T>): Promise<T>;
-  /** For other changes: one attempt. */
-  change<T>(fn: () => Promise<T>): Promise<T>;
-}
 
 export async function tasksCommand(argv: string[]): Promise<void> {
   let parsed: { values: Values; positionals: string[] };

@@ -336,6 +336,7 @@ async function forgetStale(
     if (!state.completed) {
       await api
         .abort({ task_id: state.task_id, upload_id: state.upload_id, object_key: state.object_key })
+        // Best effort on the way out: the server's expiry sweep (UPLOAD_TTL_HOURS) reclaims an upload this misses.
         .catch(() => {});
     }
     await store.remove(state.task_id);

@@ -54,6 +54,7 @@ export class JsonFileStateStore implements StateStore {
         throw error;
       }
     });
+    // Only orders the next write after this one; this write's own error reached its caller above.
     const settled = next.catch(() => {});
     this.#queues.set(state.task_id, settled);
     void settled.then(() => {

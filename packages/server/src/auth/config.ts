@@ -2,7 +2,8 @@
  * Sign-in settings: OpenID Connect (OIDC_*), sessions (SESSION_*) and admins (ADMIN_USERS,
  * OIDC_ADMIN_GROUPS). Read by loadConfig; a bad value stops the start naming the variable.
  */
-import { ConfigError } from '../config.js';
+import { ConfigError } from '../config-error.js';
+import { readInteger } from '../settings.js';
 
 export interface OidcConfig {
   /** The issuer URL; its discovery document is at `/.well-known/openid-configuration` below it. */
@@ -37,15 +38,6 @@ function list(raw: string | undefined): string[] {
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-}
-
-function wholeNumber(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name]?.trim();
-  if (!raw) return fallback;
-  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `expected a whole number, got "${raw}"`);
-  const value = Number(raw);
-  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
-  return value;
 }
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -102,8 +94,8 @@ export function loadAuthConfig(env: Env): AuthConfig {
   if (sessionSecret !== undefined && sessionSecret.length < 32) {
     throw new ConfigError('SESSION_SECRET', 'must be at least 32 characters');
   }
-  const sessionIdleMinutes = wholeNumber(env, 'SESSION_IDLE_MINUTES', 480, 1, 60 * 24 * 30);
-  const sessionMaxHours = wholeNumber(env, 'SESSION_MAX_HOURS', 24, 1, 24 * 90);
+  const sessionIdleMinutes = readInteger(env, 'SESSION_IDLE_MINUTES');
+  const sessionMaxHours = readInteger(env, 'SESSION_MAX_HOURS');
   if (sessionIdleMinutes > sessionMaxHours * 60) {
     throw new ConfigError('SESSION_IDLE_MINUTES', `must not be longer than SESSION_MAX_HOURS (${sessionMaxHours} h)`);
   }

@@ -34,7 +34,9 @@ export class OriginCheck {
       const host = request.headers.host;
       try {
         if (host && new URL(origin).host === host) return;
-      } catch {}
+      } catch {
+        // An Origin that is not a URL matches no host: refused just below.
+      }
       throw rejected(`the request came from ${origin}`);
     }
     const site = request.headers['sec-fetch-site'];

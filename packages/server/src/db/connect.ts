@@ -6,7 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, PostgresAdapter, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import Sqlite from 'libsql';
 import { ConfigError } from '../config.js';
 import { BackendHealth, isDatabaseUnavailable, observeDialect, unavailableReason } from './availability.js';
@@ -41,6 +41,11 @@ const POSTGRES_URL = /^postgres(ql)?:\/\//;
 /** Which database a DATABASE_URL names (unset: SQLite in DATA_DIR). */
 export function databaseKind(databaseUrl: string | undefined): 'sqlite' | 'postgres' {
   return databaseUrl && POSTGRES_URL.test(databaseUrl) ? 'postgres' : 'sqlite';
+}
+
+/** Whether an open database is PostgreSQL (row locks, advisory locks) rather than SQLite (one writer). */
+export function isPostgres(db: Kysely<Database>): boolean {
+  return db.getExecutor().adapter instanceof PostgresAdapter;
 }
 
 function sqlitePath(databaseUrl: string | undefined, dataDir: string): string {
@@ -129,6 +134,7 @@ export async function openDatabase(
     if (databaseKind(databaseUrl) === 'postgres') await waitForPostgres(db, databaseUrl!, options);
     await migrateToLatest(db as unknown as Kysely<unknown>);
   } catch (error) {
+    // Opening failed: its error is the one to report; a pool that will not close holds no data.
     await db.destroy().catch(() => {});
     throw error;
   }

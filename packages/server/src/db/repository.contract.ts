@@ -10,16 +10,24 @@ import type { Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   appendHistory,
+  attachUploadToTask,
+  endUpload,
+  findIncludeByObjectKey,
+  findSubmittedTaskHolding,
   findTask,
   findUpload,
   findUploadsById,
   insertTask,
   insertUpload,
   listTasks,
+  markUploadCompleted,
   newTaskRow,
+  objectKeyInUse,
+  removePlaceholderTask,
   retriedTaskIds,
   statusHistory,
   transitionTask,
+  uploadDecidesTask,
 } from '../tasks/repository.js';
 import { claimNextTask } from '../worker/queue.js';
 import type { Db } from './connect.js';
@@ -220,6 +228,114 @@ export function runRepositoryContract(name: string, makeDb: () => Promise<DbUnde
       expect(won.map((t) => t.task_id).sort()).toEqual(queued.map((t) => t.task_id).sort());
       for (const claimed of won) expect(claimed).toMatchObject({ status: 'RUNNING', attempts: 1 });
       expect(await claimNextTask(db, 'late', [version], 30_000, T0 + 2000)).toBeUndefined();
+    });
+
+    describe('the upload state machine (uploads/service.ts, tasks/confirm.ts, uploads/expiry.ts)', () => {
+      it('tells whether an object key was ever used, whatever became of its upload', async () => {
+        const row = task();
+        await insertTask(db, row);
+        const up = upload(row.task_id, { status: 'ABORTED', object_key: `speos_tasks/${row.task_id}/master/旧.speos` });
+        await insertUpload(db, up);
+        expect(await objectKeyInUse(db, up.object_key)).toBe(true);
+        expect(await objectKeyInUse(db, `speos_tasks/${row.task_id}/master/新.speos`)).toBe(false);
+      });
+
+      it('attaches exactly one of many concurrent uploads to a slot, only from the slot value expected', async () => {
+        const row = task();
+        await insertTask(db, row);
+        const ids = Array.from({ length: 8 }, () => randomUUID());
+        const won = await Promise.all(
+          ids.map((id) =>
+            db.transaction().execute((trx) => attachUploadToTask(trx, row.task_id, 'master', id, null, T0 + 1)),
+          ),
+        );
+        expect(won.filter(Boolean)).toHaveLength(1);
+        const holder = ids[won.indexOf(true)]!;
+        expect((await findTask(db, row.task_id, null))?.master_upload_id).toBe(holder);
+        expect(await attachUploadToTask(db, row.task_id, 'master', randomUUID(), null, T0 + 2)).toBe(false);
+        expect(await attachUploadToTask(db, row.task_id, 'include', 'inc-1', null, T0 + 2)).toBe(true);
+        expect(await attachUploadToTask(db, row.task_id, 'master', 'replacement', holder, T0 + 3)).toBe(true);
+        await transitionTask(db, row.task_id, ['UPLOADING'], 'ABORTED', T0 + 4, null);
+        expect(await attachUploadToTask(db, row.task_id, 'master', 'late', 'replacement', T0 + 5)).toBe(false);
+      });
+
+      it('completes an uploading upload once, and ends it only from the statuses given', async () => {
+        const row = task();
+        await insertTask(db, row);
+        const up = upload(row.task_id);
+        await insertUpload(db, up);
+        const completion = { etag: 'abc-2', parts_digest: 'd', completed_parts: '[[1,"x",5]]' };
+        const results = await Promise.all(
+          Array.from({ length: 5 }, () => markUploadCompleted(db, up.upload_id, completion, T0 + 9)),
+        );
+        expect(results.filter(Boolean)).toHaveLength(1);
+        expect(await findUpload(db, up.upload_id, null)).toMatchObject({
+          status: 'COMPLETED',
+          ...completion,
+          completed_at: T0 + 9,
+        });
+        expect(await endUpload(db, up.upload_id, ['UPLOADING'], 'EXPIRED', T0 + 10)).toBe(false);
+        expect(await endUpload(db, up.upload_id, ['UPLOADING', 'COMPLETED'], 'ABORTED', T0 + 10)).toBe(true);
+        expect(await endUpload(db, up.upload_id, ['UPLOADING', 'COMPLETED'], 'ABORTED', T0 + 11)).toBe(false);
+        expect((await findUpload(db, up.upload_id, null))?.status).toBe('ABORTED');
+        expect(await markUploadCompleted(db, up.upload_id, completion, T0 + 12)).toBe(false);
+      });
+
+      it('finds the submitted task holding an upload, not one still uploading or ended', async () => {
+        const uploading = task({ master_upload_id: 'held-1' });
+        const pending = task({ status: 'PENDING', include_upload_id: 'held-2' });
+        const aborted = task({ status: 'ABORTED', master_upload_id: 'held-3' });
+        for (const row of [uploading, pending, aborted]) await insertTask(db, row);
+        expect(await findSubmittedTaskHolding(db, 'held-1')).toBeUndefined();
+        expect(await findSubmittedTaskHolding(db, 'held-2')).toEqual({ task_id: pending.task_id, status: 'PENDING' });
+        expect(await findSubmittedTaskHolding(db, 'held-3')).toBeUndefined();
+      });
+
+      it("finds the owner's newest live include by object key", async () => {
+        const row = task({ owner: 'alice' });
+        await insertTask(db, row);
+        const key = `speos_tasks/${row.task_id}/include/资料.zip`;
+        const old = upload(row.task_id, { file_type: 'include', object_key: key, owner: 'alice', created_at: T0 });
+        const newer = upload(row.task_id, {
+          file_type: 'include',
+          object_key: key,
+          owner: 'alice',
+          created_at: T0 + 5,
+        });
+        const gone = upload(row.task_id, {
+          file_type: 'include',
+          object_key: key,
+          owner: 'alice',
+          status: 'ABORTED',
+          created_at: T0 + 9,
+        });
+        for (const up of [old, newer, gone]) await insertUpload(db, up);
+        expect((await findIncludeByObjectKey(db, key, 'alice'))?.upload_id).toBe(newer.upload_id);
+        expect((await findIncludeByObjectKey(db, key, null))?.upload_id).toBe(newer.upload_id);
+        expect(await findIncludeByObjectKey(db, key, 'bob')).toBeUndefined();
+      });
+
+      it('removes a placeholder task and its history, never a task with a master or past uploading', async () => {
+        const placeholder = task({ include_upload_id: 'inc' });
+        const withMaster = task({ master_upload_id: 'm' });
+        const submitted = task({ status: 'PENDING' });
+        for (const row of [placeholder, withMaster, submitted]) {
+          await insertTask(db, row);
+          await appendHistory(db, row.task_id, row.status as TaskStatus, null, T0);
+        }
+        for (const row of [placeholder, withMaster, submitted]) await removePlaceholderTask(db, row.task_id);
+        expect(await findTask(db, placeholder.task_id, null)).toBeUndefined();
+        expect(await statusHistory(db, placeholder.task_id)).toEqual([]);
+        expect(await findTask(db, withMaster.task_id, null)).toBeDefined();
+        expect(await findTask(db, submitted.task_id, null)).toBeDefined();
+      });
+
+      it('ends a task with its master, or with its include when that is its only file', () => {
+        expect(uploadDecidesTask({ master_upload_id: 'm', include_upload_id: 'i' }, 'm')).toBe(true);
+        expect(uploadDecidesTask({ master_upload_id: 'm', include_upload_id: 'i' }, 'i')).toBe(false);
+        expect(uploadDecidesTask({ master_upload_id: null, include_upload_id: 'i' }, 'i')).toBe(true);
+        expect(uploadDecidesTask(undefined, 'i')).toBe(false);
+      });
     });
 
     describe('listTasks', () => {

@@ -234,6 +234,7 @@ export class FsObjectStore implements ObjectStore {
     try {
       written = await this.#writeBody(handle, body, limit, partNumber);
     } catch (error) {
+      // Clean-up after a failed write: the write's error is the one to report; a stray temp file is ignored by listParts.
       await handle.close().catch(() => {});
       await unlink(tmp).catch(() => {});
       throw error;
@@ -252,9 +253,11 @@ export class FsObjectStore implements ObjectStore {
         await rename(tmpLink, link);
         await syncDir(path.join(dir, 'data'));
         await syncDir(dir);
+        // The link already points at the new attempt; an old attempt left over is removed with the upload.
         if (previous) await unlink(path.join(dir, previous)).catch(() => {});
         return written;
       } catch (error) {
+        // As above: a temp file that survives is never listed and goes with the upload's directory.
         await unlink(tmp).catch(() => {});
         if (isMissing(error)) throw noSuchUpload(uploadId);
         throw error;
@@ -383,6 +386,7 @@ export class FsObjectStore implements ObjectStore {
       // Clean-up is not on the request path: attempts that lost a race or were not
       // chosen, and the object this one replaced, are garbage now.
       const keep = new Set(chosen.map((p) => path.basename(p.file)));
+      // Garbage collection is best effort: leftovers are unreachable and removed with the upload's directory on abort or delete.
       setImmediate(() => void this.#collectGarbage(uploadId, keep, previous?.uploadId).catch(() => {}));
       return info;
     });
@@ -391,6 +395,7 @@ export class FsObjectStore implements ObjectStore {
   async #collectGarbage(uploadId: string, keep: Set<string>, replaced: string | undefined): Promise<void> {
     const dataDir = path.join(this.#uploadDir(uploadId), 'data');
     for (const name of await readdir(dataDir).catch(() => [] as string[])) {
+      // Best effort, as above: a leftover attempt is never read again.
       if (!keep.has(name)) await unlink(path.join(dataDir, name)).catch(() => {});
     }
     if (replaced && replaced !== uploadId) await this.#locks.run(replaced, () => this.#removeUploadDir(replaced));
@@ -414,6 +419,7 @@ export class FsObjectStore implements ObjectStore {
       const meta = await this.#readUpload(uploadId).catch(() => null);
       if (!meta || meta.key !== key) return;
       const manifest = await this.#readManifest(key);
+      // Already gone is the goal; removing the upload's directory next is what frees the space.
       if (manifest?.uploadId === uploadId) await unlink(this.#manifestFile(key)).catch(() => {});
       await this.#removeUploadDir(uploadId);
     });
@@ -468,6 +474,7 @@ export class FsObjectStore implements ObjectStore {
       const etag = await this.receivePart(uploadId, 1, options.size, body);
       return await this.completeMultipartUpload(key, uploadId, [{ partNumber: 1, etag }]);
     } catch (error) {
+      // The put failed already; that error is the one to report. What the abort leaves is unreachable.
       await this.abortMultipartUpload(key, uploadId).catch(() => {});
       throw error;
     }
@@ -485,6 +492,7 @@ export class FsObjectStore implements ObjectStore {
       if (size === 0) return await this.#completeEmpty(key, uploadId, options.contentType);
       return await this.completeMultipartUpload(key, uploadId, [{ partNumber: 1, etag }]);
     } catch (error) {
+      // As above: report the put's error; leftovers are unreachable.
       await this.abortMultipartUpload(key, uploadId).catch(() => {});
       throw error;
     }
@@ -502,6 +510,7 @@ export class FsObjectStore implements ObjectStore {
     const manifest = await this.#readManifest(key);
     if (!manifest) return;
     await this.#locks.run(manifest.uploadId, async () => {
+      // A missing manifest is the deleted state already; the directory removal below frees the bytes.
       await unlink(this.#manifestFile(key)).catch(() => {});
       await this.#removeUploadDir(manifest.uploadId);
     });

@@ -1,5 +1,7 @@
 /** Opens the object store a Config names, and checks it before the server takes requests. */
+
 import path from 'node:path';
+import { type Clock, systemClock } from '../clock.js';
 import type { Config } from '../config.js';
 import { FsObjectStore } from './fs-store.js';
 import { Md5Pool } from './md5-pool.js';
@@ -12,7 +14,7 @@ import { loadSigningKey, UrlSigner } from './url-signer.js';
  * be reachable now — a wrong S3_BUCKET or S3_ENDPOINT stops the start with a message
  * naming the variable instead of failing the first upload.
  */
-export async function openObjectStore(config: Config): Promise<ObjectStore> {
+export async function openObjectStore(config: Config, clock: Clock = systemClock): Promise<ObjectStore> {
   if (config.storage === 's3' && config.s3) {
     // Loaded only when used: the AWS SDK costs ~30 MB the embedded set-up does not need.
     const { S3ObjectStore } = await import('./s3-store.js');
@@ -25,7 +27,7 @@ export async function openObjectStore(config: Config): Promise<ObjectStore> {
     }
     return store;
   }
-  const signer = new UrlSigner(await loadSigningKey(config.signingKey, config.dataDir));
+  const signer = new UrlSigner(await loadSigningKey(config.signingKey, config.dataDir), clock);
   const store = new FsObjectStore({
     root: path.join(config.dataDir, 'storage'),
     signer,

@@ -1,5 +1,5 @@
 /**
- * The data plane of the filesystem store: `PUT {upload_url}` (spec/API.md 2).
+ * The data plane of the filesystem store: `PUT {upload_url}` (docs/api.md, step 2).
  * With S3 storage these URLs point at the object store and this route is not used.
  *
  * Checks, in order: the signature (bound to upload, part, size, expiry; constant time),

@@ -1,6 +1,6 @@
 /**
  * The production set-up end to end: STORAGE=s3 (Swift + s3api) and PostgreSQL, through
- * real portals on real ports. The seed's whole flow, then two API servers sharing one
+ * real portals on real ports. The whole upload flow of docs/api.md, then two API servers sharing one
  * database and one bucket, then the start-up checks.
  */
 import { createHash } from 'node:crypto';
@@ -43,7 +43,7 @@ describe.skipIf(!s3 || !pgServer)('STORAGE=s3 with PostgreSQL', () => {
       await portal?.close();
     });
 
-    it('runs the seed flow: init → PUT parts to the store → complete → confirm → task', async () => {
+    it('runs the whole flow: init → PUT parts to the store → complete → confirm → task', async () => {
       const data = randomBytesSeeded(12 * MiB + 321, 7);
       const init = await api.init({ filename: '车灯 headlamp.speos.zip', file_size: data.length });
       expect(init.status).toBe(200);

@@ -478,6 +478,7 @@ export class S3ObjectStore implements ObjectStore {
     } catch (error) {
       await parts.return(undefined).catch(() => {}); // stops reading the body
       await Promise.allSettled(uploaded);
+      // The upload failed already; that error is the one to report. An abort that fails too is reclaimed by the lifecycle rule.
       await this.abortMultipartUpload(key, uploadId).catch(() => {});
       throw error;
     }

@@ -2,10 +2,12 @@
  * Upload URLs of the filesystem store: HMAC-SHA256 over (upload, part, size, expiry),
  * so a URL cannot be moved to another part, resized or extended. Compared in constant time.
  */
+
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ApiError } from '@speos-portal/protocol';
+import { type Clock, systemClock } from '../clock.js';
 
 export interface PartGrant {
   uploadId: string;
@@ -17,9 +19,12 @@ export interface PartGrant {
 
 export class UrlSigner {
   readonly #key: Buffer;
+  readonly #clock: Clock;
 
-  constructor(key: string | Buffer) {
+  /** `clock` decides when a URL has expired (tests move it instead of waiting). */
+  constructor(key: string | Buffer, clock: Clock = systemClock) {
     this.#key = Buffer.isBuffer(key) ? key : Buffer.from(key, 'utf8');
+    this.#clock = clock;
   }
 
   sign(grant: PartGrant): string {
@@ -37,7 +42,7 @@ export class UrlSigner {
    * Throws SIGNATURE_INVALID for a URL this key did not sign (checked first, so a tampered
    * expiry is reported as tampering), then URL_EXPIRED once `expiresAt` has passed.
    */
-  verify(grant: PartGrant, signature: string, nowSeconds = Date.now() / 1000): void {
+  verify(grant: PartGrant, signature: string, nowSeconds = this.#clock() / 1000): void {
     const expected = Buffer.from(this.sign(grant), 'utf8');
     const given = Buffer.from(signature, 'utf8');
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {

@@ -17,8 +17,8 @@ import { IdempotencyHeaders, idempotencyKey, REPLAYED_HEADER } from '../http/ide
 import { errorResponses } from '../http/openapi.js';
 import { parseRange } from '../http/range.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import { contentTypeFor } from '../worker/outputs.js';
-import { type TaskControl, zipName } from './control.js';
+import type { TaskControl } from './control.js';
+import { contentTypeFor, zipName } from './output-files.js';
 
 export interface ControlRoutesOptions {
   control: TaskControl;

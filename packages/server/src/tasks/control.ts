@@ -14,10 +14,11 @@ import { type Clock, toSeconds } from '../clock.js';
 import type { Db } from '../db/connect.js';
 import type { TaskRow, UploadRow } from '../db/schema.js';
 import { fingerprint, type IdempotencyKeys } from '../http/idempotency.js';
+import { type Logger, silentLogger } from '../logger.js';
 import { assertFilesKept, assertLogKept } from '../retention/guards.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import { readLog } from '../worker/logs.js';
-import { crc32Stream } from '../worker/outputs.js';
+import { readLog } from './logs.js';
+import { crc32Stream, zipName } from './output-files.js';
 import { OutputsZip } from './outputs-zip.js';
 import { presentProgress } from './present.js';
 import { findTask, insertTask, type Owner, transitionTask } from './repository.js';
@@ -32,6 +33,8 @@ export interface ControlDeps {
   idempotency: IdempotencyKeys;
   /** How long stop waits for the worker to kill a running solver before forcing the state. */
   stopWaitMs?: number;
+  /** Where clean-up failures are told; default: nowhere. */
+  log?: Logger;
 }
 
 /** `/tasks/{id}/outputs/a b/报告.html` — each path segment encoded. */
@@ -45,8 +48,10 @@ export class TaskControl {
   readonly #clock: Clock;
   readonly #stopWaitMs: number;
   readonly #keys: IdempotencyKeys;
+  readonly #log: Logger;
 
   constructor(deps: ControlDeps) {
+    this.#log = deps.log ?? silentLogger;
     this.#db = deps.db;
     this.#keys = deps.idempotency;
     this.#store = deps.store;
@@ -266,11 +271,20 @@ export class TaskControl {
     });
     if (!deleted) throw new ApiError('INVALID_STATE', `Task ${taskId} started running; stop it first, then delete it.`);
     // Storage last: a crash here leaves unreferenced bytes, never a task without its files.
-    for (const { object_key } of outputs) await this.#store.deleteObject(object_key).catch(() => {});
+    // A failure does too: the task is gone either way, so it is logged, not answered.
+    const leftBehind = (objectKey: string) => (error: unknown) =>
+      this.#log.warn(
+        { err: error, task_id: taskId, object_key: objectKey },
+        'deleted task: its stored file could not be removed and stays unreferenced',
+      );
+    for (const { object_key } of outputs) await this.#store.deleteObject(object_key).catch(leftBehind(object_key));
     for (const upload of removable) {
       if (upload.status === 'UPLOADING')
-        await this.#store.abortMultipartUpload(upload.object_key, upload.upload_id).catch(() => {});
-      else if (upload.status === 'COMPLETED') await this.#store.deleteObject(upload.object_key).catch(() => {});
+        await this.#store
+          .abortMultipartUpload(upload.object_key, upload.upload_id)
+          .catch(leftBehind(upload.object_key));
+      else if (upload.status === 'COMPLETED')
+        await this.#store.deleteObject(upload.object_key).catch(leftBehind(upload.object_key));
     }
   }
 
@@ -361,11 +375,4 @@ export class TaskControl {
 export function storedProcesses(json: string | null): TerminatedProcess[] {
   const stored = JSON.parse(json ?? '[]') as (number | TerminatedProcess)[];
   return stored.map((p) => (typeof p === 'number' ? { pid: p, name: 'solver', method: 'terminated' } : p));
-}
-
-/** `<job name>-outputs.zip`, safe as a file name. */
-export function zipName(task: Pick<TaskRow, 'job_name' | 'task_id'>): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what we remove
-  const base = (task.job_name ?? task.task_id).replace(/[\\/:*?"<>|\u0000-\u001f]/g, '_').trim() || task.task_id;
-  return `${base}-outputs.zip`;
 }

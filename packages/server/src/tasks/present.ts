@@ -1,9 +1,9 @@
-/** Turns database rows into the API's Task object (spec/API.md "Tasks"). */
+/** Turns database rows into the API's Task object (docs/api.md "Tasks"). */
 import { type ProgressInfo, type Task, type TaskFile, type TaskStatus, versionToRelease } from '@speos-portal/protocol';
 import { toSeconds } from '../clock.js';
 import type { TaskRow, UploadRow } from '../db/schema.js';
-import { zipName } from './control.js';
 import { humanDuration, parseSolverDuration } from './estimated-time.js';
+import { zipName } from './output-files.js';
 
 function taskFile(upload: UploadRow | undefined): TaskFile | null {
   if (!upload) return null;

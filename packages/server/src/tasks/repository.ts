@@ -1,5 +1,5 @@
 /** SQL for tasks, uploads and status history, shared by SQLite and PostgreSQL. */
-import type { TaskStatus } from '@speos-portal/protocol';
+import type { FileType, TaskStatus } from '@speos-portal/protocol';
 import { type Kysely, sql, type Transaction } from 'kysely';
 import type { Db } from '../db/connect.js';
 import type { Database, NewTask, NewUpload, TaskRow, UploadRow } from '../db/schema.js';
@@ -110,6 +110,128 @@ export async function transitionTask(
   if (Number(result.numUpdatedRows) === 0) return false;
   await appendHistory(db, taskId, status, message, at);
   return true;
+}
+
+/**
+ * The one rule for when an upload's end (abort, expiry) ends its task too: when it is the
+ * task's master, or its only file (an include uploaded on its own, before its master).
+ */
+export function uploadDecidesTask(
+  task: Pick<TaskRow, 'master_upload_id' | 'include_upload_id'> | undefined,
+  uploadId: string,
+): boolean {
+  if (!task) return false;
+  return task.master_upload_id === uploadId || (task.master_upload_id === null && task.include_upload_id === uploadId);
+}
+
+/** Whether any upload, of any status, ever used this object key (keys are never reused). */
+export async function objectKeyInUse(db: Executor, objectKey: string): Promise<boolean> {
+  const used = await db
+    .selectFrom('uploads')
+    .select('upload_id')
+    .where('object_key', '=', objectKey)
+    .executeTakeFirst();
+  return used !== undefined;
+}
+
+/**
+ * Puts an upload into a task's master or include slot by compare-and-set: only while the
+ * task is UPLOADING and the slot still holds `replaces` (null: empty). Of concurrent
+ * attempts exactly one returns true.
+ */
+export async function attachUploadToTask(
+  db: Executor,
+  taskId: string,
+  fileType: FileType,
+  uploadId: string,
+  replaces: string | null,
+  at: number,
+): Promise<boolean> {
+  const slot = fileType === 'master' ? 'master_upload_id' : 'include_upload_id';
+  const attached = await db
+    .updateTable('tasks')
+    .set({ [slot]: uploadId, updated_at: at })
+    .where('task_id', '=', taskId)
+    .where('status', '=', 'UPLOADING')
+    .where(slot, replaces === null ? 'is' : '=', replaces)
+    .executeTakeFirst();
+  return Number(attached.numUpdatedRows) > 0;
+}
+
+/** Marks an UPLOADING upload COMPLETED with what complete recorded; false if it was not UPLOADING. */
+export async function markUploadCompleted(
+  db: Executor,
+  uploadId: string,
+  completion: { etag: string; parts_digest: string; completed_parts: string },
+  at: number,
+): Promise<boolean> {
+  const result = await db
+    .updateTable('uploads')
+    .set({ status: 'COMPLETED', ...completion, updated_at: at, completed_at: at })
+    .where('upload_id', '=', uploadId)
+    .where('status', '=', 'UPLOADING')
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+/** Ends an upload (ABORTED or EXPIRED) if it is in one of `from` (compare-and-set); whether it moved. */
+export async function endUpload(
+  db: Executor,
+  uploadId: string,
+  from: ('UPLOADING' | 'COMPLETED')[],
+  status: 'ABORTED' | 'EXPIRED',
+  at: number,
+): Promise<boolean> {
+  const result = await db
+    .updateTable('uploads')
+    .set({ status, updated_at: at })
+    .where('upload_id', '=', uploadId)
+    .where('status', 'in', from)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+/** A task past uploading (submitted, running, ended) that holds this upload as master or include. */
+export async function findSubmittedTaskHolding(
+  db: Executor,
+  uploadId: string,
+): Promise<Pick<TaskRow, 'task_id' | 'status'> | undefined> {
+  return db
+    .selectFrom('tasks')
+    .select(['task_id', 'status'])
+    .where((eb) => eb.or([eb('master_upload_id', '=', uploadId), eb('include_upload_id', '=', uploadId)]))
+    .where('status', 'not in', ['UPLOADING', 'ABORTED', 'EXPIRED'])
+    .executeTakeFirst();
+}
+
+/** The newest live (uploading or completed) include upload of `owner` with this object key. */
+export async function findIncludeByObjectKey(
+  db: Executor,
+  objectKey: string,
+  owner: Owner,
+): Promise<UploadRow | undefined> {
+  let query = db
+    .selectFrom('uploads')
+    .selectAll()
+    .where('object_key', '=', objectKey)
+    .where('file_type', '=', 'include')
+    .where('status', 'in', ['UPLOADING', 'COMPLETED']);
+  if (owner !== null) query = query.where('owner', '=', owner);
+  return query.orderBy('created_at', 'desc').executeTakeFirst();
+}
+
+/**
+ * Removes the placeholder task an include was uploaded under (no master, still UPLOADING)
+ * once another task took the include in; its history goes with it.
+ */
+export async function removePlaceholderTask(db: Executor, taskId: string): Promise<void> {
+  await db
+    .deleteFrom('tasks')
+    .where('task_id', '=', taskId)
+    .where('master_upload_id', 'is', null)
+    .where('status', '=', 'UPLOADING')
+    .execute();
+  await db.deleteFrom('task_status_history').where('task_id', '=', taskId).execute();
 }
 
 export async function statusHistory(db: Executor, taskId: string) {

@@ -98,7 +98,7 @@ export class TestApi {
     return { init: init.body, ref, parts };
   }
 
-  /** The whole seed flow up to complete; returns the init answer. */
+  /** The whole upload flow (docs/api.md) up to complete; returns the init answer. */
   async uploadFile(data: Buffer, body: Record<string, unknown> = {}) {
     const { init, ref, parts } = await this.uploadParts(data, body);
     const done = await this.post('/tasks/upload/multipart/complete', { ...ref, parts });

@@ -14,7 +14,7 @@ afterAll(() => portal.close());
 
 const confirm = (body: unknown) => api.post('/tasks/upload/confirm', body);
 
-/** The seed's confirm example, for a given upload. */
+/** The original frontend's confirm example (docs/architecture.md), for a given upload. */
 const seedConfirm = (init: { task_id: string; object_key: string }) => ({
   task_id: init.task_id,
   master_object_key: init.object_key,
@@ -27,7 +27,7 @@ const seedConfirm = (init: { task_id: string; object_key: string }) => ({
 });
 
 describe('POST /tasks/upload/confirm', () => {
-  it("queues the task with the seed's example values (numbers as strings)", async () => {
+  it("queues the task with the original frontend's example values (numbers as strings)", async () => {
     const { init } = await api.uploadFile(data, { filename: 'model.zip', content_type: 'application/zip' });
     const res = await confirm(seedConfirm(init));
     expect(res.status).toBe(200);

@@ -11,29 +11,25 @@
  * concurrent complete or abort cannot both win; the parts are deleted after the commit.
  * If that delete fails the bucket's lifecycle rule (docs/operations.md) is the backstop.
  */
-import { type Kysely, PostgresAdapter, sql } from 'kysely';
+import { sql } from 'kysely';
 import type { Clock } from '../clock.js';
-import type { Db } from '../db/connect.js';
-import type { Database, UploadRow } from '../db/schema.js';
+import { type Db, isPostgres } from '../db/connect.js';
+import type { UploadRow } from '../db/schema.js';
+import type { Logger } from '../logger.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import { findTask, transitionTask } from '../tasks/repository.js';
+import { endUpload, findTask, transitionTask, uploadDecidesTask } from '../tasks/repository.js';
 import { expireUnconfirmed } from './unconfirmed.js';
 
 /** Any key will do as long as nothing else in the database uses it: "SPEOSexp" as an int64. */
 const ADVISORY_LOCK_KEY = sql.raw('6003231012479297648');
 const BATCH = 100;
 
-export interface ExpiryLogger {
-  info(object: object, message: string): void;
-  warn(object: object, message: string): void;
-}
-
 export interface UploadExpiryDeps {
   db: Db;
   store: ObjectStore;
   clock: Clock;
   ttlHours: number;
-  log?: ExpiryLogger;
+  log?: Logger;
 }
 
 export interface SweepResult {
@@ -43,22 +39,12 @@ export interface SweepResult {
   expired: string[];
 }
 
-const isPostgres = (db: Kysely<Database>) => db.getExecutor().adapter instanceof PostgresAdapter;
-
 /** Marks one upload EXPIRED (and its task, if it was what the task was waiting for). */
 async function expireOne(db: Db, upload: UploadRow, now: number, ttlHours: number): Promise<boolean> {
   return db.transaction().execute(async (trx) => {
-    const result = await trx
-      .updateTable('uploads')
-      .set({ status: 'EXPIRED', updated_at: now })
-      .where('upload_id', '=', upload.upload_id)
-      .where('status', '=', 'UPLOADING')
-      .executeTakeFirst();
-    if (Number(result.numUpdatedRows) === 0) return false; // completed or aborted meanwhile
+    if (!(await endUpload(trx, upload.upload_id, ['UPLOADING'], 'EXPIRED', now))) return false; // completed or aborted meanwhile
     const task = await findTask(trx, upload.task_id, null);
-    const isMaster = task?.master_upload_id === upload.upload_id;
-    const isOnlyFile = task && task.master_upload_id === null && task.include_upload_id === upload.upload_id;
-    if (isMaster || isOnlyFile) {
+    if (uploadDecidesTask(task, upload.upload_id)) {
       await transitionTask(
         trx,
         upload.task_id,
@@ -135,6 +121,7 @@ export function startUploadExpiry(deps: UploadExpiryDeps & { intervalSeconds: nu
   let running: Promise<SweepResult> | null = null;
   let stopped = false;
   const run = (): Promise<SweepResult> => {
+    // The previous sweep's failure was logged where it was started; this one runs regardless.
     if (running) return running.catch(() => {}).then(run);
     running = expireUploads(deps).finally(() => {
       running = null;
@@ -153,6 +140,7 @@ export function startUploadExpiry(deps: UploadExpiryDeps & { intervalSeconds: nu
     async stop() {
       stopped = true;
       clearInterval(timer);
+      // Stopping: a failing sweep was already logged; there is nothing left to do about it.
       await running?.catch(() => {});
     },
   };

@@ -4,7 +4,7 @@
  * multipart upload flow, and scripts can too (`curl -F master_file=@model.speos …`).
  *
  * Each file is streamed into the object store as it arrives (never whole in memory), the
- * text fields are checked with the rules confirm applies (job-settings.ts), and then the
+ * text fields are checked with the rules confirm applies (tasks/job-settings.ts), and then the
  * task, its uploads and its PENDING status are written in one transaction. Anything that
  * fails before that commit deletes what was stored: no task, no object is left behind.
  */
@@ -20,9 +20,9 @@ import { describeValidation } from '../http/errors.js';
 import { fingerprint, type IdempotencyKeys, type Remembered } from '../http/idempotency.js';
 import { checkQuota, reserveQuota } from '../quota/usage.js';
 import type { ObjectInfo, ObjectStore } from '../storage/object-store.js';
+import { jobSettings, validation } from '../tasks/job-settings.js';
 import { insertTask, insertUpload, newTaskRow, type Owner, transitionTask } from '../tasks/repository.js';
 import { cleanFilename } from './filename.js';
-import { jobSettings, validation } from './job-settings.js';
 
 /** The form's file fields and what each becomes. */
 export const FILE_FIELDS: Record<string, FileType> = { master_file: 'master', include_archive: 'include' };
@@ -251,6 +251,7 @@ export class FormSubmission {
   }
 
   async #discard(files: StoredFile[]): Promise<void> {
+    // Cleaning up after a refused form: a failure leaves an object no task references (docs/operations.md, lifecycle rule); the refusal itself is what the client must see.
     for (const file of files) await this.#deps.store.deleteObject(file.objectKey).catch(() => {});
   }
 }

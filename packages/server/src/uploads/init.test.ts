@@ -13,7 +13,7 @@ beforeAll(async () => {
 afterAll(() => portal.close());
 
 describe('POST /tasks/upload/multipart/init', () => {
-  it("answers the seed's example request with 100 parts of 5 MiB", async () => {
+  it("answers the original frontend's example request with 100 parts of 5 MiB", async () => {
     const before = Math.floor(Date.now() / 1000);
     const res = await api.init({
       filename: 'model.zip',

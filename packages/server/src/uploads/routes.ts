@@ -1,4 +1,4 @@
-/** HTTP routes of the upload endpoints (spec/API.md 1, 3–8). Thin: parse → service → answer. */
+/** HTTP routes of the upload endpoints (docs/api.md: init, complete, confirm, list, abort, sign). Thin: parse → service → answer. */
 import {
   AbortResponse,
   CompleteRequest,
@@ -18,16 +18,22 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Config } from '../config.js';
 import { defaultSubmitter } from '../http/auth.js';
 import { errorResponses } from '../http/openapi.js';
-import { configuredReleases, SOLVER_TYPES } from './job-settings.js';
+import type { ConfirmService } from '../tasks/confirm.js';
+import { configuredReleases, SOLVER_TYPES } from '../tasks/job-settings.js';
 import type { UploadService } from './service.js';
 
 export interface UploadRoutesOptions {
   service: UploadService;
+  /** Confirm submits the task: the tasks side's job (tasks/confirm.ts), served at the upload paths. */
+  confirm: ConfirmService;
   config: Config;
   hide: boolean;
 }
 
-export const uploadRoutes: FastifyPluginAsync<UploadRoutesOptions> = async (app, { service, config, hide }) => {
+export const uploadRoutes: FastifyPluginAsync<UploadRoutesOptions> = async (
+  app,
+  { service, confirm, config, hide },
+) => {
   const tags = ['upload'];
 
   app.post(
@@ -105,7 +111,7 @@ export const uploadRoutes: FastifyPluginAsync<UploadRoutesOptions> = async (app,
     async (request) => {
       const body = request.body as ConfirmRequest;
       const submitter = body.submitter?.trim() ? body.submitter : defaultSubmitter(request);
-      return service.confirm(request.owner, { ...body, submitter });
+      return confirm.confirm(request.owner, { ...body, submitter });
     },
   );
 

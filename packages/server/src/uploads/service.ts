@@ -1,5 +1,5 @@
 /**
- * The upload endpoints' rules (spec/API.md 1–8), independent of HTTP. Handlers parse and
+ * The upload endpoints' rules (docs/api.md "The upload in four steps" and "Resume"), independent of HTTP. Handlers parse and
  * call these; these take the repository, the object store, the config and the clock.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
@@ -8,8 +8,6 @@ import {
   acceptedInputType,
   type CompleteRequest,
   type CompleteResponse,
-  type ConfirmRequest,
-  type ConfirmResponse,
   type FileType,
   type InitRequest,
   type InitResponse,
@@ -31,18 +29,23 @@ import type { Database, UploadRow } from '../db/schema.js';
 import { checkQuota, reserveQuota } from '../quota/usage.js';
 import { multipartEtag } from '../storage/fs-store.js';
 import type { ObjectInfo, ObjectStore, StoredPart } from '../storage/object-store.js';
+import { validation } from '../tasks/job-settings.js';
 import {
+  attachUploadToTask,
+  endUpload,
+  findSubmittedTaskHolding,
   findTask,
   findUpload,
   insertTask,
   insertUpload,
+  markUploadCompleted,
   newTaskRow,
   type Owner,
+  objectKeyInUse,
   transitionTask,
+  uploadDecidesTask,
 } from '../tasks/repository.js';
 import { cleanFilename } from './filename.js';
-import { jobSettings, validation } from './job-settings.js';
-import { holdInputs } from './unconfirmed.js';
 
 export interface UploadServiceDeps {
   db: Db;
@@ -196,16 +199,12 @@ export class UploadService {
         await insertUpload(trx, upload);
         // Compare-and-set on the slot: of concurrent inits into one task, exactly one
         // attaches its file; the others roll back here and answer 409.
-        const attached = await trx
-          .updateTable('tasks')
-          .set({ [slot]: uploadId, updated_at: now })
-          .where('task_id', '=', taskId)
-          .where('status', '=', 'UPLOADING')
-          .where(slot, replaces === null ? 'is' : '=', replaces)
-          .executeTakeFirst();
-        if (Number(attached.numUpdatedRows) === 0) throw await this.#whyNotAttached(trx, taskId, fileType, owner);
+        if (!(await attachUploadToTask(trx, taskId, fileType, uploadId, replaces, now))) {
+          throw await this.#whyNotAttached(trx, taskId, fileType, owner);
+        }
       });
     } catch (error) {
+      // The row was rolled back, so no one can reach this upload; a failed abort leaves only parts the bucket's lifecycle rule (docs/operations.md) reclaims.
       await this.#store.abortMultipartUpload(objectKey, uploadId).catch(() => {});
       throw error;
     }
@@ -233,11 +232,7 @@ export class UploadService {
   async #freshObjectKey(taskId: string, fileType: FileType, filename: string, existingTask: boolean): Promise<string> {
     const natural = `speos_tasks/${taskId}/${fileType}/${filename}`;
     if (!existingTask) return natural; // a new task id: nothing can have used its keys
-    const used = await this.#db
-      .selectFrom('uploads')
-      .select('upload_id')
-      .where('object_key', '=', natural)
-      .executeTakeFirst();
+    const used = await objectKeyInUse(this.#db, natural);
     return used ? `speos_tasks/${taskId}/${fileType}/${randomBytes(8).toString('hex')}/${filename}` : natural;
   }
 
@@ -398,21 +393,13 @@ export class UploadService {
     const chunkSize = Number(upload.chunk_size);
     // Every part was checked to have its planned size, so the plan gives the sizes.
     const completedParts = parts.map((p) => [p.partNumber, p.etag, partRange(fileSize, chunkSize, p.partNumber).size]);
-    const now = this.#clock();
-    const result = await this.#db
-      .updateTable('uploads')
-      .set({
-        status: 'COMPLETED',
-        etag,
-        parts_digest: digest,
-        completed_parts: JSON.stringify(completedParts),
-        updated_at: now,
-        completed_at: now,
-      })
-      .where('upload_id', '=', upload.upload_id)
-      .where('status', '=', 'UPLOADING')
-      .executeTakeFirst();
-    if (Number(result.numUpdatedRows) === 0) return false;
+    const recorded = await markUploadCompleted(
+      this.#db,
+      upload.upload_id,
+      { etag, parts_digest: digest, completed_parts: JSON.stringify(completedParts) },
+      this.#clock(),
+    );
+    if (!recorded) return false;
     this.#events.onCompleted?.({ ...upload, status: 'COMPLETED' });
     return true;
   }
@@ -524,14 +511,7 @@ export class UploadService {
       message: 'Upload aborted',
     };
     if (upload.status === 'ABORTED' || upload.status === 'EXPIRED') return answer;
-    const submitted = await this.#db
-      .selectFrom('tasks')
-      .select(['task_id', 'status'])
-      .where((eb) =>
-        eb.or([eb('master_upload_id', '=', upload.upload_id), eb('include_upload_id', '=', upload.upload_id)]),
-      )
-      .where('status', 'not in', ['UPLOADING', 'ABORTED', 'EXPIRED'])
-      .executeTakeFirst();
+    const submitted = await findSubmittedTaskHolding(this.#db, upload.upload_id);
     if (submitted) {
       throw new ApiError(
         'INVALID_STATE',
@@ -540,17 +520,9 @@ export class UploadService {
     }
     const now = this.#clock();
     const changed = await this.#db.transaction().execute(async (trx) => {
-      const result = await trx
-        .updateTable('uploads')
-        .set({ status: 'ABORTED', updated_at: now })
-        .where('upload_id', '=', upload.upload_id)
-        .where('status', 'in', ['UPLOADING', 'COMPLETED'])
-        .executeTakeFirst();
-      if (Number(result.numUpdatedRows) === 0) return false;
+      if (!(await endUpload(trx, upload.upload_id, ['UPLOADING', 'COMPLETED'], 'ABORTED', now))) return false;
       const task = await findTask(trx, upload.task_id, owner);
-      const isMasterOfTask = task?.master_upload_id === upload.upload_id;
-      const isOnlyFile = task && task.master_upload_id === null && task.include_upload_id === upload.upload_id;
-      if (isMasterOfTask || isOnlyFile) {
+      if (uploadDecidesTask(task, upload.upload_id)) {
         await transitionTask(trx, upload.task_id, ['UPLOADING'], 'ABORTED', now, 'upload aborted');
       }
       return true;
@@ -561,112 +533,5 @@ export class UploadService {
       this.#events.onAborted?.(upload);
     }
     return answer;
-  }
-
-  /** 4. Submits the task: PENDING, with its parameters. Same body again → same answer. */
-  async confirm(owner: Owner, request: ConfirmRequest): Promise<ConfirmResponse> {
-    const task = await findTask(this.#db, request.task_id, owner);
-    if (!task) throw new ApiError('TASK_NOT_FOUND', `Task ${request.task_id} does not exist.`);
-    const fields = jobSettings(owner, request, this.#config);
-    const digest = sha256(
-      JSON.stringify({ ...fields, master: request.master_object_key, include: request.include_object_key ?? null }),
-    );
-    const answer: ConfirmResponse = { task_id: task.task_id, status: 'PENDING', message: 'Task submitted' };
-
-    if (task.status !== 'UPLOADING') {
-      if (task.confirm_digest === digest) return answer;
-      if (task.confirm_digest !== null) {
-        throw new ApiError(
-          'ALREADY_CONFIRMED',
-          `Task ${task.task_id} was already submitted with other parameters (it is ${task.status}). Retry it to run it again with new ones.`,
-        );
-      }
-      throw new ApiError('INVALID_STATE', `Task ${task.task_id} is ${task.status} and cannot be submitted.`);
-    }
-    const master = task.master_upload_id ? await findUpload(this.#db, task.master_upload_id, owner) : undefined;
-    if (!master || master.object_key !== request.master_object_key || master.status === 'ABORTED') {
-      throw new ApiError(
-        'NO_SUCH_UPLOAD',
-        `Task ${task.task_id} has no master upload with object_key "${request.master_object_key}". Use the object_key that init returned for the master file.`,
-      );
-    }
-    if (master.status !== 'COMPLETED') {
-      throw new ApiError(
-        'UPLOAD_NOT_COMPLETED',
-        `The master upload is ${master.status}; call complete after all parts are uploaded, then confirm.`,
-      );
-    }
-    const include = request.include_object_key
-      ? await this.#includeUpload(owner, request.include_object_key)
-      : await this.#attachedInclude(owner, task.include_upload_id);
-    const now = this.#clock();
-    const confirmed = await this.#db.transaction().execute(async (trx) => {
-      const inputs = [master.upload_id, ...(include ? [include.upload_id] : [])];
-      if (!(await holdInputs(trx, inputs, now))) {
-        throw new ApiError(
-          'NO_SUCH_UPLOAD',
-          `An input of task ${task.task_id} expired (not submitted within ${this.#config.uploadTtlHours} h of its upload) and was deleted. Upload it again.`,
-        );
-      }
-      const moved = await transitionTask(trx, task.task_id, ['UPLOADING'], 'PENDING', now, 'submitted', {
-        ...fields,
-        include_upload_id: include?.upload_id ?? null,
-        confirm_digest: digest,
-      });
-      if (!moved) return false;
-      if (include && include.task_id !== task.task_id) {
-        // The include was uploaded as its own task: that placeholder is absorbed into this one.
-        await trx
-          .deleteFrom('tasks')
-          .where('task_id', '=', include.task_id)
-          .where('master_upload_id', 'is', null)
-          .where('status', '=', 'UPLOADING')
-          .execute();
-        await trx.deleteFrom('task_status_history').where('task_id', '=', include.task_id).execute();
-      }
-      return true;
-    });
-    if (confirmed) return answer;
-    // Lost a race with a concurrent confirm: decide as if it had come second.
-    const current = await findTask(this.#db, task.task_id, owner);
-    if (current?.confirm_digest === digest) return answer;
-    throw new ApiError('ALREADY_CONFIRMED', `Task ${task.task_id} was already submitted with other parameters.`);
-  }
-
-  /**
-   * An include attached with init's task_id, used when confirm names none: only if it was
-   * completed (an aborted or unfinished one is left out rather than failing the run later).
-   */
-  async #attachedInclude(owner: Owner, uploadId: string | null): Promise<UploadRow | undefined> {
-    if (!uploadId) return undefined;
-    const upload = await findUpload(this.#db, uploadId, owner);
-    if (upload?.status === 'UPLOADING') {
-      throw new ApiError(
-        'UPLOAD_NOT_COMPLETED',
-        'The include archive attached to this task is still uploading; complete it (or abort it), then confirm.',
-      );
-    }
-    return upload?.status === 'COMPLETED' ? upload : undefined;
-  }
-
-  async #includeUpload(owner: Owner, objectKey: string): Promise<UploadRow> {
-    let query = this.#db
-      .selectFrom('uploads')
-      .selectAll()
-      .where('object_key', '=', objectKey)
-      .where('file_type', '=', 'include')
-      .where('status', 'in', ['UPLOADING', 'COMPLETED']);
-    if (owner !== null) query = query.where('owner', '=', owner);
-    const include = await query.orderBy('created_at', 'desc').executeTakeFirst();
-    if (!include) {
-      throw new ApiError(
-        'NO_SUCH_UPLOAD',
-        `No include upload of yours has object_key "${objectKey}". Upload the archive with file_type "include" first.`,
-      );
-    }
-    if (include.status !== 'COMPLETED') {
-      throw new ApiError('UPLOAD_NOT_COMPLETED', 'The include archive is still uploading; complete it, then confirm.');
-    }
-    return include;
   }
 }

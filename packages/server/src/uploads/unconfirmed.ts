@@ -11,9 +11,9 @@
 import type { Transaction } from 'kysely';
 import type { Db } from '../db/connect.js';
 import type { Database, UploadRow } from '../db/schema.js';
+import type { Logger } from '../logger.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { findTask, transitionTask } from '../tasks/repository.js';
-import type { ExpiryLogger } from './expiry.js';
 
 const BATCH = 100;
 /** Statuses of tasks that no longer (or not yet) need their files for a run. */
@@ -70,7 +70,7 @@ export async function expireUnconfirmed(deps: {
   store: ObjectStore;
   now: number;
   ttlHours: number;
-  log?: ExpiryLogger | undefined;
+  log?: Logger | undefined;
 }): Promise<string[]> {
   const { db, store, now, ttlHours, log } = deps;
   const cutoff = now - ttlHours * 3600 * 1000;

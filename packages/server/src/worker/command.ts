@@ -69,7 +69,7 @@ export function checkTemplate(template: string): void {
   if (!words.some((w) => w.includes('{master}'))) throw new Error('the command must pass {master} to the solver');
 }
 
-/** The optional SPEOS switches for a task's params (spec/API.md confirm fields). */
+/** The optional SPEOS switches for a task's params (docs/api.md, confirm's optional solver options). */
 export function solverOptions(params: Record<string, unknown>): string[] {
   const words: string[] = [];
   const value = (name: string, flag: string) => {

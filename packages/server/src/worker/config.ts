@@ -1,7 +1,8 @@
 /** Worker settings from the environment, checked at start with the variable's name. */
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { ConfigError } from '../config.js';
+import { ConfigError } from '../config-error.js';
+import { readBoolean, readNumber } from '../settings.js';
 import { DEFAULT_EXTRACT_SETTINGS, type ExtractSettings } from './archive/limits.js';
 import { checkZipEncoding } from './archive/zip.js';
 import { checkTemplate } from './command.js';
@@ -38,16 +39,6 @@ export interface WorkerConfig {
 
 type Env = Record<string, string | undefined>;
 
-function positive(env: Env, name: string, fallback: number, max: number): number {
-  const raw = env[name]?.trim();
-  if (!raw) return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0 || value > max) {
-    throw new ConfigError(name, `must be a number above 0 and at most ${max}, got "${raw}"`);
-  }
-  return value;
-}
-
 /** SPEOS_COMMAND_V252=… → v252; SPEOS_COMMAND=… → every version. */
 export function solverCommands(env: Env): Map<string, string> {
   const commands = new Map<string, string>();
@@ -73,8 +64,8 @@ function extractSettings(env: Env): ExtractSettings {
     );
   }
   return {
-    maxRatio: positive(env, 'EXTRACT_MAX_RATIO', DEFAULT_EXTRACT_SETTINGS.maxRatio, 100_000),
-    maxEntries: Math.floor(positive(env, 'EXTRACT_MAX_ENTRIES', DEFAULT_EXTRACT_SETTINGS.maxEntries, 100_000_000)),
+    maxRatio: readNumber(env, 'EXTRACT_MAX_RATIO'),
+    maxEntries: Math.floor(readNumber(env, 'EXTRACT_MAX_ENTRIES')),
     zipFilenameEncoding: encoding,
   };
 }
@@ -88,16 +79,16 @@ export function loadWorkerConfig(env: Env, dataDir: string): WorkerConfig {
   }
   return {
     workerId: env.WORKER_ID?.trim() || `${hostname()}-${process.pid}`,
-    slots: Math.floor(positive(env, 'WORKER_SLOTS', 1, 256)),
+    slots: Math.floor(readNumber(env, 'WORKER_SLOTS')),
     workDir: path.resolve(env.WORKER_DIR?.trim() || path.join(dataDir, 'work')),
-    leaseSeconds: positive(env, 'WORKER_LEASE_SECONDS', 30, 3600),
-    maxAttempts: Math.floor(positive(env, 'WORKER_MAX_ATTEMPTS', 3, 100)),
-    pollSeconds: positive(env, 'WORKER_POLL_SECONDS', 2, 600),
-    stopGraceSeconds: positive(env, 'WORKER_STOP_GRACE_SECONDS', 10, 3600),
+    leaseSeconds: readNumber(env, 'WORKER_LEASE_SECONDS'),
+    maxAttempts: Math.floor(readNumber(env, 'WORKER_MAX_ATTEMPTS')),
+    pollSeconds: readNumber(env, 'WORKER_POLL_SECONDS'),
+    stopGraceSeconds: readNumber(env, 'WORKER_STOP_GRACE_SECONDS'),
     commands: solverCommands(env),
     patterns,
-    keepWorkDirs: env.WORKER_KEEP_DIRS === '1' || env.WORKER_KEEP_DIRS === 'true',
+    keepWorkDirs: readBoolean(env, 'WORKER_KEEP_DIRS'),
     extract: extractSettings(env),
-    outageWaitHours: positive(env, 'WORKER_OUTAGE_WAIT_HOURS', 24, 24 * 30),
+    outageWaitHours: readNumber(env, 'WORKER_OUTAGE_WAIT_HOURS'),
   };
 }

@@ -9,6 +9,7 @@
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from '../logger.js';
 import { runningMembers, signalGroup } from './process-group.js';
 
 export interface SolverRecord {
@@ -71,11 +72,7 @@ export async function forgetSolver(workDir: string, taskId: string): Promise<voi
  * `graceMs`) and waits until they are gone. Records of live workers (another worker
  * process sharing the directory) are left alone. Returns the task ids whose solver was killed.
  */
-export async function killLeftoverSolvers(
-  workDir: string,
-  graceMs: number,
-  log: (message: string, fields?: Record<string, unknown>) => void,
-): Promise<string[]> {
+export async function killLeftoverSolvers(workDir: string, graceMs: number, log: Logger): Promise<string[]> {
   let names: string[];
   try {
     names = (await readdir(recordsDir(workDir))).filter((n) => n.endsWith('.json'));
@@ -98,11 +95,10 @@ export async function killLeftoverSolvers(
     const reused = leaderStarted !== null && record.pgid_started !== null && leaderStarted !== record.pgid_started;
     const alive = async () => (await runningMembers(record.pgid)).length > 0;
     if (!reused && (await alive())) {
-      log('killing a solver left running by a dead worker', {
-        task_id: record.task_id,
-        worker_id: record.worker_id,
-        pgid: record.pgid,
-      });
+      log.warn(
+        { task_id: record.task_id, worker_id: record.worker_id, pgid: record.pgid },
+        'killing a solver left running by a dead worker',
+      );
       signalGroup(record.pgid, 'SIGTERM');
       const deadline = Date.now() + graceMs;
       while ((await alive()) && Date.now() < deadline) await sleep(50);

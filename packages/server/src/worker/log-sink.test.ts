@@ -8,10 +8,10 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Db, openDatabase } from '../db/connect.js';
+import { appendLog, readLog } from '../tasks/logs.js';
 import { insertTask, newTaskRow } from '../tasks/repository.js';
 import { tempDir } from '../test-support/portal.js';
 import { FLUSH_BYTES, LogSink, MEMORY_LIMIT } from './log-sink.js';
-import { appendLog, readLog } from './logs.js';
 
 let dir: string;
 beforeAll(async () => {

@@ -2,13 +2,10 @@
 import { systemClock } from '../clock.js';
 import { ConfigError, loadConfig } from '../config.js';
 import { databaseHealth, openDatabase } from '../db/connect.js';
+import { createLogger } from '../logger.js';
 import { closeObjectStore, openObjectStore } from '../storage/open-store.js';
 import { loadWorkerConfig } from './config.js';
 import { Worker } from './worker.js';
-
-function log(message: string, fields: Record<string, unknown> = {}): void {
-  console.log(JSON.stringify({ time: new Date().toISOString(), component: 'worker', msg: message, ...fields }));
-}
 
 export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   let config: ReturnType<typeof loadConfig>;
@@ -29,15 +26,16 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
     );
     process.exit(2);
   }
+  const log = createLogger(config.logLevel, { component: 'worker', worker_id: workerConfig.workerId });
   let db: Awaited<ReturnType<typeof openDatabase>>;
   try {
     db = await openDatabase(config.databaseUrl, config.dataDir, {
       sqliteSynchronous: config.sqliteSynchronous,
       waitSeconds: config.databaseWaitSeconds,
       onWait: ({ attempt, reason, retryInMs }) =>
-        log(
+        log.warn(
+          { attempt, reason },
           `database not reachable yet (${reason}); trying again in ${(retryInMs / 1000).toFixed(1)} s, for up to ${config.databaseWaitSeconds} s (DATABASE_WAIT_SECONDS)`,
-          { attempt },
         ),
     });
   } catch (error) {
@@ -45,22 +43,26 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
     process.exit(1);
   }
   databaseHealth(db).listen({
-    down: (reason) => log(`the database cannot be reached (${reason}); running solvers continue, their logs wait`),
-    up: (downForMs) => log(`the database answers again after ${(downForMs / 1000).toFixed(1)} s`),
+    down: (reason) =>
+      log.warn(
+        { backend: 'database', reason },
+        `the database cannot be reached (${reason}); running solvers continue, their logs wait`,
+      ),
+    up: (downForMs) =>
+      log.warn(
+        { backend: 'database', down_seconds: Math.round(downForMs / 100) / 10 },
+        `the database answers again after ${(downForMs / 1000).toFixed(1)} s`,
+      ),
   });
   const store = await openObjectStore(config);
   const worker = new Worker({ db, store, config: workerConfig, clock: systemClock, log });
   worker.start();
-  log('worker started', {
-    worker_id: workerConfig.workerId,
-    versions: [...workerConfig.commands.keys()],
-    slots: workerConfig.slots,
-  });
+  log.info({ versions: [...workerConfig.commands.keys()], slots: workerConfig.slots }, 'worker started');
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) process.exit(1);
     stopping = true;
-    log('stopping: running tasks go back to the queue', { signal });
+    log.info({ signal }, 'stopping: running tasks go back to the queue');
     await worker.stop();
     await closeObjectStore(store);
     await db.destroy();
@@ -69,5 +71,7 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
   // A promise nobody awaited must not end the worker (its solvers would be stopped).
-  process.on('unhandledRejection', (reason) => log('unhandled promise rejection', { err: String(reason) }));
+  process.on('unhandledRejection', (reason) =>
+    log.error({ err: reason }, 'unhandled promise rejection; the worker keeps running'),
+  );
 }

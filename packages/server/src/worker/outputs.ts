@@ -6,10 +6,9 @@
 import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Transform } from 'node:stream';
-import { crc32 } from 'node:zlib';
 import type { Db } from '../db/connect.js';
 import type { ObjectStore } from '../storage/object-store.js';
+import { contentTypeFor, crc32Stream, outputKey } from '../tasks/output-files.js';
 
 export type Snapshot = Map<string, string>;
 
@@ -23,28 +22,6 @@ export async function snapshot(dir: string): Promise<Snapshot> {
     files.set(path.relative(dir, full).split(path.sep).join('/'), `${info.size}:${info.mtimeMs}`);
   }
   return files;
-}
-
-const CONTENT_TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.htm': 'text/html; charset=utf-8',
-  '.txt': 'text/plain; charset=utf-8',
-  '.log': 'text/plain; charset=utf-8',
-  '.csv': 'text/csv; charset=utf-8',
-  '.json': 'application/json',
-  '.xml': 'application/xml',
-  '.png': 'image/png',
-  '.jpg': 'image/jpeg',
-  '.jpeg': 'image/jpeg',
-  '.zip': 'application/zip',
-};
-
-export function contentTypeFor(file: string): string {
-  return CONTENT_TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream';
-}
-
-export function outputKey(taskId: string, relative: string): string {
-  return `speos_tasks/${taskId}/outputs/${relative}`;
 }
 
 /** Files (relative, with /) that are new or changed since `before`, sorted. */
@@ -95,16 +72,4 @@ export async function recordOutput(db: Db, taskId: string, relative: string, sto
     .values({ task_id: taskId, path: relative, ...values })
     .onConflict((conflict) => conflict.columns(['task_id', 'path']).doUpdateSet(values))
     .execute();
-}
-
-/** A pass-through that keeps the CRC-32 of what went through it (outputs.zip needs it up front). */
-export function crc32Stream(): Transform & { crc32: number } {
-  const stream = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      stream.crc32 = crc32(chunk, stream.crc32);
-      done(null, chunk);
-    },
-  }) as Transform & { crc32: number };
-  stream.crc32 = 0;
-  return stream;
 }

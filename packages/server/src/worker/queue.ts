@@ -6,14 +6,9 @@
  */
 
 import type { TerminatedProcess } from '@speos-portal/protocol';
-import { PostgresAdapter } from 'kysely';
-import type { Db } from '../db/connect.js';
+import { type Db, isPostgres } from '../db/connect.js';
 import type { TaskRow } from '../db/schema.js';
 import { appendHistory, transitionTask } from '../tasks/repository.js';
-
-export function isPostgres(db: Db): boolean {
-  return db.getExecutor().adapter instanceof PostgresAdapter;
-}
 
 /** Claims the oldest PENDING task of one of `versions` ('*' = any); undefined if none. */
 export async function claimNextTask(

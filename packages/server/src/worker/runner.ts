@@ -17,14 +17,15 @@ import type { Clock } from '../clock.js';
 import { isDatabaseUnavailable, unavailableReason } from '../db/availability.js';
 import { type Db, databaseHealth } from '../db/connect.js';
 import type { TaskRow, UploadRow } from '../db/schema.js';
+import type { Logger } from '../logger.js';
 import type { ObjectStore } from '../storage/object-store.js';
+import { appendLog, logTail } from '../tasks/logs.js';
 import { findUploadsById } from '../tasks/repository.js';
 import { buildCommand, solverOptions } from './command.js';
 import type { WorkerConfig } from './config.js';
 import { prepareInputs, TaskFailure } from './inputs.js';
 import { forgetSolver, recordSolver } from './leftovers.js';
 import { LogSink } from './log-sink.js';
-import { appendLog, logTail } from './logs.js';
 import { changedFiles, clearOutputs, putOutput, recordOutput, type Snapshot, snapshot } from './outputs.js';
 import { groupAlive, processAlive, processGroupMembers, runningMembers, signalGroup } from './process-group.js';
 import { EMPTY_PROGRESS, readProgressLine } from './progress.js';
@@ -37,7 +38,7 @@ export interface RunDeps {
   store: ObjectStore;
   config: WorkerConfig;
   clock: Clock;
-  log: (message: string, fields?: Record<string, unknown>) => void;
+  log: Logger;
 }
 
 const PROGRESS_SAVE_MS = 1000;
@@ -193,9 +194,11 @@ export class TaskRun {
       unlisten();
       await this.#beating;
       if (keepDir) {
-        this.#deps.log('results not stored; keeping the working directory', { task_id: id, dir: this.#runDir });
+        this.#deps.log.warn({ task_id: id, dir: this.#runDir }, 'results not stored; keeping the working directory');
       } else if (!config.keepWorkDirs) {
-        await rm(this.#runDir, { recursive: true, force: true }).catch(() => {});
+        await rm(this.#runDir, { recursive: true, force: true }).catch((error) =>
+          this.#deps.log.warn({ task_id: id, dir: this.#runDir, err: error }, 'could not remove the working directory'),
+        );
       }
     }
   }
@@ -222,7 +225,7 @@ export class TaskRun {
       );
     } else failure = new TaskFailure(`the worker could not run the task (its log names the error with task id ${id})`);
     if (!(error instanceof TaskFailure) && !(error instanceof Halted)) {
-      this.#deps.log('task run failed', { task_id: id, err: String(error) });
+      this.#deps.log.error({ task_id: id, err: error }, 'task run failed');
       this.#note(`worker error: ${(error as Error).stack ?? String(error)}`);
     }
     if (!cancelled) this.#appendLog(`[speos-portal] ${failure.message}\n`);
@@ -231,7 +234,7 @@ export class TaskRun {
       error_detail: failure.detail ?? (await logTail(this.#deps.db, id).catch(() => null)),
       ...(cancelled ? { terminated_processes: this.#terminated } : {}),
     })).catch((finishError: unknown) =>
-      this.#deps.log('could not record the end of the run', { task_id: id, err: String(finishError) }),
+      this.#deps.log.error({ task_id: id, err: finishError }, 'could not record the end of the run'),
     );
     return keepDir;
   }
@@ -252,10 +255,10 @@ export class TaskRun {
     if (pending) {
       const aside = `${this.#runDir}.unstored-results-${this.#deps.clock()}`;
       await rename(this.#runDir, aside);
-      this.#deps.log('an earlier run left results that were never stored; moved them aside', {
-        task_id: this.taskId,
-        dir: aside,
-      });
+      this.#deps.log.warn(
+        { task_id: this.taskId, dir: aside },
+        'an earlier run left results that were never stored; moved them aside',
+      );
       return;
     }
     await rm(this.#runDir, { recursive: true, force: true });
@@ -294,7 +297,8 @@ export class TaskRun {
     const until = new Date(this.#resultsDeadline).toISOString();
     const message = `${doing}: waiting for the object store (${storeReason(error)})`;
     this.#appendLog(`[speos-portal] ${message}; retrying until ${until}\n`);
-    this.#deps.log(`${doing}: waiting for the object store`, { task_id: this.taskId, err: describe(error) });
+    this.#deps.log.warn({ task_id: this.taskId, err: describe(error) }, `${doing}: waiting for the object store`);
+    // Best effort: the message only tells users why the run waits; the database may be what is away.
     void setRunMessage(db, this.taskId, config.workerId, message, clock()).catch(() => {});
   }
 
@@ -304,7 +308,8 @@ export class TaskRun {
     const { db, config, clock } = this.#deps;
     const seconds = Math.round(waitedMs / 1000);
     this.#appendLog(`[speos-portal] the object store answers again after ${seconds} s; ${going}\n`);
-    this.#deps.log('the object store answers again', { task_id: this.taskId, waited_seconds: seconds });
+    this.#deps.log.info({ task_id: this.taskId, waited_seconds: seconds }, 'the object store answers again');
+    // Best effort, as above: the task's log already says the store is back.
     void setRunMessage(db, this.taskId, config.workerId, null, clock()).catch(() => {});
   }
 
@@ -381,7 +386,7 @@ export class TaskRun {
     const { config } = this.#deps;
     const cwd = path.dirname(masterPath);
     this.#note(`command: ${argv.map((a) => JSON.stringify(a)).join(' ')} (in ${cwd})`);
-    this.#deps.log('starting the solver', { task_id: this.#task.task_id, argv, cwd });
+    this.#deps.log.info({ task_id: this.#task.task_id, argv, cwd }, 'starting the solver');
     this.#appendLog(`[speos-portal] starting SPEOS ${this.#task.version ?? ''}\n`);
     // Under a watchdog: if this worker dies, however it dies, the solver goes with it.
     const { child, started } = spawnSupervised(argv, { cwd, graceMs: config.stopGraceSeconds * 1000 });
@@ -406,25 +411,27 @@ export class TaskRun {
       child.stdin.destroy();
       this.#pgid = undefined;
       this.#note(`could not start ${argv[0]}: ${outcome.error}`);
-      this.#deps.log('could not start the solver', {
-        task_id: this.#task.task_id,
-        command: argv[0],
-        err: outcome.error,
-      });
+      this.#deps.log.error(
+        { task_id: this.#task.task_id, command: argv[0], err: outcome.error },
+        'could not start the solver',
+      );
       throw new TaskFailure(
         `the solver for SPEOS ${this.#task.version ?? ''} could not be started on this worker (its log has the reason)`,
       );
     }
     const pgid = child.pid!;
     await recordSolver(config.workDir, this.#task.task_id, config.workerId, pgid).catch((error) =>
-      this.#deps.log('could not record the solver', { task_id: this.#task.task_id, err: String(error) }),
+      this.#deps.log.warn({ task_id: this.#task.task_id, err: error }, 'could not record the solver'),
     );
     if (this.#stopping) this.#kill(); // stopped while it was being started
     const exit = await closed;
     child.stdin.destroy();
     // Whatever the solver started and left behind does not outlive the run either.
     if ((await runningMembers(pgid)).length > 0) signalGroup(pgid, 'SIGKILL');
-    await forgetSolver(config.workDir, this.#task.task_id).catch(() => {});
+    // A record left behind is harmless (leftovers.ts checks the process's start time), but say so.
+    await forgetSolver(config.workDir, this.#task.task_id).catch((error) =>
+      this.#deps.log.warn({ task_id: this.#task.task_id, err: error }, 'could not remove the solver record'),
+    );
     this.#pgid = undefined; // gone: nothing left to signal
     if (partial) this.#readProgress(partial);
     return exit;
@@ -453,11 +460,11 @@ export class TaskRun {
       if (this.#finished) return;
       if (this.#heartbeatFailing) {
         this.#heartbeatFailing = false;
-        this.#deps.log('heartbeat renewed the lease again', { task_id: id });
+        this.#deps.log.info({ task_id: id }, 'heartbeat renewed the lease again');
       }
       if (state.lost && this.#stopping !== 'lost') {
         this.#stopping = 'lost';
-        this.#deps.log('lease lost; stopping the solver', { task_id: id });
+        this.#deps.log.warn({ task_id: id }, 'lease lost; stopping the solver');
         this.#halt.abort(new Halted('lost'));
         this.#lost.abort(new Halted('lost'));
         this.#kill();
@@ -477,10 +484,10 @@ export class TaskRun {
       // Said once per outage: the database's own record logs it for the whole process too.
       if (!this.#heartbeatFailing) {
         this.#heartbeatFailing = true;
-        this.#deps.log('heartbeat failed; the solver keeps running and its log waits', {
-          task_id: id,
-          err: unavailableReason(error),
-        });
+        this.#deps.log.warn(
+          { task_id: id, err: unavailableReason(error) },
+          'heartbeat failed; the solver keeps running and its log waits',
+        );
       }
       return;
     }

@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Clock } from '../clock.js';
 import { isDatabaseUnavailable } from '../db/availability.js';
 import { type Db, databaseHealth } from '../db/connect.js';
+import { type Logger, silentLogger } from '../logger.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { transitionTask } from '../tasks/repository.js';
 import type { WorkerConfig } from './config.js';
@@ -19,7 +20,8 @@ export interface WorkerDeps {
   store: ObjectStore;
   config: WorkerConfig;
   clock: Clock;
-  log?: (message: string, fields?: Record<string, unknown>) => void;
+  /** Lines of this worker and its runs; default: none. */
+  log?: Logger;
 }
 
 export class Worker {
@@ -30,7 +32,7 @@ export class Worker {
   #wake: AbortController = new AbortController();
 
   constructor(deps: WorkerDeps) {
-    this.#deps = { log: () => {}, ...deps };
+    this.#deps = { log: silentLogger, ...deps };
   }
 
   /** Task ids running on this worker now. */
@@ -56,9 +58,9 @@ export class Worker {
     // before this worker re-queues or claims anything: one task, one solver at a time.
     try {
       const killed = await killLeftoverSolvers(config.workDir, config.stopGraceSeconds * 1000, log);
-      if (killed.length > 0) log('stopped solvers left by a dead worker', { task_ids: killed });
+      if (killed.length > 0) log.warn({ task_ids: killed }, 'stopped solvers left by a dead worker');
     } catch (error) {
-      log('could not look for leftover solvers', { err: String(error) });
+      log.warn({ err: error }, 'could not look for leftover solvers');
     }
     const leaseMs = config.leaseSeconds * 1000;
     const health = databaseHealth(db);
@@ -74,14 +76,14 @@ export class Worker {
         // without a failure for a whole lease. Tasks running here are never re-queued.
         if (health.reachableFor() >= leaseMs) {
           const requeued = await requeueLostTasks(db, config.maxAttempts, clock(), this.active);
-          if (requeued > 0) log('re-queued tasks of lost workers', { count: requeued });
+          if (requeued > 0) log.info({ count: requeued }, 're-queued tasks of lost workers');
         } else {
           await probe(db);
         }
         while (this.#running && this.#runs.size < config.slots) {
           const task = await claimNextTask(db, config.workerId, versions, config.leaseSeconds * 1000, clock());
           if (!task) break;
-          log('running task', { task_id: task.task_id, version: task.version });
+          log.info({ task_id: task.task_id, version: task.version }, 'running task');
           const run = new TaskRun({ db, store: this.#deps.store, config, clock, log }, task);
           const done = run.run().finally(() => {
             this.#runs.delete(task.task_id);
@@ -92,10 +94,11 @@ export class Worker {
         loopFailing = false;
       } catch (error) {
         // An unreachable database is said once per outage (and by its health record), not every poll.
-        if (!loopFailing || !isDatabaseUnavailable(error)) log('worker loop error', { err: String(error) });
+        if (!loopFailing || !isDatabaseUnavailable(error)) log.error({ err: error }, 'worker loop error');
         loopFailing = isDatabaseUnavailable(error);
       }
       this.#wake = new AbortController();
+      // Aborted by poke(): the wake-up itself, not an error.
       await sleep(pauseMs, undefined, { signal: this.#wake.signal }).catch(() => {});
     }
   }

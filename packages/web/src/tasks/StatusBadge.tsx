@@ -1,22 +1,13 @@
 import type { TaskStatus } from '@speos-portal/protocol';
+import { TASK_STATUSES } from '@speos-portal/protocol/constants';
 import { useI18n } from '../i18n/i18n.js';
 import { STATUS_LABELS_ZH } from '../i18n/messages.js';
 
 /**
- * The API's statuses, in the order of a task's life (for the filter). Written out rather
- * than imported from the protocol's TASK_STATUSES: a value import from that package puts
- * TypeBox into the bundle (+50 KB); the type still checks every entry.
+ * The API's statuses, in the order of a task's life (for the filter). From the protocol's
+ * TypeBox-free entry point, so the bundle does not carry the schemas.
  */
-export const STATUSES: readonly TaskStatus[] = [
-  'UPLOADING',
-  'PENDING',
-  'RUNNING',
-  'SUCCESS',
-  'FAILURE',
-  'CANCELLED',
-  'ABORTED',
-  'EXPIRED',
-];
+export const STATUSES: readonly TaskStatus[] = TASK_STATUSES;
 
 /** Statuses that change on their own: lists showing one refresh by themselves. */
 export const ACTIVE_STATUSES: ReadonlySet<TaskStatus> = new Set(['UPLOADING', 'PENDING', 'RUNNING']);

@@ -20,14 +20,18 @@ export function saveJobRecord(record: JobRecord): void {
   memory.set(record.master_task_id, record);
   try {
     localStorage.setItem(PREFIX + record.master_task_id, JSON.stringify(record));
-  } catch {}
+  } catch {
+    // No localStorage (private mode, quota): the record stays in memory for this page's life.
+  }
 }
 
 export function loadJobRecord(masterTaskId: string): JobRecord | undefined {
   try {
     const raw = localStorage.getItem(PREFIX + masterTaskId);
     if (raw) return JSON.parse(raw) as JobRecord;
-  } catch {}
+  } catch {
+    // Unreadable storage or a damaged record: fall back to the copy in memory.
+  }
   return memory.get(masterTaskId);
 }
 
@@ -41,7 +45,9 @@ export function removeJobRecord(masterTaskId: string): void {
   memory.delete(masterTaskId);
   try {
     localStorage.removeItem(PREFIX + masterTaskId);
-  } catch {}
+  } catch {
+    // No localStorage: the in-memory record is gone already.
+  }
 }
 
 function allJobRecords(): JobRecord[] {
@@ -53,6 +59,8 @@ function allJobRecords(): JobRecord[] {
       const record = JSON.parse(localStorage.getItem(key) ?? 'null') as JobRecord | null;
       if (record?.master_task_id) found.set(record.master_task_id, record);
     }
-  } catch {}
+  } catch {
+    // Unreadable storage or a damaged record: the records in memory are all there is.
+  }
   return [...found.values()];
 }

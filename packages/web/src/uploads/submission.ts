@@ -1,7 +1,7 @@
 /**
  * A submission = the job's files (master, optional include) uploaded side by side, then one
  * confirm. The include goes up as its own upload (own task id, own `upload_${task_id}` record)
- * and confirm absorbs it into the master's task (spec/API.md, confirm `include_object_key`).
+ * and confirm absorbs it into the master's task (docs/api.md, confirm `include_object_key`).
  * The job fields are saved too (job-records.ts), so a submission resumed after a reload can
  * still be confirmed.
  */
@@ -124,6 +124,7 @@ export class Submission extends Observable<SubmissionSnapshot> {
     const ref = { task_id: saved.task_id, upload_id: saved.upload_id, object_key: saved.object_key };
     await this.#api()
       .abort(ref)
+      // Discarding never fails on the network: the server's expiry sweep reclaims an upload whose abort did not arrive.
       .catch(() => {});
     await uploadStateStore.remove(taskId);
   }

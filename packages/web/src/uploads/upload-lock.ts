@@ -35,6 +35,8 @@ export async function lockedUploads(): Promise<Set<string>> {
     for (const lock of list) {
       if (lock.name?.startsWith('speos-upload-')) held.add(lock.name.slice('speos-upload-'.length));
     }
-  } catch {}
+  } catch {
+    // No Web Locks query (older browsers): no tab is known to hold a lock.
+  }
   return held;
 }

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../db/connect.js';
 import { openDatabase } from '../db/connect.js';
-import { insertTask, newTaskRow } from '../tasks/repository.js';
 import { tempDir } from '../test-support/portal.js';
 import { appendLog, logTail, readLog } from './logs.js';
+import { insertTask, newTaskRow } from './repository.js';
 
 let db: Db;
 const id = '00000000-0000-4000-8000-000000000001';

@@ -11,7 +11,7 @@ import {
   versionToRelease,
 } from '@speos-portal/protocol';
 import type { Config } from '../config.js';
-import type { Owner } from '../tasks/repository.js';
+import type { Owner } from './repository.js';
 
 /** Solvers this portal runs. The original frontend also offers fluent, maxwell and mechanical. */
 export const SOLVER_TYPES = ['speos'] as const;
