@@ -105,6 +105,20 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('task_outputs').dropColumn('crc32').execute();
     },
   },
+  // The Slurm executor: the job of a task's run (so that a restarted worker follows it again
+  // instead of submitting another) and what Slurm last said about it while it waits.
+  '0007_slurm_executor': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('tasks').addColumn('slurm_job_id', 'text').execute();
+      await db.schema.alterTable('tasks').addColumn('slurm_state', 'text').execute();
+      await db.schema.alterTable('tasks').addColumn('slurm_reason', 'text').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.alterTable('tasks').dropColumn('slurm_reason').execute();
+      await db.schema.alterTable('tasks').dropColumn('slurm_state').execute();
+      await db.schema.alterTable('tasks').dropColumn('slurm_job_id').execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -42,6 +42,12 @@ export interface TasksTable {
   terminated_processes: string | null;
   /** Bytes of solver output in task_logs. */
   log_size: Generated<number>;
+  /** The Slurm job running the task (EXECUTOR=slurm), once submitted. */
+  slurm_job_id: string | null;
+  /** PENDING or RUNNING in Slurm's queue, while the task's job is there. */
+  slurm_state: string | null;
+  /** Slurm's pending reason (Priority, Resources, Licenses, …) while the job waits. */
+  slurm_reason: string | null;
 }
 
 export interface UploadsTable {

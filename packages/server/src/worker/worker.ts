@@ -7,12 +7,34 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Clock } from '../clock.js';
 import { isDatabaseUnavailable } from '../db/availability.js';
 import { type Db, databaseHealth } from '../db/connect.js';
+import type { TaskRow } from '../db/schema.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { transitionTask } from '../tasks/repository.js';
 import type { WorkerConfig } from './config.js';
+import type { Executor } from './executors/executor.js';
+import { LocalExecutor } from './executors/local.js';
+import { SlurmExecutor } from './executors/slurm/executor.js';
 import { killLeftoverSolvers } from './leftovers.js';
-import { claimNextTask, requeueLostTasks } from './queue.js';
+import { adoptSlurmTasks, claimNextTask, releaseLease, requeueLostTasks } from './queue.js';
 import { TaskRun } from './runner.js';
+
+/** The executor the configuration names (EXECUTOR): local child processes, or Slurm jobs. */
+export function makeExecutor(config: WorkerConfig): Executor {
+  const { executor } = config;
+  if (executor.kind === 'slurm') {
+    return new SlurmExecutor({
+      sbatchArgs: executor.sbatchArgs,
+      pollSeconds: executor.pollSeconds,
+      licenses: [...config.licenses.keys()],
+      ...(executor.conf ? { conf: executor.conf } : {}),
+    });
+  }
+  return new LocalExecutor({
+    workDir: config.workDir,
+    workerId: config.workerId,
+    stopGraceSeconds: config.stopGraceSeconds,
+  });
+}
 
 export interface WorkerDeps {
   db: Db;
@@ -28,9 +50,11 @@ export class Worker {
   #running = false;
   #loop: Promise<void> | undefined;
   #wake: AbortController = new AbortController();
+  readonly #executor: Executor;
 
   constructor(deps: WorkerDeps) {
     this.#deps = { log: () => {}, ...deps };
+    this.#executor = makeExecutor(deps.config);
   }
 
   /** Task ids running on this worker now. */
@@ -78,16 +102,22 @@ export class Worker {
         } else {
           await probe(db);
         }
+        if (this.#executor.kind === 'slurm') {
+          // Slurm jobs of tasks whose worker restarted or died: follow them again, never resubmit.
+          const adopted = await adoptSlurmTasks(db, config.workerId, leaseMs, clock(), {
+            lapsed: health.reachableFor() >= leaseMs,
+            active: this.active,
+          });
+          for (const task of adopted) {
+            log('following the Slurm job of a task', { task_id: task.task_id, slurm_job_id: task.slurm_job_id });
+            this.#launch(task, task.slurm_job_id ?? undefined);
+          }
+        }
         while (this.#running && this.#runs.size < config.slots) {
           const task = await claimNextTask(db, config.workerId, versions, config.leaseSeconds * 1000, clock());
           if (!task) break;
           log('running task', { task_id: task.task_id, version: task.version });
-          const run = new TaskRun({ db, store: this.#deps.store, config, clock, log }, task);
-          const done = run.run().finally(() => {
-            this.#runs.delete(task.task_id);
-            this.poke();
-          });
-          this.#runs.set(task.task_id, { run, done });
+          this.#launch(task);
         }
         loopFailing = false;
       } catch (error) {
@@ -98,6 +128,20 @@ export class Worker {
       this.#wake = new AbortController();
       await sleep(pauseMs, undefined, { signal: this.#wake.signal }).catch(() => {});
     }
+  }
+
+  #launch(task: TaskRow, attachJobId?: string): void {
+    const { db, config, clock, log, store } = this.#deps;
+    const run = new TaskRun(
+      { db, store, config, clock, log, executor: this.#executor },
+      task,
+      attachJobId ? { attachJobId } : {},
+    );
+    const done = run.run().finally(() => {
+      this.#runs.delete(task.task_id);
+      this.poke();
+    });
+    this.#runs.set(task.task_id, { run, done });
   }
 
   /**
@@ -113,6 +157,11 @@ export class Worker {
     await Promise.all(runs.map((r) => r.done));
     const { db, clock, config } = this.#deps;
     for (const { run } of runs) {
+      if (run.detached) {
+        // Its Slurm job goes on: the next worker to start follows it (adoptSlurmTasks).
+        await releaseLease(db, run.taskId, config.workerId);
+        continue;
+      }
       await transitionTask(
         db,
         run.taskId,
