@@ -2,5 +2,6 @@ export * from './auth.js';
 export * from './errors.js';
 export * from './input-types.js';
 export * from './planning.js';
+export * from './queue-line.js';
 export * from './releases.js';
 export * from './schemas.js';
