@@ -156,6 +156,18 @@ export interface DeviceLoginsTable {
   last_poll_at: number | null;
 }
 
+/** A licence pool (LICENSES=name:count), as the last worker to start configured it. */
+export interface LicensePoolsTable {
+  name: string;
+  total: number;
+}
+
+/** A licence a task holds while it runs on the local executor. */
+export interface LicenseHoldsTable {
+  task_id: string;
+  name: string;
+}
+
 export interface Database {
   idempotency_keys: IdempotencyKeysTable;
   users: UsersTable;
@@ -167,6 +179,8 @@ export interface Database {
   task_outputs: TaskOutputsTable;
   uploads: UploadsTable;
   task_status_history: TaskStatusHistoryTable;
+  license_pools: LicensePoolsTable;
+  license_holds: LicenseHoldsTable;
 }
 
 export type TaskRow = Selectable<TasksTable>;

@@ -7,6 +7,7 @@
  */
 import type { Db } from '../db/connect.js';
 import type { TaskRow } from '../db/schema.js';
+import { anyPoolFull } from '../worker/licenses.js';
 
 export interface QueuePlace {
   position: number;
@@ -43,7 +44,7 @@ export function slurmReasonText(reason: string | null): string {
 }
 
 /** The place of each waiting task among `rows`; one query, and none if no row waits. */
-export async function queuePlaces(db: Db, rows: TaskRow[]): Promise<Map<string, QueuePlace>> {
+export async function queuePlaces(db: Db, rows: TaskRow[], now: number): Promise<Map<string, QueuePlace>> {
   const places = new Map<string, QueuePlace>();
   if (!rows.some(isWaiting)) return places;
   const waiting = await db
@@ -60,12 +61,15 @@ export async function queuePlaces(db: Db, rows: TaskRow[]): Promise<Map<string, 
     return Number(a.created_at) - Number(b.created_at) || (a.task_id < b.task_id ? -1 : 1);
   });
   const order = new Map(waiting.map((t, i) => [t.task_id, i + 1]));
+  // Tasks the portal itself queues wait for a licence while a pool is used up (licenses.ts).
+  const portalWaiting = rows.some((r) => r.status === 'PENDING');
+  const localReason = portalWaiting && (await anyPoolFull(db, now)) ? 'waiting for a licence' : null;
   for (const row of rows) {
     const position = order.get(row.task_id);
     if (position === undefined || !isWaiting(row)) continue;
     places.set(row.task_id, {
       position,
-      reason: row.status === 'RUNNING' ? slurmReasonText(row.slurm_reason) : null,
+      reason: row.status === 'RUNNING' ? slurmReasonText(row.slurm_reason) : localReason,
     });
   }
   return places;

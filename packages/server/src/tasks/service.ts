@@ -48,7 +48,7 @@ export class TaskService {
       rows.map((r) => r.task_id),
     );
     const now = this.#clock();
-    const places = await queuePlaces(this.#db, rows);
+    const places = await queuePlaces(this.#db, rows, now);
     const tasks = rows.map((row) =>
       presentTask(row, uploads, retried.get(row.task_id) ?? [], now, places.get(row.task_id)),
     );

@@ -10,20 +10,27 @@ import { PostgresAdapter } from 'kysely';
 import type { Db } from '../db/connect.js';
 import type { TaskRow } from '../db/schema.js';
 import { appendHistory, transitionTask } from '../tasks/repository.js';
+import { licensesFree, takeLicenses } from './licenses.js';
 
 export function isPostgres(db: Db): boolean {
   return db.getExecutor().adapter instanceof PostgresAdapter;
 }
 
-/** Claims the oldest PENDING task of one of `versions` ('*' = any); undefined if none. */
+/**
+ * Claims the oldest PENDING task of one of `versions` ('*' = any), taking one licence of
+ * each of `licenses` (licenses.ts); undefined if there is none, or no licence is free.
+ */
 export async function claimNextTask(
   db: Db,
   workerId: string,
   versions: string[],
   leaseMs: number,
   now: number,
+  licenses: string[] = [],
 ): Promise<TaskRow | undefined> {
   return db.transaction().execute(async (trx) => {
+    // Every task needs the same licences: none free, nothing to claim (the oldest stays first).
+    if (!(await licensesFree(trx, licenses, now))) return undefined;
     let pick = trx.selectFrom('tasks').select('task_id').where('status', '=', 'PENDING');
     if (!versions.includes('*')) pick = pick.where('version', 'in', versions);
     pick = pick.orderBy('created_at').orderBy('task_id').limit(1);
@@ -52,6 +59,7 @@ export async function claimNextTask(
       .where('status', '=', 'PENDING')
       .executeTakeFirst();
     if (Number(claimed.numUpdatedRows) === 0) return undefined;
+    await takeLicenses(trx, candidate.task_id, licenses);
     await appendHistory(trx, candidate.task_id, 'RUNNING', `claimed by ${workerId}`, now);
     return trx.selectFrom('tasks').selectAll().where('task_id', '=', candidate.task_id).executeTakeFirst();
   });

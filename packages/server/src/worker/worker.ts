@@ -15,6 +15,7 @@ import type { Executor } from './executors/executor.js';
 import { LocalExecutor } from './executors/local.js';
 import { SlurmExecutor } from './executors/slurm/executor.js';
 import { killLeftoverSolvers } from './leftovers.js';
+import { syncLicensePools } from './licenses.js';
 import { adoptSlurmTasks, claimNextTask, releaseLease, requeueLostTasks } from './queue.js';
 import { TaskRun } from './runner.js';
 
@@ -51,10 +52,13 @@ export class Worker {
   #loop: Promise<void> | undefined;
   #wake: AbortController = new AbortController();
   readonly #executor: Executor;
+  /** Licences this worker counts itself (local executor); Slurm counts its own (-L). */
+  readonly #localLicenses: string[];
 
   constructor(deps: WorkerDeps) {
     this.#deps = { log: () => {}, ...deps };
     this.#executor = makeExecutor(deps.config);
+    this.#localLicenses = this.#executor.kind === 'local' ? [...deps.config.licenses.keys()] : [];
   }
 
   /** Task ids running on this worker now. */
@@ -86,6 +90,8 @@ export class Worker {
     }
     const leaseMs = config.leaseSeconds * 1000;
     const health = databaseHealth(db);
+    // Until the pools are recorded no licence counts as free: claims wait for them.
+    let poolsRecorded = this.#localLicenses.length === 0;
     // The loop also watches the database for the lost-lease rule below: it must look at
     // least every third of a lease, so an outage long enough to lapse a lease is noticed.
     const pauseMs = Math.min(config.pollSeconds * 1000, leaseMs / 3);
@@ -113,8 +119,19 @@ export class Worker {
             this.#launch(task, task.slurm_job_id ?? undefined);
           }
         }
+        if (!poolsRecorded) {
+          await syncLicensePools(db, config.licenses);
+          poolsRecorded = true;
+        }
         while (this.#running && this.#runs.size < config.slots) {
-          const task = await claimNextTask(db, config.workerId, versions, config.leaseSeconds * 1000, clock());
+          const task = await claimNextTask(
+            db,
+            config.workerId,
+            versions,
+            config.leaseSeconds * 1000,
+            clock(),
+            this.#localLicenses,
+          );
           if (!task) break;
           log('running task', { task_id: task.task_id, version: task.version });
           this.#launch(task);
