@@ -244,6 +244,45 @@ describe.skipIf(!CONF)('Slurm executor on a real cluster', { timeout: 120_000 },
 });
 
 describe.skipIf(!CONF)('Slurm executor across worker restarts', () => {
+  it('a worker that shuts down leaves its job running; started again, it follows the job to SUCCESS', async () => {
+    const dataDir = await tempDir();
+    const workdirRoot = await tempDir('speos-slurm-');
+    const runsFile = path.join(workdirRoot, 'runs.jsonl');
+    process.env.FAKE_SPEOS_RUNS = runsFile;
+    const env = slurmEnv(workdirRoot, { WORKER_ID: 'steady' });
+    let portal = await startTestPortal(env, { dataDir });
+    const port = Number(new URL(portal.url).port);
+    try {
+      const api = new TestApi(portal.url);
+      const id = await submit(api, plan({ id: 'shutdown', passes: 20, delay_ms: 300, outputs: { 'r.txt': 'ok' } }));
+      await waitFor(
+        () => api.get(`/tasks/${id}/logs`).then((r) => r.body.content as string),
+        (text) => text.includes('Pass 2/20'),
+        'the job to run',
+      );
+      const jobId = (await api.get(`/tasks/${id}`)).body.slurm_job_id as string;
+      expect(jobId).toMatch(/^\d+$/);
+      await portal.close(); // stops its worker, as SIGTERM does
+      // The job goes on without a worker.
+      expect(await slurmState(jobId)).toBe('RUNNING');
+      portal = await startTestPortal(env, { dataDir, port });
+      const done = await waitFor(
+        () => api.get(`/tasks/${id}/detail`).then((r) => r.body),
+        (t) => t.status === 'SUCCESS' || t.status === 'FAILURE',
+        'the restarted worker to finish the task',
+      );
+      expect(done.status).toBe('SUCCESS');
+      const log = (await api.get(`/tasks/${id}/logs?offset=0`)).body.content as string;
+      expect(log.match(/Pass 20\/20/g)).toHaveLength(1);
+      expect(log.match(/Pass 1\/20 /g)).toHaveLength(1);
+      const runs = (await readFile(runsFile, 'utf8')).split('\n').filter(Boolean);
+      expect(runs).toHaveLength(1);
+    } finally {
+      await portal.close();
+      delete process.env.FAKE_SPEOS_RUNS;
+    }
+  }, 120_000);
+
   it('a worker killed mid-run leaves the job running; the next worker follows it to SUCCESS', async () => {
     const dataDir = await tempDir();
     const workdirRoot = await tempDir('speos-slurm-');
