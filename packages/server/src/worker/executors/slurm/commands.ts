@@ -124,3 +124,15 @@ export function firstLine(text: string): string {
       .find(Boolean) ?? ''
   );
 }
+
+/**
+ * Why this host cannot submit Slurm jobs, or undefined if it can: Slurm's commands on PATH
+ * and a controller that answers are checked when a worker starts (worker/main.ts).
+ */
+export async function slurmProblem(env: SlurmEnv): Promise<string | undefined> {
+  const version = await runSlurm('sbatch', ['--version'], env, 10_000);
+  if (version.code !== 0) {
+    return `EXECUTOR=slurm needs Slurm's commands (sbatch, squeue, scancel, sacct) on PATH (Debian: apt-get install slurm-client): ${firstLine(version.stderr) || `sbatch exited with ${version.code}`}`;
+  }
+  return undefined;
+}

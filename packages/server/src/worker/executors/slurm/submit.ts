@@ -11,9 +11,15 @@ export function batchScript(argv: string[], taskId: string): string {
   return `#!/bin/sh\n# Written by speos-portal for task ${taskId}.\nexec ${words.join(' ')}\n`;
 }
 
-/** Slurm accepts most characters in a job name; squeue's columns and scripts read these better. */
+/**
+ * The task's job name for squeue: letters (any script, 车灯 too), digits, `.`, `_` and `-`;
+ * other runs of characters become one `_`, which squeue's columns and admins' scripts read better.
+ */
 export function jobName(task: TaskRow): string {
-  const name = (task.job_name ?? '').replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 64);
+  const name = (task.job_name ?? '')
+    .replace(/[^\p{L}\p{N}._-]+/gu, '_')
+    .replace(/^_+|_+$/g, '')
+    .slice(0, 64);
   return name || `speos-${task.task_id.slice(0, 8)}`;
 }
 
