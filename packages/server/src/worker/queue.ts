@@ -315,3 +315,28 @@ export async function releaseLease(db: Db, taskId: string, workerId: string): Pr
     .where('status', '=', 'RUNNING')
     .execute();
 }
+
+/**
+ * Slurm jobs of tasks that ended without their worker (stopped while no worker followed the
+ * job: the stop answers after a while anyway, tasks/control.ts): still in Slurm, to cancel.
+ */
+export async function abandonedSlurmJobs(db: Db): Promise<{ task_id: string; slurm_job_id: string }[]> {
+  const rows = await db
+    .selectFrom('tasks')
+    .select(['task_id', 'slurm_job_id'])
+    .where('status', '!=', 'RUNNING')
+    .where('slurm_state', 'is not', null)
+    .where('slurm_job_id', 'is not', null)
+    .execute();
+  return rows.map((r) => ({ task_id: r.task_id, slurm_job_id: r.slurm_job_id! }));
+}
+
+/** The task's Slurm job is cancelled (or over): nothing more to do for it. */
+export async function forgetSlurmJob(db: Db, taskId: string): Promise<void> {
+  await db
+    .updateTable('tasks')
+    .set({ slurm_state: null, slurm_reason: null })
+    .where('task_id', '=', taskId)
+    .where('status', '!=', 'RUNNING')
+    .execute();
+}

@@ -347,6 +347,51 @@ describe.skipIf(!CONF)('Slurm executor across worker restarts', () => {
   }, 120_000);
 });
 
+describe.skipIf(!CONF)('Slurm executor: a stop while no worker follows the job', () => {
+  it('the stop answers without the worker; the next worker to start cancels the job in Slurm', async () => {
+    const dataDir = await tempDir();
+    const workdirRoot = await tempDir('speos-slurm-');
+    const portal = await startTestPortal({}, { dataDir });
+    const api = new TestApi(portal.url);
+    const env = {
+      ...process.env,
+      ...slurmEnv(workdirRoot, { WORKER_LEASE_SECONDS: '2', WORKER_POLL_SECONDS: '0.2' }),
+      DATA_DIR: dataDir,
+    };
+    const startWorker = (workerId: string) =>
+      spawn(process.execPath, ['-e', `import(${JSON.stringify(SERVER_DIST)}).then((m) => m.runWorker())`], {
+        env: { ...env, WORKER_ID: workerId },
+        stdio: 'ignore',
+      });
+    const doomed = startWorker('doomed');
+    let next: ReturnType<typeof startWorker> | undefined;
+    try {
+      const id = await submit(api, plan({ hang: true }));
+      const jobId = await waitFor(
+        () => api.get(`/tasks/${id}`).then((r) => r.body),
+        (t) => t.status === 'RUNNING' && !!t.slurm_job_id,
+        'the job to run',
+      ).then((t) => t.slurm_job_id as string);
+      doomed.kill('SIGKILL');
+      // Nobody confirms the stop: after a while the portal records it anyway (tasks/control.ts).
+      const stopped = await api.post(`/tasks/${id}/stop`, {});
+      expect(stopped.body.status).toBe('CANCELLED');
+      expect(await slurmState(jobId)).toBe('RUNNING');
+      next = startWorker('next');
+      await waitFor(
+        () => slurmState(jobId),
+        (state) => state === 'CANCELLED',
+        'the next worker to cancel the job',
+      );
+      expect((await api.get(`/tasks/${id}`)).body.status).toBe('CANCELLED');
+    } finally {
+      if (doomed.exitCode === null) doomed.kill('SIGKILL');
+      next?.kill('SIGTERM');
+      await portal.close();
+    }
+  }, 120_000);
+});
+
 async function run(command: string, args: string[]): Promise<void> {
   const result = await runSlurm(command, args, {});
   if (result.code !== 0) throw new Error(`${command} ${args.join(' ')} failed: ${result.stderr}`);

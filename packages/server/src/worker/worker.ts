@@ -16,7 +16,14 @@ import { LocalExecutor } from './executors/local.js';
 import { SlurmExecutor } from './executors/slurm/executor.js';
 import { killLeftoverSolvers } from './leftovers.js';
 import { syncLicensePools } from './licenses.js';
-import { adoptSlurmTasks, claimNextTask, releaseLease, requeueLostTasks } from './queue.js';
+import {
+  abandonedSlurmJobs,
+  adoptSlurmTasks,
+  claimNextTask,
+  forgetSlurmJob,
+  releaseLease,
+  requeueLostTasks,
+} from './queue.js';
 import { TaskRun } from './runner.js';
 
 /** The executor the configuration names (EXECUTOR): local child processes, or Slurm jobs. */
@@ -118,6 +125,7 @@ export class Worker {
             log('following the Slurm job of a task', { task_id: task.task_id, slurm_job_id: task.slurm_job_id });
             this.#launch(task, task.slurm_job_id ?? undefined);
           }
+          await this.#cancelAbandonedJobs();
         }
         if (!poolsRecorded) {
           await syncLicensePools(db, config.licenses);
@@ -144,6 +152,17 @@ export class Worker {
       }
       this.#wake = new AbortController();
       await sleep(pauseMs, undefined, { signal: this.#wake.signal }).catch(() => {});
+    }
+  }
+
+  /** Jobs of tasks that were stopped while no worker followed them leave Slurm's queue now. */
+  async #cancelAbandonedJobs(): Promise<void> {
+    const { db, log } = this.#deps;
+    if (!(this.#executor instanceof SlurmExecutor)) return;
+    for (const job of await abandonedSlurmJobs(db)) {
+      if (!(await this.#executor.cancel(job.slurm_job_id))) continue; // Slurm unreachable: next time
+      await forgetSlurmJob(db, job.task_id);
+      log('cancelled the Slurm job of a task stopped without its worker', job);
     }
   }
 

@@ -95,6 +95,11 @@ export class SlurmExecutor implements Executor {
     return this.#follow(request, jobId);
   }
 
+  /** Cancels a job nobody follows any more; true once Slurm took the request (or knows no such job). */
+  async cancel(jobId: string): Promise<boolean> {
+    return (await runSlurm('scancel', ['--full', jobId], this.#env)).code === 0;
+  }
+
   async attach(request: SolverRequest, jobId: string): Promise<SolverRun> {
     request.log('following Slurm job', { task_id: request.task.task_id, slurm_job_id: jobId });
     return this.#follow(request, jobId);
