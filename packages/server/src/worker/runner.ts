@@ -200,49 +200,47 @@ export class TaskRun {
   /** Downloads and unpacks the inputs into a fresh working directory. */
   async #prepare(): Promise<{ inputs: PreparedInputs; before: Snapshot }> {
     const { db, config } = this.#deps;
-    {
-      await this.#clearRunDir();
-      await mkdir(this.#runDir, { recursive: true });
-      // Paths and the command line are the operator's business: they go to the worker's
-      // log and the task's internal_detail, never to the log or error_detail users read.
-      this.#note(`worker ${config.workerId} on ${hostname()}, run directory ${this.#runDir}`);
-      this.#appendLog('[speos-portal] preparing inputs\n');
-      const uploads = await this.#whenDatabase(
-        () =>
-          findUploadsById(
-            db,
-            [this.#task.master_upload_id, this.#task.include_upload_id].filter((u): u is string => !!u),
-          ),
-        this.#halt.signal,
-      );
-      const master = uploads.get(this.#task.master_upload_id ?? '');
-      if (!master) throw new TaskFailure('the task has no master file');
-      const include: UploadRow | undefined = this.#task.include_upload_id
-        ? uploads.get(this.#task.include_upload_id)
-        : undefined;
-      let tries = 0;
-      const inputs = await waitOut(
-        async () => {
-          // A try cut off by the outage may have left half an archive: start each one clean.
-          if (tries++ > 0) await this.#emptyRunDir();
-          return prepareInputs(this.#deps.store, this.#runDir, master, include, config.extract);
-        },
-        {
-          transient: isStoreUnavailable,
-          deadline: this.#resultsDeadline,
-          signal: this.#halt.signal,
-          probe: () => this.#deps.store.check(),
-          onWait: (error) => this.#waitingForStore(error, 'preparing inputs'),
-          onRecovered: (waitedMs) => this.#storeIsBack(waitedMs, 'downloading the inputs'),
-        },
-      );
-      const before = await snapshot(inputs.inputDir);
-      if (this.#deps.executor.kind === 'slurm') {
-        const record = { inputs, before: [...before] };
-        await writeFile(path.join(this.#runDir, RUN_RECORD_FILE), JSON.stringify(record));
-      }
-      return { inputs, before };
+    await this.#clearRunDir();
+    await mkdir(this.#runDir, { recursive: true });
+    // Paths and the command line are the operator's business: they go to the worker's
+    // log and the task's internal_detail, never to the log or error_detail users read.
+    this.#note(`worker ${config.workerId} on ${hostname()}, run directory ${this.#runDir}`);
+    this.#appendLog('[speos-portal] preparing inputs\n');
+    const uploads = await this.#whenDatabase(
+      () =>
+        findUploadsById(
+          db,
+          [this.#task.master_upload_id, this.#task.include_upload_id].filter((u): u is string => !!u),
+        ),
+      this.#halt.signal,
+    );
+    const master = uploads.get(this.#task.master_upload_id ?? '');
+    if (!master) throw new TaskFailure('the task has no master file');
+    const include: UploadRow | undefined = this.#task.include_upload_id
+      ? uploads.get(this.#task.include_upload_id)
+      : undefined;
+    let tries = 0;
+    const inputs = await waitOut(
+      async () => {
+        // A try cut off by the outage may have left half an archive: start each one clean.
+        if (tries++ > 0) await this.#emptyRunDir();
+        return prepareInputs(this.#deps.store, this.#runDir, master, include, config.extract);
+      },
+      {
+        transient: isStoreUnavailable,
+        deadline: this.#resultsDeadline,
+        signal: this.#halt.signal,
+        probe: () => this.#deps.store.check(),
+        onWait: (error) => this.#waitingForStore(error, 'preparing inputs'),
+        onRecovered: (waitedMs) => this.#storeIsBack(waitedMs, 'downloading the inputs'),
+      },
+    );
+    const before = await snapshot(inputs.inputDir);
+    if (this.#deps.executor.kind === 'slurm') {
+      const record = { inputs, before: [...before] };
+      await writeFile(path.join(this.#runDir, RUN_RECORD_FILE), JSON.stringify(record));
     }
+    return { inputs, before };
   }
 
   /** A run of a Slurm job submitted before this worker started: what the submitting run wrote down. */
