@@ -3,5 +3,6 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+bash "$HERE/slurm.sh" stop || true
 bash "$HERE/swift.sh" stop || true
 bash "$HERE/postgres.sh" stop || true

@@ -306,6 +306,8 @@ describe.skipIf(reason !== undefined)('task page with a worker (fake solver) in 
     const queuedId = await submitViaApi(portal.url, { job_name: 'Queued behind' }, planBytes({ passes: 1 }));
     const queued = await openTask(queuedId);
     await queued.getByText('Waiting in the queue for a free worker.').waitFor();
+    // Its place in the queue (queue_position): the only task waiting.
+    await queued.getByText('Next in line').waitFor();
     await queued.getByText('The log starts when a worker runs the job.').waitFor();
     await screenshot(queued, 'task-pending-en');
     await queued.getByRole('button', { name: 'Stop', exact: true }).click();

@@ -7,6 +7,7 @@
 export * from './errors.js';
 export * from './input-types.js';
 export * from './planning.js';
+export * from './queue-line.js';
 export * from './releases.js';
 
 /** Every status of a task, in the order of its life. */

@@ -316,6 +316,12 @@ export const Task = Type.Object({
   retried_task_ids: Type.Array(Type.String()),
   download_url: Nullable(Type.String()),
   download_name: Nullable(Type.String()),
+  /** A waiting (PENDING) task's place in the queue, 1 = next; null otherwise. */
+  queue_position: Type.Optional(Nullable(Type.Integer({ minimum: 1 }))),
+  /** Why a PENDING task waits, in words (for Slurm: its pending reason); null when not known. */
+  queue_reason: Type.Optional(Nullable(Type.String())),
+  /** The Slurm job of the task's run (EXECUTOR=slurm), once submitted. */
+  slurm_job_id: Type.Optional(Nullable(Type.String())),
   /** Who submitted it; only in answers to admins. */
   owner: Type.Optional(Nullable(TaskOwner)),
   pinned: Type.Optional(Type.Boolean({ description: 'retention keeps its files and log (PUT /tasks/{id}/pin)' })),

@@ -102,6 +102,13 @@ export const SETTINGS = {
   EXTRACT_MAX_RATIO: positive(20, 100_000, 'how far an input archive may expand'),
   EXTRACT_MAX_ENTRIES: positive(100_000, 100_000_000, 'entries one input archive may hold'),
   ZIP_FILENAME_ENCODING: text('how zip names without the UTF-8 flag are read', 'auto'),
+  // Where solvers run, and licence pools (worker/config.ts; README "Running on Slurm")
+  EXECUTOR: text('local (child processes) or slurm (batch jobs)', 'local'),
+  SLURM_WORKDIR_ROOT: text('with EXECUTOR=slurm: absolute path the compute nodes share'),
+  SLURM_SBATCH_ARGS: text('site options for every sbatch, split into words'),
+  SLURM_POLL_SECONDS: positive(3, 600, 'how often a worker reads squeue --json and the jobs’ output'),
+  SLURM_CONF: text("the slurm.conf Slurm's commands read (default Slurm's own)"),
+  LICENSES: text('licence pools, name:count separated by commas (speos:4)'),
 } satisfies Record<string, TSchema>;
 
 export type SettingName = keyof typeof SETTINGS;

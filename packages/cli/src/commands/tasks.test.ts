@@ -307,6 +307,11 @@ describe('speos-portal worker', () => {
       const { code } = await worker.exited;
       expect(code).toBe(0);
       expect((await detail(api, hanging)).status).toBe('PENDING');
+      // show: a waiting task's place in the queue.
+      const later = await submit(api, { passes: 1 });
+      const show = await runCli(['tasks', 'show', later], { SPEOS_PORTAL_URL: portal.url });
+      expect(show.stdout).toMatch(/\nqueue: +2nd in line\n/);
+      expect(show.stdout).not.toMatch(/slurm job:/);
     } finally {
       if (worker.child.exitCode === null) worker.child.kill('SIGKILL');
       await portal.close();

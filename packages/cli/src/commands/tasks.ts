@@ -2,8 +2,8 @@
 import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { withRetry } from '@speos-portal/client';
-import type { Task, TaskDetail } from '@speos-portal/protocol';
+import { type PortalClient, withRetry } from '@speos-portal/client';
+import { queueLine, type Task, type TaskDetail } from '@speos-portal/protocol';
 import { CliError, oneLine } from '../cli-error.js';
 import { connect, explain } from '../connection.js';
 import { formatBytes, formatTime } from '../format.js';
@@ -271,6 +271,8 @@ function printDetail(t: TaskDetail): void {
     ['finished', formatTime(t.finished_at)],
     ['duration', t.duration],
     ['progress', describeProgress(t)],
+    ['queue', t.queue_position ? queueLine(t.queue_position, t.queue_reason) : null],
+    ['slurm job', t.slurm_job_id],
     ['message', t.message],
     ['retry of', t.parent_task_id],
     ['retried as', t.retried_task_ids.length > 0 ? t.retried_task_ids.join(', ') : null],

@@ -107,6 +107,42 @@ const migrations: Record<string, Migration> = {
     },
   },
   '0007_retention_quotas_notify': retentionNotifyMigration,
+  // The Slurm executor: the job of a task's run (so that a restarted worker follows it again
+  // instead of submitting another) and what Slurm last said about it while it waits.
+  '0008_slurm_executor': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('tasks').addColumn('slurm_job_id', 'text').execute();
+      await db.schema.alterTable('tasks').addColumn('slurm_state', 'text').execute();
+      await db.schema.alterTable('tasks').addColumn('slurm_reason', 'text').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.alterTable('tasks').dropColumn('slurm_reason').execute();
+      await db.schema.alterTable('tasks').dropColumn('slurm_state').execute();
+      await db.schema.alterTable('tasks').dropColumn('slurm_job_id').execute();
+    },
+  },
+  // Licence pools for the local executor (LICENSES): each pool's size, and which running
+  // task holds one. A hold counts only while its task is RUNNING under a live lease, so a
+  // lost worker's licence comes back when its lease lapses (worker/licenses.ts).
+  '0009_licenses': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('license_pools')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('total', 'integer', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('license_holds')
+        .addColumn('task_id', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('license_holds_pk', ['task_id', 'name'])
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('license_holds').execute();
+      await db.schema.dropTable('license_pools').execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -50,6 +50,12 @@ export interface TasksTable {
   files_purged_at: Generated<number | null>;
   /** When retention deleted its solver log. */
   logs_expired_at: Generated<number | null>;
+  /** The Slurm job running the task (EXECUTOR=slurm), once submitted. */
+  slurm_job_id: string | null;
+  /** PENDING or RUNNING in Slurm's queue, while the task's job is there. */
+  slurm_state: string | null;
+  /** Slurm's pending reason (Priority, Resources, Licenses, …) while the job waits. */
+  slurm_reason: string | null;
 }
 
 export interface NotificationEventsTable {
@@ -187,6 +193,18 @@ export interface DeviceLoginsTable {
   last_poll_at: number | null;
 }
 
+/** A licence pool (LICENSES=name:count), as the last worker to start configured it. */
+export interface LicensePoolsTable {
+  name: string;
+  total: number;
+}
+
+/** A licence a task holds while it runs on the local executor. */
+export interface LicenseHoldsTable {
+  task_id: string;
+  name: string;
+}
+
 export interface Database {
   idempotency_keys: IdempotencyKeysTable;
   users: UsersTable;
@@ -201,6 +219,8 @@ export interface Database {
   notification_events: NotificationEventsTable;
   notification_deliveries: NotificationDeliveriesTable;
   notification_preferences: NotificationPreferencesTable;
+  license_pools: LicensePoolsTable;
+  license_holds: LicenseHoldsTable;
 }
 
 export type TaskRow = Selectable<TasksTable>;

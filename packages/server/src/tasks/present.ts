@@ -4,6 +4,7 @@ import { toSeconds } from '../clock.js';
 import type { TaskRow, UploadRow } from '../db/schema.js';
 import { humanDuration, parseSolverDuration } from './estimated-time.js';
 import { zipName } from './output-files.js';
+import { isWaiting, type QueuePlace } from './queue-position.js';
 
 function taskFile(upload: UploadRow | undefined): TaskFile | null {
   if (!upload) return null;
@@ -39,13 +40,21 @@ export function presentProgress(stored: string | null): ProgressInfo | null {
   };
 }
 
-export function presentTask(row: TaskRow, uploads: Map<string, UploadRow>, retried: string[], nowMs: number): Task {
-  const started = row.started_at === null ? null : Number(row.started_at);
+export function presentTask(
+  row: TaskRow,
+  uploads: Map<string, UploadRow>,
+  retried: string[],
+  nowMs: number,
+  place?: QueuePlace,
+): Task {
+  // A task whose Slurm job waits in Slurm's queue is claimed, but for its user it still waits.
+  const waiting = isWaiting(row);
+  const started = row.started_at === null || waiting ? null : Number(row.started_at);
   const finished = row.finished_at === null ? null : Number(row.finished_at);
   const elapsed = started === null ? null : ((finished ?? nowMs) - started) / 1000;
   return {
     task_id: row.task_id,
-    status: row.status as TaskStatus,
+    status: (waiting ? 'PENDING' : row.status) as TaskStatus,
     job_name: row.job_name,
     display_name: row.display_name ?? row.job_name,
     submitter: row.submitter,
@@ -76,5 +85,8 @@ export function presentTask(row: TaskRow, uploads: Map<string, UploadRow>, retri
     pinned: Number(row.pinned) === 1,
     files_expired_at: row.files_expired_at === null ? null : toSeconds(Number(row.files_expired_at)),
     logs_expired_at: row.logs_expired_at === null ? null : toSeconds(Number(row.logs_expired_at)),
+    queue_position: place?.position ?? null,
+    queue_reason: place?.reason ?? null,
+    slurm_job_id: row.slurm_job_id ?? null,
   };
 }

@@ -1,6 +1,6 @@
 /** SQL for tasks, uploads and status history, shared by SQLite and PostgreSQL. */
 import type { FileType, TaskStatus } from '@speos-portal/protocol';
-import { type Kysely, sql, type Transaction } from 'kysely';
+import { type ExpressionBuilder, type Kysely, sql, type Transaction } from 'kysely';
 import type { Db } from '../db/connect.js';
 import type { Database, NewTask, NewUpload, TaskRow, UploadRow } from '../db/schema.js';
 import { recordTaskEvent } from '../notify/events.js';
@@ -284,7 +284,22 @@ export async function listTasks(
   let query = db.selectFrom('tasks');
   if (filter.owner !== null) query = query.where('owner', '=', filter.owner);
   if (filter.ownedBy !== undefined) query = query.where('owner', '=', filter.ownedBy);
-  if (filter.statuses?.length) query = query.where('status', 'in', filter.statuses);
+  if (filter.statuses?.length) {
+    // The API shows a task whose Slurm job has not started as PENDING (queue-position.ts).
+    const statuses = filter.statuses;
+    const slurmWaiting = (eb: ExpressionBuilder<Database, 'tasks'>) =>
+      eb.and([eb('status', '=', 'RUNNING'), eb('slurm_state', '=', 'PENDING')]);
+    query = query.where((eb) => {
+      const listed = eb.and([
+        eb('status', 'in', statuses),
+        ...(statuses.includes('RUNNING') && !statuses.includes('PENDING')
+          ? [eb.or([eb('slurm_state', 'is', null), eb('slurm_state', '!=', 'PENDING')])]
+          : []),
+      ]);
+      if (statuses.includes('PENDING') && !statuses.includes('RUNNING')) return eb.or([listed, slurmWaiting(eb)]);
+      return listed;
+    });
+  }
   if (filter.submitter) query = query.where('submitter', '=', filter.submitter);
   if (filter.query) {
     const pattern = likePattern(filter.query);

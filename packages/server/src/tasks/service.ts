@@ -15,6 +15,7 @@ import type { Db } from '../db/connect.js';
 import type { TaskRow, UploadRow } from '../db/schema.js';
 import { assertFilesKept } from '../retention/guards.js';
 import { presentTask } from './present.js';
+import { queuePlaces } from './queue-position.js';
 import { findTask, findUploadsById, listTasks, type Owner, retriedTaskIds, statusHistory } from './repository.js';
 
 /**
@@ -48,7 +49,10 @@ export class TaskService {
       rows.map((r) => r.task_id),
     );
     const now = this.#clock();
-    const tasks = rows.map((row) => presentTask(row, uploads, retried.get(row.task_id) ?? [], now));
+    const places = await queuePlaces(this.#db, rows, now);
+    const tasks = rows.map((row) =>
+      presentTask(row, uploads, retried.get(row.task_id) ?? [], now, places.get(row.task_id)),
+    );
     if (!view.withOwners) return tasks;
     const users = await usersById(
       this.#db,

@@ -120,6 +120,9 @@ describe('GET /tasks/{id}, /detail, /files', () => {
         'pinned',
         'files_expired_at',
         'logs_expired_at',
+        'queue_position',
+        'queue_reason',
+        'slurm_job_id',
       ].sort(),
     );
     expect(res.body).toMatchObject({ pinned: false, files_expired_at: null, logs_expired_at: null });
@@ -164,5 +167,19 @@ describe('GET /tasks/{id}, /detail, /files', () => {
     const bad = await api.get('/tasks/not-a-uuid');
     expect(bad.status).toBe(422);
     expect(bad.body.detail).toContain('task_id must be a UUID');
+  });
+});
+
+describe('queue position', () => {
+  it("shows each PENDING task's place in the queue, oldest first; none for other tasks", async () => {
+    const listed = (await api.get('/tasks')).body.items as { task_id: string; queue_position: number | null }[];
+    const places = new Map(listed.map((t) => [t.task_id, t.queue_position]));
+    expect(ids.slice(0, 5).map((id) => places.get(id))).toEqual([1, 2, 3, 4, 5]);
+    const detail = (await api.get(`/tasks/${ids[2]}/detail`)).body;
+    expect(detail).toMatchObject({ status: 'PENDING', queue_position: 3, slurm_job_id: null });
+    // Without Slurm and without a licence pool, nothing more is known about why it waits.
+    expect(detail.queue_reason ?? null).toBeNull();
+    const uploading = (await api.get(`/tasks/${ids[5]}`)).body;
+    expect(uploading.queue_position).toBeNull();
   });
 });

@@ -5,7 +5,7 @@ import { ConfigError } from '../config-error.js';
 import { readBoolean, readNumber } from '../settings.js';
 import { DEFAULT_EXTRACT_SETTINGS, type ExtractSettings } from './archive/limits.js';
 import { checkZipEncoding } from './archive/zip.js';
-import { checkTemplate } from './command.js';
+import { checkTemplate, splitTemplate } from './command.js';
 import { type ProgressPatterns, parsePatterns } from './progress.js';
 
 export interface WorkerConfig {
@@ -35,7 +35,23 @@ export interface WorkerConfig {
    * could not store stay in the working directory.
    */
   outageWaitHours: number;
+  /** Where solvers run: here, or as Slurm jobs (EXECUTOR and the SLURM_* settings below). */
+  executor: ExecutorConfig;
+  /** Licence pools (LICENSES="speos:4"): name → how many jobs may hold one at once. */
+  licenses: Map<string, number>;
 }
+
+export type ExecutorConfig =
+  | { kind: 'local' }
+  | {
+      kind: 'slurm';
+      /** Working directories on a filesystem the compute nodes share (SLURM_WORKDIR_ROOT). */
+      workdirRoot: string;
+      sbatchArgs: string[];
+      pollSeconds: number;
+      /** SLURM_CONF for the Slurm tools, if set in the worker's environment. */
+      conf?: string;
+    };
 
 type Env = Record<string, string | undefined>;
 
@@ -70,6 +86,51 @@ function extractSettings(env: Env): ExtractSettings {
   };
 }
 
+// ---- Executor and licences (EXECUTOR, SLURM_*, LICENSES): README "Running on Slurm". ----
+
+/** LICENSES="speos:4,speos_hpc:16" → {speos → 4, speos_hpc → 16}. */
+export function parseLicenses(raw: string | undefined): Map<string, number> {
+  const pools = new Map<string, number>();
+  for (const item of (raw ?? '').split(',').map((s) => s.trim())) {
+    if (!item) continue;
+    const match = /^([A-Za-z0-9_.-]+):(\d+)$/.exec(item);
+    const count = match ? Number(match[2]) : 0;
+    if (!match || count < 1 || count > 100_000) {
+      throw new ConfigError('LICENSES', `must be name:count pairs separated by commas, e.g. "speos:4"; got "${item}"`);
+    }
+    if (pools.has(match[1]!)) throw new ConfigError('LICENSES', `names the licence ${match[1]} twice`);
+    pools.set(match[1]!, count);
+  }
+  return pools;
+}
+
+function executorConfig(env: Env): ExecutorConfig {
+  const kind = env.EXECUTOR?.trim().toLowerCase() || 'local';
+  if (kind === 'local') return { kind };
+  if (kind !== 'slurm') throw new ConfigError('EXECUTOR', `must be "local" or "slurm", got "${env.EXECUTOR}"`);
+  const root = env.SLURM_WORKDIR_ROOT?.trim();
+  if (!root || !path.isAbsolute(root)) {
+    throw new ConfigError(
+      'SLURM_WORKDIR_ROOT',
+      'must be an absolute path on a filesystem the compute nodes share when EXECUTOR=slurm',
+    );
+  }
+  let sbatchArgs: string[];
+  try {
+    sbatchArgs = splitTemplate(env.SLURM_SBATCH_ARGS ?? '');
+  } catch (error) {
+    throw new ConfigError('SLURM_SBATCH_ARGS', (error as Error).message);
+  }
+  const conf = env.SLURM_CONF?.trim();
+  return {
+    kind,
+    workdirRoot: path.resolve(root),
+    sbatchArgs,
+    pollSeconds: readNumber(env, 'SLURM_POLL_SECONDS'),
+    ...(conf ? { conf } : {}),
+  };
+}
+
 export function loadWorkerConfig(env: Env, dataDir: string): WorkerConfig {
   let patterns: ProgressPatterns;
   try {
@@ -90,5 +151,7 @@ export function loadWorkerConfig(env: Env, dataDir: string): WorkerConfig {
     keepWorkDirs: readBoolean(env, 'WORKER_KEEP_DIRS'),
     extract: extractSettings(env),
     outageWaitHours: readNumber(env, 'WORKER_OUTAGE_WAIT_HOURS'),
+    executor: executorConfig(env),
+    licenses: parseLicenses(env.LICENSES),
   };
 }

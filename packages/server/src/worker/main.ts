@@ -1,10 +1,13 @@
 /** `speos-portal worker`: runs SPEOS jobs from the shared database until SIGTERM. */
+import { constants } from 'node:fs';
+import { access, mkdir } from 'node:fs/promises';
 import { systemClock } from '../clock.js';
 import { ConfigError, loadConfig } from '../config.js';
 import { databaseHealth, openDatabase } from '../db/connect.js';
 import { createLogger } from '../logger.js';
 import { closeObjectStore, openObjectStore } from '../storage/open-store.js';
 import { loadWorkerConfig } from './config.js';
+import { slurmProblem } from './executors/slurm/commands.js';
 import { Worker } from './worker.js';
 
 export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<void> {
@@ -27,6 +30,23 @@ export async function runWorker(env: NodeJS.ProcessEnv = process.env): Promise<v
     process.exit(2);
   }
   const log = createLogger(config.logLevel, { component: 'worker', worker_id: workerConfig.workerId });
+  if (workerConfig.executor.kind === 'slurm') {
+    const { conf, workdirRoot } = workerConfig.executor;
+    const problem = await slurmProblem(conf ? { conf } : {});
+    if (problem) {
+      console.error(`speos-portal worker: ${problem}`);
+      process.exit(2);
+    }
+    try {
+      await mkdir(workdirRoot, { recursive: true });
+      await access(workdirRoot, constants.W_OK);
+    } catch (error) {
+      console.error(
+        `speos-portal worker: SLURM_WORKDIR_ROOT=${workdirRoot} cannot be written: ${(error as Error).message}`,
+      );
+      process.exit(2);
+    }
+  }
   let db: Awaited<ReturnType<typeof openDatabase>>;
   try {
     db = await openDatabase(config.databaseUrl, config.dataDir, {

@@ -9,16 +9,23 @@ import type { TerminatedProcess } from '@speos-portal/protocol';
 import { type Db, isPostgres } from '../db/connect.js';
 import type { TaskRow } from '../db/schema.js';
 import { appendHistory, transitionTask } from '../tasks/repository.js';
+import { licensesFree, takeLicenses } from './licenses.js';
 
-/** Claims the oldest PENDING task of one of `versions` ('*' = any); undefined if none. */
+/**
+ * Claims the oldest PENDING task of one of `versions` ('*' = any), taking one licence of
+ * each of `licenses` (licenses.ts); undefined if there is none, or no licence is free.
+ */
 export async function claimNextTask(
   db: Db,
   workerId: string,
   versions: string[],
   leaseMs: number,
   now: number,
+  licenses: string[] = [],
 ): Promise<TaskRow | undefined> {
   return db.transaction().execute(async (trx) => {
+    // Every task needs the same licences: none free, nothing to claim (the oldest stays first).
+    if (!(await licensesFree(trx, licenses, now))) return undefined;
     let pick = trx.selectFrom('tasks').select('task_id').where('status', '=', 'PENDING');
     if (!versions.includes('*')) pick = pick.where('version', 'in', versions);
     pick = pick.orderBy('created_at').orderBy('task_id').limit(1);
@@ -39,11 +46,15 @@ export async function claimNextTask(
         error_detail: null,
         internal_detail: null,
         progress_info: null,
+        slurm_job_id: null,
+        slurm_state: null,
+        slurm_reason: null,
       }))
       .where('task_id', '=', candidate.task_id)
       .where('status', '=', 'PENDING')
       .executeTakeFirst();
     if (Number(claimed.numUpdatedRows) === 0) return undefined;
+    await takeLicenses(trx, candidate.task_id, licenses);
     await appendHistory(trx, candidate.task_id, 'RUNNING', `claimed by ${workerId}`, now);
     return trx.selectFrom('tasks').selectAll().where('task_id', '=', candidate.task_id).executeTakeFirst();
   });
@@ -54,6 +65,8 @@ export interface Heartbeat {
   lost: boolean;
   /** Someone asked to stop the task. */
   cancelRequested: boolean;
+  /** The task is no longer RUNNING at all (stopped or failed without this worker). */
+  ended: boolean;
 }
 
 /** Extends our lease; tells whether we still hold the task and whether stop was asked. */
@@ -71,9 +84,12 @@ export async function heartbeat(
     .where('lease_owner', '=', workerId)
     .where('status', '=', 'RUNNING')
     .executeTakeFirst();
-  if (Number(result.numUpdatedRows) === 0) return { lost: true, cancelRequested: true };
+  if (Number(result.numUpdatedRows) === 0) {
+    const now = await db.selectFrom('tasks').select('status').where('task_id', '=', taskId).executeTakeFirst();
+    return { lost: true, cancelRequested: true, ended: now?.status !== 'RUNNING' };
+  }
   const row = await db.selectFrom('tasks').select('cancel_requested').where('task_id', '=', taskId).executeTakeFirst();
-  return { lost: false, cancelRequested: Number(row?.cancel_requested ?? 0) === 1 };
+  return { lost: false, cancelRequested: Number(row?.cancel_requested ?? 0) === 1, ended: false };
 }
 
 /** Ends our run of a task; false if the lease was no longer ours (nothing is written). */
@@ -99,6 +115,8 @@ export async function finishTask(
         updated_at: now,
         lease_owner: null,
         lease_expires_at: null,
+        slurm_state: null,
+        slurm_reason: null,
         message: fields.message ?? null,
         error_detail: fields.error_detail ?? null,
         internal_detail: fields.internal_detail ?? null,
@@ -134,7 +152,9 @@ export async function requeueLostTasks(
     .selectFrom('tasks')
     .select(['task_id', 'attempts', 'lease_owner', 'cancel_requested'])
     .where('status', '=', 'RUNNING')
-    .where('lease_expires_at', '<', now);
+    .where('lease_expires_at', '<', now)
+    // A Slurm job goes on without its worker: a Slurm worker follows it again (adoptSlurmTasks).
+    .where('slurm_job_id', 'is', null);
   if (alive.length > 0) query = query.where('task_id', 'not in', [...alive]);
   const lost = await query.execute();
   let handled = 0;
@@ -212,5 +232,106 @@ export async function saveProgress(
     .set({ progress_info: JSON.stringify(progress), updated_at: now })
     .where('task_id', '=', taskId)
     .where('lease_owner', '=', workerId)
+    .execute();
+}
+
+/** Records a Slurm job's id and where it is in Slurm's queue, for the task's API view. */
+export async function saveQueueState(
+  db: Db,
+  taskId: string,
+  workerId: string,
+  state: { jobId: string; state: 'PENDING' | 'RUNNING'; reason: string | null; startedAt?: number },
+  now: number,
+): Promise<void> {
+  await db
+    .updateTable('tasks')
+    .set({
+      slurm_job_id: state.jobId,
+      slurm_state: state.state,
+      slurm_reason: state.reason,
+      updated_at: now,
+      // The run's time counts from when the solver started, not from when it was queued.
+      ...(state.startedAt ? { started_at: state.startedAt } : {}),
+    })
+    .where('task_id', '=', taskId)
+    .where('lease_owner', '=', workerId)
+    .where('status', '=', 'RUNNING')
+    .execute();
+}
+
+/**
+ * RUNNING tasks with a Slurm job that nobody follows: this worker's own from before a
+ * restart (same WORKER_ID), and, when `lapsed` is true, those whose worker's lease ran out.
+ * Each is taken over with a conditional update, so two workers never both follow a job.
+ */
+export async function adoptSlurmTasks(
+  db: Db,
+  workerId: string,
+  leaseMs: number,
+  now: number,
+  options: { lapsed: boolean; active: readonly string[] },
+): Promise<TaskRow[]> {
+  let query = db
+    .selectFrom('tasks')
+    .select(['task_id', 'lease_owner'])
+    .where('status', '=', 'RUNNING')
+    .where('slurm_job_id', 'is not', null);
+  query = options.lapsed
+    ? query.where((eb) => eb.or([eb('lease_owner', '=', workerId), eb('lease_expires_at', '<', now)]))
+    : query.where('lease_owner', '=', workerId);
+  if (options.active.length > 0) query = query.where('task_id', 'not in', [...options.active]);
+  const adopted: TaskRow[] = [];
+  for (const candidate of await query.execute()) {
+    let update = db
+      .updateTable('tasks')
+      .set({ lease_owner: workerId, lease_expires_at: now + leaseMs, updated_at: now })
+      .where('task_id', '=', candidate.task_id)
+      .where('status', '=', 'RUNNING');
+    update =
+      candidate.lease_owner === null
+        ? update.where('lease_owner', 'is', null)
+        : update.where('lease_owner', '=', candidate.lease_owner);
+    if (candidate.lease_owner !== workerId) update = update.where('lease_expires_at', '<', now);
+    const taken = await update.executeTakeFirst();
+    if (Number(taken.numUpdatedRows) === 0) continue;
+    const row = await db.selectFrom('tasks').selectAll().where('task_id', '=', candidate.task_id).executeTakeFirst();
+    if (row) adopted.push(row);
+  }
+  return adopted;
+}
+
+/** Lets go of a task whose Slurm job goes on, so that the next worker follows it at once. */
+export async function releaseLease(db: Db, taskId: string, workerId: string): Promise<void> {
+  await db
+    .updateTable('tasks')
+    .set({ lease_expires_at: 0 })
+    .where('task_id', '=', taskId)
+    .where('lease_owner', '=', workerId)
+    .where('status', '=', 'RUNNING')
+    .execute();
+}
+
+/**
+ * Slurm jobs of tasks that ended without their worker (stopped while no worker followed the
+ * job: the stop answers after a while anyway, tasks/control.ts): still in Slurm, to cancel.
+ */
+export async function abandonedSlurmJobs(db: Db): Promise<{ task_id: string; slurm_job_id: string }[]> {
+  const rows = await db
+    .selectFrom('tasks')
+    .select(['task_id', 'slurm_job_id'])
+    .where('status', '!=', 'RUNNING')
+    .where('slurm_state', 'is not', null)
+    .where('slurm_job_id', 'is not', null)
+    .execute();
+  return rows.map((r) => ({ task_id: r.task_id, slurm_job_id: r.slurm_job_id! }));
+}
+
+/** The task's Slurm job is cancelled (or over): nothing more to do for it. */
+export async function forgetSlurmJob(db: Db, taskId: string): Promise<void> {
+  await db
+    .updateTable('tasks')
+    .set({ slurm_state: null, slurm_reason: null })
+    .where('task_id', '=', taskId)
+    .where('status', '!=', 'RUNNING')
     .execute();
 }

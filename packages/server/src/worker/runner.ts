@@ -8,11 +8,10 @@
  * answer, up to WORKER_OUTAGE_WAIT_HOURS. The working directory, the only copy of the results
  * until they are stored, is removed only after that.
  */
-import { access, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { StringDecoder } from 'node:string_decoder';
-import { ApiError, type ProgressInfo, type TerminatedProcess } from '@speos-portal/protocol';
+import { ApiError, type ProgressInfo } from '@speos-portal/protocol';
 import type { Clock } from '../clock.js';
 import { isDatabaseUnavailable, unavailableReason } from '../db/availability.js';
 import { type Db, databaseHealth } from '../db/connect.js';
@@ -23,15 +22,13 @@ import { appendLog, logTail } from '../tasks/logs.js';
 import { findUploadsById } from '../tasks/repository.js';
 import { buildCommand, solverOptions } from './command.js';
 import type { WorkerConfig } from './config.js';
-import { prepareInputs, TaskFailure } from './inputs.js';
-import { forgetSolver, recordSolver } from './leftovers.js';
+import type { Executor, QueueState, SolverExit, SolverRun } from './executors/executor.js';
+import { type PreparedInputs, prepareInputs, TaskFailure } from './inputs.js';
 import { LogSink } from './log-sink.js';
 import { changedFiles, clearOutputs, putOutput, recordOutput, type Snapshot, snapshot } from './outputs.js';
-import { groupAlive, processAlive, processGroupMembers, runningMembers, signalGroup } from './process-group.js';
 import { EMPTY_PROGRESS, readProgressLine } from './progress.js';
-import { finishTask, heartbeat, saveProgress, setRunMessage } from './queue.js';
+import { finishTask, heartbeat, saveProgress, saveQueueState, setRunMessage } from './queue.js';
 import { waitOut } from './wait-out.js';
-import { spawnSupervised } from './watchdog.js';
 
 export interface RunDeps {
   db: Db;
@@ -39,6 +36,18 @@ export interface RunDeps {
   config: WorkerConfig;
   clock: Clock;
   log: Logger;
+  executor: Executor;
+}
+
+/**
+ * What a run needs to go on after a restart of its worker while its Slurm job runs: where
+ * the inputs are and which files were there before the solver started.
+ */
+const RUN_RECORD_FILE = 'speos-portal-run.json';
+
+/** Where a task's working directory is: shared with the compute nodes for Slurm. */
+export function runRoot(config: WorkerConfig): string {
+  return config.executor.kind === 'slurm' ? config.executor.workdirRoot : config.workDir;
 }
 
 const PROGRESS_SAVE_MS = 1000;
@@ -68,10 +77,18 @@ export class TaskRun {
   readonly #log: LogSink;
   #progress: ProgressInfo = EMPTY_PROGRESS;
   #progressSavedAt = 0;
-  #pgid: number | undefined;
+  /** The solver while it runs (a local process group or a Slurm job). */
+  #solver: SolverRun | undefined;
+  /** Set when this worker follows a Slurm job it did not submit (after a restart). */
+  readonly #attachJobId: string | undefined;
+  /** The run stopped following a Slurm job that goes on: the task is left for the next worker. */
+  #detached = false;
+  /** Text of the solver's last line until its end arrives. */
+  #partial = '';
   /** Why the solver is being stopped, once it is. */
   #stopping: 'cancel' | 'lost' | 'shutdown' | undefined;
-  #terminated: TerminatedProcess[] = [];
+  /** The task is no longer RUNNING (stopped without this worker): a Slurm job must end too. */
+  #taskEnded = false;
   /** Lines for internal_detail: operators' business, never shown to users. */
   readonly #notes: string[] = [];
   #phase: 'preparing' | 'solving' | 'finishing' = 'preparing';
@@ -88,10 +105,11 @@ export class TaskRun {
   /** The outcome is recorded: later heartbeats find the task no longer RUNNING, which is no loss. */
   #finished = false;
 
-  constructor(deps: RunDeps, task: TaskRow) {
+  constructor(deps: RunDeps, task: TaskRow, options: { attachJobId?: string } = {}) {
     this.#deps = deps;
     this.#task = task;
-    this.#runDir = path.join(deps.config.workDir, task.task_id);
+    this.#attachJobId = options.attachJobId;
+    this.#runDir = path.join(runRoot(deps.config), task.task_id);
     this.#log = new LogSink(
       (text, start) => appendLog(deps.db, task.task_id, text, start),
       Number(task.log_size ?? 0),
@@ -101,6 +119,11 @@ export class TaskRun {
 
   get taskId(): string {
     return this.#task.task_id;
+  }
+
+  /** True when the run ended by no longer following a Slurm job that goes on. */
+  get detached(): boolean {
+    return this.#detached;
   }
 
   /**
@@ -124,55 +147,25 @@ export class TaskRun {
     const unlisten = databaseHealth(db).listen({ up: () => void this.#beatOnce() });
     this.#resultsDeadline = clock() + config.outageWaitHours * 3600 * 1000;
     try {
-      await this.#clearRunDir();
-      await mkdir(this.#runDir, { recursive: true });
-      // Paths and the command line are the operator's business: they go to the worker's
-      // log and the task's internal_detail, never to the log or error_detail users read.
-      this.#note(`worker ${config.workerId} on ${hostname()}, run directory ${this.#runDir}`);
-      this.#appendLog('[speos-portal] preparing inputs\n');
-      const uploads = await this.#whenDatabase(
-        () =>
-          findUploadsById(
-            db,
-            [this.#task.master_upload_id, this.#task.include_upload_id].filter((u): u is string => !!u),
-          ),
-        this.#halt.signal,
-      );
-      const master = uploads.get(this.#task.master_upload_id ?? '');
-      if (!master) throw new TaskFailure('the task has no master file');
-      const include: UploadRow | undefined = this.#task.include_upload_id
-        ? uploads.get(this.#task.include_upload_id)
-        : undefined;
-      let tries = 0;
-      const inputs = await waitOut(
-        async () => {
-          // A try cut off by the outage may have left half an archive: start each one clean.
-          if (tries++ > 0) await this.#emptyRunDir();
-          return prepareInputs(this.#deps.store, this.#runDir, master, include, config.extract);
-        },
-        {
-          transient: isStoreUnavailable,
-          deadline: this.#resultsDeadline,
-          signal: this.#halt.signal,
-          probe: () => this.#deps.store.check(),
-          onWait: (error) => this.#waitingForStore(error, 'preparing inputs'),
-          onRecovered: (waitedMs) => this.#storeIsBack(waitedMs, 'downloading the inputs'),
-        },
-      );
-      const before = await snapshot(inputs.inputDir);
+      const prepared = this.#attachJobId ? await this.#readRunRecord() : await this.#prepare();
+      const { inputs, before } = prepared;
       this.#phase = 'solving';
       const exit = await this.#runSolver(inputs.masterPath, inputs.inputDir);
+      if (exit.detached) {
+        this.#detached = true;
+        return;
+      }
       this.#phase = 'finishing';
       this.#resultsDeadline = clock() + config.outageWaitHours * 3600 * 1000;
       if (this.#stopping === 'cancel') {
         await this.#finish('CANCELLED', () => ({
           message: 'stopped by request',
-          terminated_processes: this.#terminated,
+          terminated_processes: this.#solver?.terminated() ?? [],
         }));
         return;
       }
       if (this.#stopping) return; // lost the lease or shutting down: someone else owns it now
-      if (exit.code === 0) {
+      if (exit.code === 0 && !exit.failure) {
         keepDir = true;
         await writeFile(path.join(this.#runDir, RESULTS_PENDING_FILE), `${new Date(clock()).toISOString()}\n`);
         const count = await this.#storeOutputs(inputs.inputDir, before);
@@ -183,8 +176,10 @@ export class TaskRun {
         return;
       }
       const how = exit.code !== null ? `exit code ${exit.code}` : `signal ${exit.signal}`;
+      const message = exit.failure ?? `SPEOS stopped with ${how}`;
+      if (exit.failure) this.#appendLog(`[speos-portal] ${exit.failure}\n`);
       await this.#finish('FAILURE', async () => ({
-        message: `SPEOS stopped with ${how}`,
+        message,
         error_detail: await logTail(db, id),
       }));
     } catch (error) {
@@ -195,11 +190,76 @@ export class TaskRun {
       await this.#beating;
       if (keepDir) {
         this.#deps.log.warn({ task_id: id, dir: this.#runDir }, 'results not stored; keeping the working directory');
+      } else if (this.#detached) {
+        // The job goes on and writes here: the worker that follows it next needs the directory.
       } else if (!config.keepWorkDirs) {
         await rm(this.#runDir, { recursive: true, force: true }).catch((error) =>
           this.#deps.log.warn({ task_id: id, dir: this.#runDir, err: error }, 'could not remove the working directory'),
         );
       }
+    }
+  }
+
+  /** Downloads and unpacks the inputs into a fresh working directory. */
+  async #prepare(): Promise<{ inputs: PreparedInputs; before: Snapshot }> {
+    const { db, config } = this.#deps;
+    await this.#clearRunDir();
+    await mkdir(this.#runDir, { recursive: true });
+    // Paths and the command line are the operator's business: they go to the worker's
+    // log and the task's internal_detail, never to the log or error_detail users read.
+    this.#note(`worker ${config.workerId} on ${hostname()}, run directory ${this.#runDir}`);
+    this.#appendLog('[speos-portal] preparing inputs\n');
+    const uploads = await this.#whenDatabase(
+      () =>
+        findUploadsById(
+          db,
+          [this.#task.master_upload_id, this.#task.include_upload_id].filter((u): u is string => !!u),
+        ),
+      this.#halt.signal,
+    );
+    const master = uploads.get(this.#task.master_upload_id ?? '');
+    if (!master) throw new TaskFailure('the task has no master file');
+    const include: UploadRow | undefined = this.#task.include_upload_id
+      ? uploads.get(this.#task.include_upload_id)
+      : undefined;
+    let tries = 0;
+    const inputs = await waitOut(
+      async () => {
+        // A try cut off by the outage may have left half an archive: start each one clean.
+        if (tries++ > 0) await this.#emptyRunDir();
+        return prepareInputs(this.#deps.store, this.#runDir, master, include, config.extract);
+      },
+      {
+        transient: isStoreUnavailable,
+        deadline: this.#resultsDeadline,
+        signal: this.#halt.signal,
+        probe: () => this.#deps.store.check(),
+        onWait: (error) => this.#waitingForStore(error, 'preparing inputs'),
+        onRecovered: (waitedMs) => this.#storeIsBack(waitedMs, 'downloading the inputs'),
+      },
+    );
+    const before = await snapshot(inputs.inputDir);
+    if (this.#deps.executor.kind === 'slurm') {
+      const record = { inputs, before: [...before] };
+      await writeFile(path.join(this.#runDir, RUN_RECORD_FILE), JSON.stringify(record));
+    }
+    return { inputs, before };
+  }
+
+  /** A run of a Slurm job submitted before this worker started: what the submitting run wrote down. */
+  async #readRunRecord(): Promise<{ inputs: PreparedInputs; before: Snapshot }> {
+    this.#note(`worker ${this.#deps.config.workerId} on ${hostname()} follows Slurm job ${this.#attachJobId}`);
+    try {
+      const record = JSON.parse(await readFile(path.join(this.#runDir, RUN_RECORD_FILE), 'utf8')) as {
+        inputs: PreparedInputs;
+        before: [string, string][];
+      };
+      return { inputs: record.inputs, before: new Map(record.before) };
+    } catch (error) {
+      this.#note(`cannot read ${path.join(this.#runDir, RUN_RECORD_FILE)}: ${String(error)}`);
+      throw new TaskFailure(
+        `the working directory of Slurm job ${this.#attachJobId} is gone; the results cannot be collected`,
+      );
     }
   }
 
@@ -232,7 +292,7 @@ export class TaskRun {
     await this.#finish(cancelled ? 'CANCELLED' : 'FAILURE', async () => ({
       message: cancelled ? 'stopped by request' : failure.message,
       error_detail: failure.detail ?? (await logTail(this.#deps.db, id).catch(() => null)),
-      ...(cancelled ? { terminated_processes: this.#terminated } : {}),
+      ...(cancelled ? { terminated_processes: this.#solver?.terminated() ?? [] } : {}),
     })).catch((finishError: unknown) =>
       this.#deps.log.error({ task_id: id, err: finishError }, 'could not record the end of the run'),
     );
@@ -377,64 +437,56 @@ export class TaskRun {
     );
   }
 
-  async #runSolver(masterPath: string, inputDir: string): Promise<{ code: number | null; signal: string | null }> {
+  async #runSolver(masterPath: string, inputDir: string): Promise<SolverExit> {
     const argv = this.#command(masterPath, inputDir);
-    // Preparing inputs can take a while (a 500 MB download): a stop asked meanwhile, or
-    // this worker shutting down, must keep the solver from starting at all.
-    await this.#beatNow();
-    if (this.#stopping) return { code: null, signal: 'SIGTERM' };
-    const { config } = this.#deps;
+    const { executor } = this.#deps;
     const cwd = path.dirname(masterPath);
-    this.#note(`command: ${argv.map((a) => JSON.stringify(a)).join(' ')} (in ${cwd})`);
-    this.#deps.log.info({ task_id: this.#task.task_id, argv, cwd }, 'starting the solver');
-    this.#appendLog(`[speos-portal] starting SPEOS ${this.#task.version ?? ''}\n`);
-    // Under a watchdog: if this worker dies, however it dies, the solver goes with it.
-    const { child, started } = spawnSupervised(argv, { cwd, graceMs: config.stopGraceSeconds * 1000 });
-    this.#pgid = child.pid;
-    let partial = '';
-    const reader = (decoder: StringDecoder) => (chunk: Buffer) => {
-      // A decoder per stream: a character split across two chunks is kept whole.
-      const text = decoder.write(chunk);
-      this.#appendLog(text);
-      const lines = (partial + text).split(/\r?\n|\r/);
-      partial = lines.pop() ?? '';
-      for (const line of lines) this.#readProgress(line);
-    };
-    child.stdout.on('data', reader(new StringDecoder('utf8')));
-    child.stderr.on('data', reader(new StringDecoder('utf8')));
-    const closed = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
-      child.once('close', (code, signal) => resolve({ code, signal }));
-    });
-    const outcome = await started;
-    if ('error' in outcome) {
-      await closed;
-      child.stdin.destroy();
-      this.#pgid = undefined;
-      this.#note(`could not start ${argv[0]}: ${outcome.error}`);
-      this.#deps.log.error(
-        { task_id: this.#task.task_id, command: argv[0], err: outcome.error },
-        'could not start the solver',
-      );
-      throw new TaskFailure(
-        `the solver for SPEOS ${this.#task.version ?? ''} could not be started on this worker (its log has the reason)`,
-      );
+    if (!this.#attachJobId) {
+      // Preparing inputs can take a while (a 500 MB download): a stop asked meanwhile, or
+      // this worker shutting down, must keep the solver from starting at all.
+      await this.#beatNow();
+      if (this.#stopping) return { code: null, signal: 'SIGTERM' };
+      this.#note(`command: ${argv.map((a) => JSON.stringify(a)).join(' ')} (in ${cwd})`);
+      this.#deps.log.info({ task_id: this.#task.task_id, argv, cwd, executor: executor.kind }, 'starting the solver');
+      this.#appendLog(`[speos-portal] starting SPEOS ${this.#task.version ?? ''}\n`);
     }
-    const pgid = child.pid!;
-    await recordSolver(config.workDir, this.#task.task_id, config.workerId, pgid).catch((error) =>
-      this.#deps.log.warn({ task_id: this.#task.task_id, err: error }, 'could not record the solver'),
-    );
+    const request = {
+      task: this.#task,
+      argv,
+      cwd,
+      runDir: this.#runDir,
+      onOutput: (text: string) => this.#onSolverOutput(text),
+      onNote: (line: string) => this.#note(line),
+      onQueue: (state: QueueState) => this.#onQueue(state),
+      log: this.#deps.log,
+    };
+    this.#solver =
+      this.#attachJobId && executor.attach
+        ? await executor.attach(request, this.#attachJobId)
+        : await executor.start(request);
     if (this.#stopping) this.#kill(); // stopped while it was being started
-    const exit = await closed;
-    child.stdin.destroy();
-    // Whatever the solver started and left behind does not outlive the run either.
-    if ((await runningMembers(pgid)).length > 0) signalGroup(pgid, 'SIGKILL');
-    // A record left behind is harmless (leftovers.ts checks the process's start time), but say so.
-    await forgetSolver(config.workDir, this.#task.task_id).catch((error) =>
-      this.#deps.log.warn({ task_id: this.#task.task_id, err: error }, 'could not remove the solver record'),
-    );
-    this.#pgid = undefined; // gone: nothing left to signal
-    if (partial) this.#readProgress(partial);
+    const exit = await this.#solver.exit;
+    if (this.#partial) this.#readProgress(this.#partial);
+    this.#partial = '';
     return exit;
+  }
+
+  #onSolverOutput(text: string): void {
+    this.#appendLog(text);
+    const lines = (this.#partial + text).split(/\r?\n|\r/);
+    this.#partial = lines.pop() ?? '';
+    for (const line of lines) this.#readProgress(line);
+  }
+
+  /** Records where a Slurm job is: its id at once (a restarted worker follows it by that), then its state. */
+  async #onQueue(state: QueueState): Promise<void> {
+    const { db, config, clock } = this.#deps;
+    if (state.state === 'RUNNING') this.#appendLog(`[speos-portal] Slurm job ${state.jobId} is running\n`);
+    else if (state.submitted) this.#appendLog(`[speos-portal] submitted to Slurm as job ${state.jobId}\n`);
+    const save = () => saveQueueState(db, this.#task.task_id, config.workerId, state, clock());
+    // The job id must be stored: without it a restarted worker could not find the job again.
+    if (state.submitted) await this.#whenDatabase(save, this.#lost.signal);
+    else await save().catch(() => {});
   }
 
   /** A heartbeat now, after any that is in flight (which may predate what we want to see). */
@@ -464,6 +516,7 @@ export class TaskRun {
       }
       if (state.lost && this.#stopping !== 'lost') {
         this.#stopping = 'lost';
+        this.#taskEnded = state.ended;
         this.#deps.log.warn({ task_id: id }, 'lease lost; stopping the solver');
         this.#halt.abort(new Halted('lost'));
         this.#lost.abort(new Halted('lost'));
@@ -500,22 +553,11 @@ export class TaskRun {
     }
   }
 
-  /** SIGTERM to the whole group, SIGKILL after the grace period if anything is left. */
+  /** Ends (or, for a Slurm job that goes on, stops following) the solver, for the reason in #stopping. */
   #kill(): void {
-    const pgid = this.#pgid;
-    if (pgid === undefined) return;
-    void processGroupMembers(pgid).then((members) => {
-      // The group's leader is the watchdog, not one of the solver's processes.
-      this.#terminated = members.filter((m) => m.pid !== pgid).map((m) => ({ ...m, method: 'terminated' }));
-      signalGroup(pgid, 'SIGTERM');
-      const timer = setTimeout(() => {
-        if (!groupAlive(pgid)) return;
-        // What outlived SIGTERM is killed: the stop answer says so per process.
-        for (const member of this.#terminated) if (processAlive(member.pid)) member.method = 'killed';
-        signalGroup(pgid, 'SIGKILL');
-      }, this.#deps.config.stopGraceSeconds * 1000);
-      timer.unref();
-    });
+    const why = this.#stopping;
+    if (!why) return;
+    this.#solver?.stop(this.#taskEnded ? 'cancel' : why);
   }
 
   #readProgress(line: string): void {

@@ -7,13 +7,43 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Clock } from '../clock.js';
 import { isDatabaseUnavailable } from '../db/availability.js';
 import { type Db, databaseHealth } from '../db/connect.js';
+import type { TaskRow } from '../db/schema.js';
 import { type Logger, silentLogger } from '../logger.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { transitionTask } from '../tasks/repository.js';
 import type { WorkerConfig } from './config.js';
+import type { Executor } from './executors/executor.js';
+import { LocalExecutor } from './executors/local.js';
+import { SlurmExecutor } from './executors/slurm/executor.js';
 import { killLeftoverSolvers } from './leftovers.js';
-import { claimNextTask, requeueLostTasks } from './queue.js';
+import { syncLicensePools } from './licenses.js';
+import {
+  abandonedSlurmJobs,
+  adoptSlurmTasks,
+  claimNextTask,
+  forgetSlurmJob,
+  releaseLease,
+  requeueLostTasks,
+} from './queue.js';
 import { TaskRun } from './runner.js';
+
+/** The executor the configuration names (EXECUTOR): local child processes, or Slurm jobs. */
+export function makeExecutor(config: WorkerConfig): Executor {
+  const { executor } = config;
+  if (executor.kind === 'slurm') {
+    return new SlurmExecutor({
+      sbatchArgs: executor.sbatchArgs,
+      pollSeconds: executor.pollSeconds,
+      licenses: [...config.licenses.keys()],
+      ...(executor.conf ? { conf: executor.conf } : {}),
+    });
+  }
+  return new LocalExecutor({
+    workDir: config.workDir,
+    workerId: config.workerId,
+    stopGraceSeconds: config.stopGraceSeconds,
+  });
+}
 
 export interface WorkerDeps {
   db: Db;
@@ -30,9 +60,14 @@ export class Worker {
   #running = false;
   #loop: Promise<void> | undefined;
   #wake: AbortController = new AbortController();
+  readonly #executor: Executor;
+  /** Licences this worker counts itself (local executor); Slurm counts its own (-L). */
+  readonly #localLicenses: string[];
 
   constructor(deps: WorkerDeps) {
     this.#deps = { log: silentLogger, ...deps };
+    this.#executor = makeExecutor(deps.config);
+    this.#localLicenses = this.#executor.kind === 'local' ? [...deps.config.licenses.keys()] : [];
   }
 
   /** Task ids running on this worker now. */
@@ -64,6 +99,8 @@ export class Worker {
     }
     const leaseMs = config.leaseSeconds * 1000;
     const health = databaseHealth(db);
+    // Until the pools are recorded no licence counts as free: claims wait for them.
+    let poolsRecorded = this.#localLicenses.length === 0;
     // The loop also watches the database for the lost-lease rule below: it must look at
     // least every third of a lease, so an outage long enough to lapse a lease is noticed.
     const pauseMs = Math.min(config.pollSeconds * 1000, leaseMs / 3);
@@ -80,16 +117,34 @@ export class Worker {
         } else {
           await probe(db);
         }
+        if (this.#executor.kind === 'slurm') {
+          // Slurm jobs of tasks whose worker restarted or died: follow them again, never resubmit.
+          const adopted = await adoptSlurmTasks(db, config.workerId, leaseMs, clock(), {
+            lapsed: health.reachableFor() >= leaseMs,
+            active: this.active,
+          });
+          for (const task of adopted) {
+            log.info({ task_id: task.task_id, slurm_job_id: task.slurm_job_id }, 'following the Slurm job of a task');
+            this.#launch(task, task.slurm_job_id ?? undefined);
+          }
+          await this.#cancelAbandonedJobs();
+        }
+        if (!poolsRecorded) {
+          await syncLicensePools(db, config.licenses);
+          poolsRecorded = true;
+        }
         while (this.#running && this.#runs.size < config.slots) {
-          const task = await claimNextTask(db, config.workerId, versions, config.leaseSeconds * 1000, clock());
+          const task = await claimNextTask(
+            db,
+            config.workerId,
+            versions,
+            config.leaseSeconds * 1000,
+            clock(),
+            this.#localLicenses,
+          );
           if (!task) break;
           log.info({ task_id: task.task_id, version: task.version }, 'running task');
-          const run = new TaskRun({ db, store: this.#deps.store, config, clock, log }, task);
-          const done = run.run().finally(() => {
-            this.#runs.delete(task.task_id);
-            this.poke();
-          });
-          this.#runs.set(task.task_id, { run, done });
+          this.#launch(task);
         }
         loopFailing = false;
       } catch (error) {
@@ -101,6 +156,31 @@ export class Worker {
       // Aborted by poke(): the wake-up itself, not an error.
       await sleep(pauseMs, undefined, { signal: this.#wake.signal }).catch(() => {});
     }
+  }
+
+  /** Jobs of tasks that were stopped while no worker followed them leave Slurm's queue now. */
+  async #cancelAbandonedJobs(): Promise<void> {
+    const { db, log } = this.#deps;
+    if (!(this.#executor instanceof SlurmExecutor)) return;
+    for (const job of await abandonedSlurmJobs(db)) {
+      if (!(await this.#executor.cancel(job.slurm_job_id))) continue; // Slurm unreachable: next time
+      await forgetSlurmJob(db, job.task_id);
+      log.info(job, 'cancelled the Slurm job of a task stopped without its worker');
+    }
+  }
+
+  #launch(task: TaskRow, attachJobId?: string): void {
+    const { db, config, clock, log, store } = this.#deps;
+    const run = new TaskRun(
+      { db, store, config, clock, log, executor: this.#executor },
+      task,
+      attachJobId ? { attachJobId } : {},
+    );
+    const done = run.run().finally(() => {
+      this.#runs.delete(task.task_id);
+      this.poke();
+    });
+    this.#runs.set(task.task_id, { run, done });
   }
 
   /**
@@ -116,6 +196,11 @@ export class Worker {
     await Promise.all(runs.map((r) => r.done));
     const { db, clock, config } = this.#deps;
     for (const { run } of runs) {
+      if (run.detached) {
+        // Its Slurm job goes on: the next worker to start follows it (adoptSlurmTasks).
+        await releaseLease(db, run.taskId, config.workerId);
+        continue;
+      }
       await transitionTask(
         db,
         run.taskId,

@@ -2,7 +2,7 @@
 import type { ProgressInfo, TaskDetail, TaskFile } from '@speos-portal/protocol';
 import { useState } from 'react';
 import { apiUrl, auth, errorDetail, saveDownload } from '../api.js';
-import { formatBytes, formatDuration, formatTime } from '../format.js';
+import { formatBytes, formatDuration, formatTime, ordinal } from '../format.js';
 import { useI18n } from '../i18n/i18n.js';
 import { en, type MessageKey } from '../i18n/messages.js';
 import { hrefTask } from '../shell/router.js';
@@ -66,7 +66,7 @@ function TaskView({ task, onChanged }: { task: TaskDetail; onChanged(): void }) 
       <Outcome task={task} />
       <KeepingControls task={task} onChanged={onChanged} />
       {task.status === 'RUNNING' ? <RunProgress task={task} /> : null}
-      {task.status === 'PENDING' ? <p className="notice info">{t('queuedNote')}</p> : null}
+      {task.status === 'PENDING' ? <QueueNote task={task} /> : null}
       <div className="task-grid">
         {QUEUED_OR_RUN.has(task.status) ? (
           <>
@@ -329,5 +329,31 @@ function FileLine({ taskId, kind, file }: { taskId: string; kind: 'master' | 'in
       ) : null}
       {error ? <span className="field-error">{error}</span> : null}
     </div>
+  );
+}
+
+/**
+ * Where a waiting task stands: "3rd in line — waiting for a licence" (queue_position and
+ * queue_reason; the reason comes from the server, in English). Without a reason the
+ * general note says what it waits for.
+ */
+function QueueNote({ task }: { task: TaskDetail }) {
+  const { t } = useI18n();
+  const position = task.queue_position;
+  const place = !position
+    ? null
+    : position === 1
+      ? t('queueNext')
+      : t('queuePlace', { ordinal: ordinal(position), n: position });
+  return (
+    <>
+      {task.queue_reason ? null : <p className="notice info">{t('queuedNote')}</p>}
+      {place ? (
+        <p className="notice info" data-testid="queue-place">
+          {task.queue_reason ? `${place} — ${task.queue_reason}` : place}
+          {task.slurm_job_id ? <span className="muted small mono"> · Slurm job {task.slurm_job_id}</span> : null}
+        </p>
+      ) : null}
+    </>
   );
 }
