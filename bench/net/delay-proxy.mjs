@@ -13,6 +13,7 @@
 // Resets (RESET_FRACTION, e.g. 0.005): a connection is reset with that probability when it
 // opens, and again for every 5 MiB (one default part) it carries, at a random byte — so every
 // client meets the same rate of resets per byte sent, however it uses its connections.
+import { appendFileSync } from 'node:fs';
 import net from 'node:net';
 
 const [listenPort, targetHost, targetPort, rttArg, resetArg = '0'] = process.argv.slice(2);
@@ -23,6 +24,17 @@ const PART = 5 * 1024 * 1024;
 // bandwidth-delay product at 1 Gbit/s and 100 ms, so the line itself never limits the rate.
 const LINE_LIMIT = 32 * 1024 * 1024;
 let resets = 0;
+// TRACE_FILE: one line per connection opened, request line seen and status line answered,
+// with ms since the first connection — the serial round trips of a client, measured.
+const TRACE_FILE = process.env.TRACE_FILE;
+let t0;
+let connections = 0;
+function trace(conn, what) {
+  if (!TRACE_FILE) return;
+  t0 ??= performance.now();
+  appendFileSync(TRACE_FILE, `${(performance.now() - t0).toFixed(1).padStart(9)} ms  conn ${conn}  ${what}\n`);
+}
+const REQUEST_LINE = /^(GET|PUT|POST|PATCH|HEAD|DELETE|OPTIONS) (\S+)/;
 
 /** Bytes until the next reset: geometric over 5 MiB slots with probability resetFraction each. */
 function bytesUntilReset() {
@@ -81,6 +93,18 @@ function delayedPipe(src, dst, readyAt, onBytes) {
 
 const server = net.createServer({ noDelay: true }, (client) => {
   const upstream = net.connect({ host: targetHost, port: Number(targetPort), noDelay: true });
+  const conn = ++connections;
+  trace(conn, 'open');
+  if (TRACE_FILE) {
+    client.on('data', (chunk) => {
+      const m = REQUEST_LINE.exec(chunk.subarray(0, 200).toString('latin1'));
+      if (m) trace(conn, `→ ${m[1]} ${m[2].split('?')[0]}`);
+    });
+    upstream.on('data', (chunk) => {
+      const head = chunk.subarray(0, 16).toString('latin1');
+      if (head.startsWith('HTTP/1.1 ')) trace(conn, `← ${head.slice(9, 12)} (arrives ${oneWay} ms later)`);
+    });
+  }
   const readyAt = performance.now() + 2 * oneWay;
   let budget = Math.random() < resetFraction ? Math.random() * 64 * 1024 : bytesUntilReset();
   const kill = () => {

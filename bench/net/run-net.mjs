@@ -53,6 +53,7 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '1' },
     variants: { type: 'string', default: 'curl,cli,chromium,tus,seq' },
     'server-env': { type: 'string', multiple: true, default: [] },
+    trace: { type: 'boolean', default: false },
   },
 });
 const profileNames = args.net === 'all' ? Object.keys(PROFILES) : args.net.split(',');
@@ -169,15 +170,19 @@ async function startProcess(argv, { env = {}, ns, healthUrl } = {}) {
 /** A server in the namespace at serverIp:port, reached by clients through a delay proxy. */
 async function behindProxy(link, profile, port, withResets) {
   const proxyPort = await freePort();
-  const proxy = await startProcess([
-    process.execPath,
-    path.join(HERE, 'delay-proxy.mjs'),
-    String(proxyPort),
-    link.serverIp,
-    String(port),
-    String(profile.rttMs),
-    String(withResets ? profile.resets : 0),
-  ]);
+  const traceFile = currentTrace;
+  const proxy = await startProcess(
+    [
+      process.execPath,
+      path.join(HERE, 'delay-proxy.mjs'),
+      String(proxyPort),
+      link.serverIp,
+      String(port),
+      String(profile.rttMs),
+      String(withResets ? profile.resets : 0),
+    ],
+    { env: traceFile ? { TRACE_FILE: traceFile } : {} },
+  );
   return {
     url: `http://127.0.0.1:${proxyPort}`,
     async stop() {
@@ -212,6 +217,8 @@ function runClient(argv) {
 }
 
 let nextPort = 9000;
+/** With --trace: the file the next proxy writes its trace to (bench/results/trace-…). */
+let currentTrace;
 
 async function startPortal(link, profile, withResets) {
   const port = nextPort++;
@@ -450,6 +457,10 @@ async function main() {
       for (let round = 1; round <= ROUNDS; round++) {
         for (const v of VARIANTS) {
           const before = load();
+          if (args.trace) {
+            currentTrace = path.join(BENCH, 'results', `trace-${name}-${v}-${round}.txt`);
+            rmSync(currentTrace, { force: true });
+          }
           try {
             const r = await variants[v].run(file, link, profile);
             const sample = { ...r, mibps: SIZE / MiB / r.seconds, load1: (before + load()) / 2 };
@@ -461,10 +472,11 @@ async function main() {
             console.error(`${name} round ${round} ${v} failed: ${error.message}`);
             samples[v].push({ failed: error.message.slice(0, 300) });
           }
+          currentTrace = undefined;
         }
       }
-      const ok = (v) => samples[v].filter((s) => !s.failed);
-      const speed = (v) => (ok(v).length ? median(ok(v).map((s) => s.mibps)) : Number.NaN);
+      const ok = (v) => samples[v]?.filter((s) => !s.failed);
+      const speed = (v) => (ok(v)?.length ? median(ok(v).map((s) => s.mibps)) : Number.NaN);
       const rows = {};
       for (const v of VARIANTS) {
         const s = ok(v);

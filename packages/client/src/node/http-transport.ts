@@ -19,9 +19,11 @@ export interface NodeHttpTransportOptions {
 export class NodeHttpTransport implements PartTransport {
   readonly #http: http.Agent;
   readonly #https: https.Agent;
+  readonly maxParallel: number;
 
   constructor(options: NodeHttpTransportOptions = {}) {
     const maxSockets = options.maxSockets ?? 16;
+    this.maxParallel = maxSockets;
     this.#http = new http.Agent({ keepAlive: true, maxSockets });
     this.#https = new https.Agent({ keepAlive: true, maxSockets });
   }
