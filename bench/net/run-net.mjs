@@ -54,6 +54,8 @@ const { values: args } = parseArgs({
     variants: { type: 'string', default: 'curl,cli,chromium,tus,seq' },
     'server-env': { type: 'string', multiple: true, default: [] },
     trace: { type: 'boolean', default: false },
+    // Another checkout's built CLI (e.g. main before this change) as variant cli-baseline.
+    'baseline-cli': { type: 'string' },
   },
 });
 const profileNames = args.net === 'all' ? Object.keys(PROFILES) : args.net.split(',');
@@ -322,10 +324,17 @@ for (const name of VARIANTS) {
   }
 }
 
-async function cliUpload(file, link, profile, flags) {
+if (args['baseline-cli']) {
+  variants['cli-baseline'] = {
+    label: `upload with ${args['baseline-cli']} (defaults)`,
+    run: (file, link, profile) => cliUpload(file, link, profile, [], path.resolve(args['baseline-cli'])),
+  };
+}
+
+async function cliUpload(file, link, profile, flags, cli = CLI) {
   const state = mkdtempSync(path.join(work, 'state-'));
   return timed(await startPortal(link, profile, true), async ({ url }) => {
-    const argv = [process.execPath, CLI, 'upload', file, '--job-name', 'bench', '--server', url];
+    const argv = [process.execPath, cli, 'upload', file, '--job-name', 'bench', '--server', url];
     const { cpu } = await runClient([...argv, '--state-dir', state, '--json', ...flags]);
     return { cpu };
   });

@@ -46,8 +46,13 @@ describe('speos-portal upload', () => {
       await waitFor(async () => (await partsSaved(stateDir)) >= 3, 30_000, '3 parts');
       first.child.kill('SIGKILL');
       expect((await first.exited).signal).toBe('SIGKILL');
-      // A part whose last bytes were already through may still be landing on the server.
-      await new Promise((r) => setTimeout(r, 500));
+      // A part whose last bytes were already through may still be landing on the server (with
+      // the adaptive concurrency up to 8 at once, and fsyncs are slow on a loaded machine):
+      // wait until the stored count holds still for a second.
+      for (let last = -1, now = await metric(portal.url, 'speos_upload_parts_stored_total'); now !== last; ) {
+        await new Promise((r) => setTimeout(r, 1000));
+        [last, now] = [now, await metric(portal.url, 'speos_upload_parts_stored_total')];
+      }
 
       const [saved] = await savedStates(stateDir);
       const api = new PortalClient({ baseUrl: portal.url });
