@@ -6,6 +6,7 @@
 //   curl      one streaming PUT of the whole file (the reference; no resets on its path)
 //   cli       `speos-portal upload` with default settings
 //   cli-N     the same with --concurrency N (only when asked: --variants cli-8)
+//   cli-chunkN  the CLI's defaults against a server with CHUNK_SIZE N MiB (--variants cli-chunk16)
 //   chromium  the web UI's uploader in Debian's Chromium
 //   tus       tus-js-client → @tus/server (5 MiB chunks, one at a time)
 //   seq       the original frontend's loop: one part at a time, no retry (seq-upload.mjs)
@@ -77,7 +78,10 @@ if (process.getuid?.() !== 0) {
 }
 
 const work = mkdtempSync(path.join(tmpdir(), 'speos-netbench-'));
+/** Servers, proxies and clients still running: killed on exit, so a Ctrl-C leaves nothing behind. */
+const children = new Set();
 const cleanup = () => {
+  for (const child of children) child.kill('SIGKILL');
   removeAllLinks();
   rmSync(work, { recursive: true, force: true });
 };
@@ -143,6 +147,8 @@ function watchPeak(pid) {
 async function startProcess(argv, { env = {}, ns, healthUrl } = {}) {
   const [cmd, ...rest] = ns ? ['ip', 'netns', 'exec', ns, ...argv] : argv;
   const child = spawn(cmd, rest, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
@@ -201,7 +207,20 @@ async function behindProxy(link, profile, port, withResets) {
 function runClient(argv) {
   return new Promise((resolve, reject) => {
     const script = '"$@"; rc=$?; times >&2; exit $rc';
-    const child = spawn('bash', ['-c', script, 'client', ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its own process group, so the exit clean-up can end the client under bash too.
+    const child = spawn('bash', ['-c', script, 'client', ...argv], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    const group = {
+      kill() {
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+        } catch {}
+      },
+    };
+    children.add(group);
+    child.on('exit', () => children.delete(group));
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
@@ -222,7 +241,7 @@ let nextPort = 9000;
 /** With --trace: the file the next proxy writes its trace to (bench/results/trace-…). */
 let currentTrace;
 
-async function startPortal(link, profile, withResets) {
+async function startPortal(link, profile, withResets, serverEnv = {}) {
   const port = nextPort++;
   const dataDir = mkdtempSync(path.join(work, 'portal-'));
   const proxy = await behindProxy(link, profile, port, withResets);
@@ -236,6 +255,7 @@ async function startPortal(link, profile, withResets) {
       LOG_LEVEL: 'warn',
       MAX_FILE_SIZE: String(4096 * MiB),
       ...SERVER_ENV,
+      ...serverEnv,
     },
     healthUrl: `http://${link.serverIp}:${port}/healthz`,
   });
@@ -315,6 +335,14 @@ const variants = {
   },
 };
 for (const name of VARIANTS) {
+  const chunk = /^cli-chunk(\d+)$/.exec(name);
+  if (chunk) {
+    variants[name] = {
+      label: `speos-portal upload (defaults), server CHUNK_SIZE ${chunk[1]} MiB`,
+      run: (file, link, profile) =>
+        cliUpload(file, link, profile, [], CLI, { CHUNK_SIZE: String(Number(chunk[1]) * MiB) }),
+    };
+  }
   const m = /^cli-(\d+)$/.exec(name);
   if (m) {
     variants[name] = {
@@ -331,16 +359,19 @@ if (args['baseline-cli']) {
   };
 }
 
-async function cliUpload(file, link, profile, flags, cli = CLI) {
+async function cliUpload(file, link, profile, flags, cli = CLI, serverEnv = {}) {
   const state = mkdtempSync(path.join(work, 'state-'));
-  return timed(await startPortal(link, profile, true), async ({ url }) => {
+  return timed(await startPortal(link, profile, true, serverEnv), async ({ url }) => {
     const argv = [process.execPath, cli, 'upload', file, '--job-name', 'bench', '--server', url];
     const { cpu } = await runClient([...argv, '--state-dir', state, '--json', ...flags]);
     return { cpu };
   });
 }
 
-/** CPU seconds (user + system, children reaped included) of a process and its descendants. */
+/**
+ * CPU seconds (user + system, children reaped included) of a process and its descendants,
+ * in total and by Chromium process type (browser, renderer, utility = network service, gpu).
+ */
 function treeCpuSeconds(rootPid) {
   const stats = new Map();
   for (const entry of readdirSync('/proc')) {
@@ -348,19 +379,24 @@ function treeCpuSeconds(rootPid) {
     try {
       const text = readFileSync(`/proc/${entry}/stat`, 'utf8');
       const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-      stats.set(Number(entry), {
-        ppid: Number(fields[1]),
-        ticks: fields.slice(11, 15).reduce((a, f) => a + Number(f), 0),
-      });
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      const type = cmd.find((a) => a.startsWith('--type='))?.slice(7) ?? 'browser';
+      const ticks = fields.slice(11, 15).reduce((a, f) => a + Number(f), 0);
+      stats.set(Number(entry), { ppid: Number(fields[1]), ticks, type });
     } catch {}
   }
+  const byType = {};
   let total = 0;
   const visit = (pid) => {
-    total += stats.get(pid)?.ticks ?? 0;
-    for (const [child, s] of stats) if (s.ppid === pid) visit(child);
+    const s = stats.get(pid);
+    if (s) {
+      total += s.ticks / 100; // USER_HZ
+      byType[s.type] = (byType[s.type] ?? 0) + s.ticks / 100;
+    }
+    for (const [child, c] of stats) if (c.ppid === pid) visit(child);
   };
   visit(rootPid);
-  return total / 100; // USER_HZ
+  return { total, byType };
 }
 
 function chromiumRootPid(profileDir) {
@@ -391,7 +427,7 @@ async function chromiumUpload(file, link, profile) {
     await page.getByLabel('Master file').setInputFiles(file);
     await page.getByLabel('Job name').fill('bench');
     const pid = chromiumRootPid(profileDir);
-    const cpuBefore = pid ? treeCpuSeconds(pid) : Number.NaN;
+    const cpuBefore = pid ? treeCpuSeconds(pid) : undefined;
     const started = performance.now();
     await page.getByRole('button', { name: 'Submit' }).click();
     for (;;) {
@@ -401,8 +437,12 @@ async function chromiumUpload(file, link, profile) {
       await sleep(50);
     }
     const seconds = (performance.now() - started) / 1000;
-    const cpu = pid ? treeCpuSeconds(pid) - cpuBefore : Number.NaN;
-    return { seconds, cpu, ...(await portal.stop()) };
+    const cpuAfter = pid ? treeCpuSeconds(pid) : undefined;
+    const cpu = cpuAfter && cpuBefore ? cpuAfter.total - cpuBefore.total : Number.NaN;
+    const cpuByType = Object.fromEntries(
+      Object.entries(cpuAfter?.byType ?? {}).map(([t, v]) => [t, v - (cpuBefore?.byType[t] ?? 0)]),
+    );
+    return { seconds, cpu, cpuByType, ...(await portal.stop()) };
   } catch (error) {
     await portal.stop().catch(() => {});
     throw error;
@@ -475,7 +515,7 @@ async function main() {
             const sample = { ...r, mibps: SIZE / MiB / r.seconds, load1: (before + load()) / 2 };
             samples[v].push(sample);
             console.error(
-              `${name} round ${round} ${v}: ${fmt(sample.mibps, 1)} MiB/s (${fmt(sample.mibps / linkMiBps, 2)}× link), CPU ${fmt(r.cpu, 1)} s, server ${fmt(r.serverRss)} MiB, resets ${r.resets}, load ${fmt(sample.load1, 1)}`,
+              `${name} round ${round} ${v}: ${fmt(sample.mibps, 1)} MiB/s (${fmt(sample.mibps / linkMiBps, 2)}× link), CPU ${fmt(r.cpu, 1)} s${r.cpuByType ? ` ${JSON.stringify(r.cpuByType)}` : ''}, server ${fmt(r.serverRss)} MiB, resets ${r.resets}, load ${fmt(sample.load1, 1)}`,
             );
           } catch (error) {
             console.error(`${name} round ${round} ${v} failed: ${error.message}`);
@@ -499,6 +539,7 @@ async function main() {
           resets: s.reduce((a, x) => a + (x.resets ?? 0), 0),
           load1: s.length ? median(s.map((x) => x.load1)) : Number.NaN,
           failed: samples[v].filter((x) => x.failed).map((x) => x.failed),
+          ...(s[0]?.cpuByType ? { cpu_s_by_process_type: s.map((x) => x.cpuByType) } : {}),
         };
       }
       result.profiles[name] = { ...profile, link_mibps: linkMiBps, rtt_check: rtt, variants: rows };

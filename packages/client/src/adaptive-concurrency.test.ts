@@ -71,14 +71,20 @@ describe('adaptive concurrency', () => {
   });
 
   it('steps down while holding when throughput falls well below the best', () => {
-    let s: ConcurrencyState = { ...initialConcurrency(PART, 0), phase: 'hold', limit: 8, bestRate: 100 * MiB };
+    let s: ConcurrencyState = {
+      ...initialConcurrency(PART, 0),
+      phase: 'hold',
+      warmup: false,
+      limit: 8,
+      bestRate: 100 * MiB,
+    };
     // 8 parts of 5 MiB in 1 s = 40 MiB/s, far below 100 MiB/s.
     for (let i = 1; i <= 8; i++) s = nextConcurrency(s, { type: 'part-done', bytes: PART, now: i * 125 });
     expect(s.limit).toBe(7);
     expect(s.bestRate).toBeCloseTo(40 * MiB, -3);
   });
 
-  it('decides nothing until a window (as many parts as are in flight) is complete', () => {
+  it('decides nothing until a window (as many parts as are in flight) is complete, and skips the first', () => {
     let s = initialConcurrency(PART, 0);
     for (let i = 1; i < 4; i++) {
       s = nextConcurrency(s, { type: 'part-done', bytes: PART, now: i });
@@ -86,12 +92,25 @@ describe('adaptive concurrency', () => {
       expect(s.windowParts).toBe(i);
     }
     s = nextConcurrency(s, { type: 'part-done', bytes: PART, now: 4 });
-    expect(s.limit).toBe(8); // the first window counts as rising
+    expect(s).toMatchObject({ limit: 4, warmup: false, windowParts: 0, lastRate: 0 }); // the warm-up window
+    for (let i = 5; i <= 8; i++) s = nextConcurrency(s, { type: 'part-done', bytes: PART, now: i });
+    expect(s.limit).toBe(8); // the first measured window counts as rising
     expect(s.windowParts).toBe(0);
   });
 
+  it('is not fooled by a slow start: no growth when the level after it is no faster', () => {
+    let s = initialConcurrency(PART, 0);
+    // Warm-up window: 4 parts in 4 s (connections opening). Then 100 ms per part at any level.
+    let now = 4000;
+    for (let i = 0; i < 4; i++) s = nextConcurrency(s, { type: 'part-done', bytes: PART, now });
+    for (let i = 0; i < 4; i++) s = nextConcurrency(s, { type: 'part-done', bytes: PART, now: (now += 100) });
+    expect(s.limit).toBe(8); // probing one level up
+    for (let i = 0; i < 8; i++) s = nextConcurrency(s, { type: 'part-done', bytes: PART, now: (now += 100) });
+    expect(s).toMatchObject({ phase: 'hold', limit: 6 });
+  });
+
   it('ignores a window with no elapsed time instead of dividing by zero', () => {
-    let s = initialConcurrency(PART, 5, { initial: 2 });
+    let s = { ...initialConcurrency(PART, 5, { initial: 2 }), warmup: false };
     s = nextConcurrency(s, { type: 'part-done', bytes: PART, now: 5 });
     s = nextConcurrency(s, { type: 'part-done', bytes: PART, now: 5 });
     expect(s.limit).toBe(2);

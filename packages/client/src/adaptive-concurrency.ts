@@ -48,6 +48,11 @@ export interface ConcurrencyState {
   min: number;
   /** `grow`: doubling while throughput rises; `hold`: found the level, watching it. */
   phase: 'grow' | 'hold';
+  /**
+   * The first window is not measured: it holds connection set-up and the first parts'
+   * start, and would make the next window look like a gain that is not there.
+   */
+  warmup: boolean;
   /** Throughput (bytes/s) of the last window measured, 0 before the first. */
   lastRate: number;
   /** Best window throughput at the current level (bytes/s). */
@@ -81,6 +86,7 @@ export function initialConcurrency(
     min,
     plateau: undefined,
     phase: 'grow',
+    warmup: true,
     lastRate: 0,
     bestRate: 0,
     windowStart: now,
@@ -104,6 +110,7 @@ export function nextConcurrency(state: ConcurrencyState, event: ConcurrencyEvent
   const elapsed = event.now - s.windowStart;
   if (elapsed <= 0) return { ...s, ...freshWindow(event.now) };
   const rate = (s.windowBytes * 1000) / elapsed;
+  if (s.warmup) return { ...s, warmup: false, ...freshWindow(event.now) };
   const next = { ...s, lastRate: rate, ...freshWindow(event.now) };
   if (s.phase === 'grow') {
     const rising = s.lastRate === 0 || rate > s.lastRate * (1 + s.minGain);
