@@ -101,11 +101,10 @@ describe('adaptive concurrency', () => {
   it('is not fooled by a slow start: no growth when the level after it is no faster', () => {
     let s = initialConcurrency(PART, 0);
     // Warm-up window: 4 parts in 4 s (connections opening). Then 100 ms per part at any level.
-    let now = 4000;
-    for (let i = 0; i < 4; i++) s = nextConcurrency(s, { type: 'part-done', bytes: PART, now });
-    for (let i = 0; i < 4; i++) s = nextConcurrency(s, { type: 'part-done', bytes: PART, now: (now += 100) });
+    for (let i = 0; i < 4; i++) s = nextConcurrency(s, { type: 'part-done', bytes: PART, now: 4000 });
+    for (let i = 1; i <= 4; i++) s = nextConcurrency(s, { type: 'part-done', bytes: PART, now: 4000 + i * 100 });
     expect(s.limit).toBe(8); // probing one level up
-    for (let i = 0; i < 8; i++) s = nextConcurrency(s, { type: 'part-done', bytes: PART, now: (now += 100) });
+    for (let i = 1; i <= 8; i++) s = nextConcurrency(s, { type: 'part-done', bytes: PART, now: 4400 + i * 100 });
     expect(s).toMatchObject({ phase: 'hold', limit: 6 });
   });
 
