@@ -23,4 +23,4 @@ createServer((req, res) => {
     if (mode === 'fsync') fsync(out.fd, answer);
     else answer();
   });
-}).listen(Number(port), '127.0.0.1', () => console.log('ready'));
+}).listen(Number(port), process.env.BENCH_HOST ?? '127.0.0.1', () => console.log('ready'));

@@ -14,6 +14,13 @@
 // at 50 %. Prints a markdown table and writes bench/results/bench-<time>.json.
 //
 // Options: --size MiB (500) --rounds N (3) --big-size MiB (2048, 0 skips) --only a,b,cli-4,…
+//
+// `--net <profile>[,…]|all` runs the network-shaped bench instead (bench/net/run-net.mjs:
+// a shaped link in a network namespace; root only): see docs/performance.md.
+if (process.argv.includes('--net') || process.argv.some((a) => a.startsWith('--net='))) {
+  await import('./net/run-net.mjs');
+}
+
 import { spawn } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import {

@@ -5,4 +5,6 @@ import { Server } from '@tus/server';
 
 const [dir, port] = process.argv.slice(2);
 const tus = new Server({ path: '/files', datastore: new FileStore({ directory: dir }) });
-createServer((req, res) => tus.handle(req, res)).listen(Number(port), '127.0.0.1', () => console.log('ready'));
+createServer((req, res) => tus.handle(req, res)).listen(Number(port), process.env.BENCH_HOST ?? '127.0.0.1', () =>
+  console.log('ready'),
+);

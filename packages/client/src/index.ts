@@ -2,6 +2,7 @@
  * @speos-portal/client — browser-safe core: uploader, retry policy, API client, localStorage
  * store, XHR transport, MD5. Node-only pieces live in `@speos-portal/client/node`.
  */
+export * from './adaptive-concurrency.js';
 export * from './api-client.js';
 export * from './blob-source.js';
 export * from './errors.js';

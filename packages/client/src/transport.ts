@@ -39,4 +39,9 @@ export interface PutPartResponse {
 
 export interface PartTransport {
   putPart(request: PutPartRequest): Promise<PutPartResponse>;
+  /**
+   * Requests this transport can really run at once per origin (a browser's 6 connections per
+   * host over HTTP/1.1); the adaptive concurrency stays within it. Undefined: no limit known.
+   */
+  readonly maxParallel?: number | undefined;
 }

@@ -16,6 +16,13 @@ import {
   type UploadPart,
   type UploadRef,
 } from '@speos-portal/protocol';
+import {
+  type AdaptiveConcurrencyOptions,
+  type ConcurrencyEvent,
+  type ConcurrencyState,
+  initialConcurrency,
+  nextConcurrency,
+} from './adaptive-concurrency.js';
 import type { PortalClient } from './api-client.js';
 import { toApiError } from './api-client.js';
 import { Emitter } from './emitter.js';
@@ -53,14 +60,21 @@ export interface UploaderOptions {
   contentType?: string | undefined;
   /**
    * Preferred bytes per part; raised automatically to stay within 10 000 parts.
-   * @default 5242880 (5 MiB)
+   * @default undefined (the server's CHUNK_SIZE, 5 MiB unless its operator chose larger parts;
+   * a file too large for 10 000 parts of 5 MiB asks for the size it needs)
    */
-  chunkSize?: number;
+  chunkSize?: number | undefined;
   /**
-   * Parts in flight at once.
-   * @default 4
+   * Parts in flight at once, fixed. Without it the uploader adapts the number to what it
+   * measures (adaptive-concurrency.ts): it starts at a few and grows while throughput rises.
+   * @default undefined (adaptive)
    */
-  concurrency?: number;
+  concurrency?: number | undefined;
+  /**
+   * Tuning of the adaptive concurrency (used when `concurrency` is not given).
+   * @default { initial: 4, min: 2, max: 32, maxInFlightBytes: 256 MiB }, max also capped by the transport's `maxParallel`
+   */
+  adaptive?: AdaptiveConcurrencyOptions | undefined;
   /**
    * A part attempt that makes no progress for this long is aborted and retried.
    * @default 30000
@@ -111,13 +125,12 @@ export interface UploaderOptions {
   isOnline?: () => boolean;
 }
 
-type Resolved = Required<Omit<UploaderOptions, 'taskId' | 'confirm' | 'signal' | 'contentType' | 'retry'>> &
-  Pick<UploaderOptions, 'taskId' | 'confirm' | 'signal' | 'contentType'> & { retry: Required<RetryPolicyOptions> };
+type Optional = 'taskId' | 'confirm' | 'signal' | 'contentType' | 'concurrency' | 'adaptive' | 'chunkSize';
+type Resolved = Required<Omit<UploaderOptions, Optional | 'retry'>> &
+  Pick<UploaderOptions, Optional> & { retry: Required<RetryPolicyOptions> };
 
 const DEFAULTS = {
   fileType: 'master' as FileType,
-  chunkSize: DEFAULT_CHUNK_SIZE,
-  concurrency: 4,
   stallTimeoutMs: 30_000,
   resume: true,
   verifyOnResume: true,
@@ -156,6 +169,8 @@ export interface UploaderEvents extends Record<string, unknown> {
   /** A saved upload is being continued. */
   resume: { taskId: string; uploadId: string; partsOnServer: number; totalParts: number };
   retry: RetryEvent;
+  /** The adaptive concurrency changed how many parts are in flight (not emitted with a fixed `concurrency`). */
+  concurrency: { limit: number; reason: 'start' | ConcurrencyEvent['type'] };
   /**
    * The server (control-plane calls) or the storage (part PUTs) stopped answering; the upload
    * waits for it (up to `retry.maxWaitMs`) and goes on by itself. Speed and ETA are stale meanwhile.
@@ -201,12 +216,15 @@ export class Uploader extends Emitter<UploaderEvents> {
   readonly #sentEtags = new Map<number, string>();
   /** One per origin (the portal; the store, when parts go elsewhere): an outage is the origin's, not a request's. */
   readonly #watches = new Map<string, OutageWatch>();
+  /** The adaptive concurrency's state while parts upload; undefined with a fixed `concurrency`. */
+  #concurrency: ConcurrencyState | undefined;
 
   constructor(options: UploaderOptions) {
     super();
     const merged = { ...DEFAULTS, store: new MemoryStateStore(), ...stripUndefined(options) };
     this.#options = { ...merged, retry: { ...DEFAULT_RETRY_POLICY, ...options.retry } } as Resolved;
-    if (!Number.isInteger(this.#options.concurrency) || this.#options.concurrency < 1) {
+    const fixed = this.#options.concurrency;
+    if (fixed !== undefined && (!Number.isInteger(fixed) || fixed < 1)) {
       throw new RangeError(`concurrency must be a whole number ≥ 1, got ${options.concurrency}`);
     }
     this.#progress = new ProgressTracker(options.source.size);
@@ -342,7 +360,7 @@ export class Uploader extends Emitter<UploaderEvents> {
             file_size: source.size,
             file_type: fileType,
             content_type: this.#options.contentType ?? source.type ?? 'application/octet-stream',
-            chunk_size: chooseChunkSize(source.size, this.#options.chunkSize),
+            ...chunkSizeField(source.size, this.#options.chunkSize),
             ...(taskId ? { task_id: taskId } : {}),
           },
           s,
@@ -440,26 +458,65 @@ export class Uploader extends Emitter<UploaderEvents> {
     const run = new AbortController();
     const stop = () => run.abort(signal.reason);
     signal.addEventListener('abort', stop, { once: true });
+    this.#startConcurrency(pending[0]!.size);
     let next = 0;
-    const worker = async () => {
-      while (next < pending.length && !run.signal.aborted) {
-        const part = pending[next++]!;
-        try {
-          await this.#uploadPart(part, run.signal);
-        } catch (error) {
-          run.abort(error);
-          throw error;
-        }
-      }
-    };
+    let active = 0;
     try {
-      const results = await Promise.allSettled(
-        Array.from({ length: Math.min(this.#options.concurrency, pending.length) }, worker),
-      );
-      run.signal.throwIfAborted();
-      for (const r of results) if (r.status === 'rejected') throw r.reason;
+      await new Promise<void>((resolve, reject) => {
+        // Starts parts until as many are in flight as the limit allows (fixed, or adapted
+        // after every part), so a raised limit fills at once and the tail never waits.
+        const launch = () => {
+          if (run.signal.aborted) {
+            if (active === 0) reject(run.signal.reason);
+            return;
+          }
+          if (next >= pending.length && active === 0) return resolve();
+          while (next < pending.length && active < this.#concurrencyLimit()) {
+            const part = pending[next++]!;
+            active++;
+            this.#uploadPart(part, run.signal).then(
+              () => {
+                active--;
+                this.#adapt({ type: 'part-done', bytes: part.size, now: Date.now() });
+                launch();
+              },
+              (error: unknown) => {
+                active--;
+                if (!run.signal.aborted) run.abort(error);
+                launch();
+              },
+            );
+          }
+        };
+        launch();
+      });
     } finally {
       signal.removeEventListener('abort', stop);
+    }
+  }
+
+  #startConcurrency(partSize: number): void {
+    if (this.#options.concurrency !== undefined) {
+      this.#concurrency = undefined;
+      return;
+    }
+    const transportMax = this.#options.transport.maxParallel;
+    const options = { ...this.#options.adaptive };
+    if (transportMax !== undefined) options.max = Math.min(options.max ?? transportMax, transportMax);
+    this.#concurrency = initialConcurrency(partSize, Date.now(), options);
+    this.emit('concurrency', { limit: this.#concurrency.limit, reason: 'start' });
+  }
+
+  #concurrencyLimit(): number {
+    return this.#options.concurrency ?? this.#concurrency?.limit ?? 1;
+  }
+
+  #adapt(event: ConcurrencyEvent): void {
+    const before = this.#concurrency;
+    if (!before) return;
+    this.#concurrency = nextConcurrency(before, event);
+    if (this.#concurrency.limit !== before.limit) {
+      this.emit('concurrency', { limit: this.#concurrency.limit, reason: event.type });
     }
   }
 
@@ -482,7 +539,10 @@ export class Uploader extends Emitter<UploaderEvents> {
           return facts && { ...facts, canResign: true, urlExpiresAt: signed?.expiresAt };
         },
         onRetry: ({ attempt, decision }) => {
-          if (decision.action === 'retry') this.#progress.idle();
+          if (decision.action === 'retry') {
+            this.#progress.idle();
+            this.#adapt({ type: 'failure', now: Date.now() });
+          }
           this.emit('retry', { partNumber: n, what: `PUT part ${n}`, attempt, decision });
           // Only drop the URL we used: a concurrent sign may already have put a fresh one there.
           if (decision.action === 'resign' && signed && this.#urls.get(n) === signed) this.#urls.delete(n);
@@ -721,6 +781,16 @@ function originOf(url: string): string {
   } catch {
     return url;
   }
+}
+
+/**
+ * The part size is the server's (its CHUNK_SIZE) unless the caller chose one or the file
+ * needs larger parts than the default to stay within 10 000.
+ */
+function chunkSizeField(fileSize: number, preferred: number | undefined): { chunk_size?: number } {
+  if (preferred !== undefined) return { chunk_size: chooseChunkSize(fileSize, preferred) };
+  const needed = chooseChunkSize(fileSize, DEFAULT_CHUNK_SIZE);
+  return needed > DEFAULT_CHUNK_SIZE ? { chunk_size: needed } : {};
 }
 
 function ref(state: SavedUpload): UploadRef {

@@ -4,6 +4,9 @@ import { NetworkError } from './errors.js';
 import type { PartTransport, PutPartRequest, PutPartResponse } from './transport.js';
 
 export class XhrTransport implements PartTransport {
+  /** Browsers open at most 6 HTTP/1.1 connections per host; more parts would only queue. */
+  readonly maxParallel = 6;
+
   putPart(request: PutPartRequest): Promise<PutPartResponse> {
     const { url, source, startByte, endByte, signal, onProgress } = request;
     if (!(source instanceof BlobFileSource)) {

@@ -46,8 +46,15 @@ describe('speos-portal upload', () => {
       await waitFor(async () => (await partsSaved(stateDir)) >= 3, 30_000, '3 parts');
       first.child.kill('SIGKILL');
       expect((await first.exited).signal).toBe('SIGKILL');
-      // A part whose last bytes were already through may still be landing on the server.
-      await new Promise((r) => setTimeout(r, 500));
+      // A part whose bytes were all through may still be landing on the server (hashed and
+      // fsynced after the client died; with the adaptive concurrency up to 8 of them, and
+      // slowly on a loaded machine): wait until the stored count holds still for 3 s.
+      for (let stable = 0, last = -1; stable < 3; ) {
+        const now = await metric(portal.url, 'speos_upload_parts_stored_total');
+        stable = now === last ? stable + 1 : 0;
+        last = now;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
 
       const [saved] = await savedStates(stateDir);
       const api = new PortalClient({ baseUrl: portal.url });

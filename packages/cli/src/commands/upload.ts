@@ -47,7 +47,7 @@ Options:
                        .tar.gz .tar.bz2 .tar.xz …)
   --server URL         portal URL (env SPEOS_PORTAL_URL, default http://localhost:8000)
   --token T            bearer token (env SPEOS_PORTAL_TOKEN)
-  --concurrency N      parts in flight at once (default 4)
+  --concurrency N      parts in flight at once (default: adapted to the link, 4 at first, up to 32)
   --stall-timeout S    retry a part that made no progress for S seconds (default 30)
   --max-wait DURATION  how long to wait for a server or storage that does not answer
                        (network errors, 502/503/504) before failing: 90s, 10m, 2h
@@ -81,6 +81,8 @@ const OPTIONS = {
 
 /** How long an unreachable server or store is waited for unless --max-wait says otherwise. */
 const DEFAULT_MAX_WAIT_MS = 10 * 60_000;
+/** Sockets for parts when the concurrency adapts: its upper bound (32 parts in flight). */
+const ADAPTIVE_MAX_SOCKETS = 32;
 
 function integerFlag(name: string, raw: string | undefined, min: number, max: number): number | undefined {
   if (raw === undefined) return undefined;
@@ -111,7 +113,8 @@ export async function uploadCommand(argv: string[]): Promise<void> {
   if (!jobName) throw new CliError('--job-name is required', 2);
   const threads = integerFlag('threads', values.threads, 1, 4096);
   const priority = integerFlag('priority', values.priority, 0, 5);
-  const concurrency = integerFlag('concurrency', values.concurrency, 1, 64) ?? 4;
+  // Unset: the uploader adapts it to what it measures (packages/client/src/adaptive-concurrency.ts).
+  const concurrency = integerFlag('concurrency', values.concurrency, 1, 64);
   const stallSeconds = integerFlag('stall-timeout', values['stall-timeout'], 1, 3600) ?? 30;
   const maxWaitMs =
     values['max-wait'] === undefined ? DEFAULT_MAX_WAIT_MS : parseDuration('max-wait', values['max-wait']);
@@ -152,29 +155,40 @@ export async function uploadCommand(argv: string[]): Promise<void> {
     if (!json) process.stderr.write(`${line}\n`);
   };
   const server = watchServer(api, log, false);
-  const config = await fetchConfig(api, { maxWaitMs, watch: server });
-  for (const source of include ? [master, include] : [master]) {
-    if (source.size > config.max_file_size) {
+  const transport = new NodeHttpTransport({ maxSockets: concurrency ? concurrency * 2 : ADAPTIVE_MAX_SOCKETS });
+  // The parts' connections open while config and init are under way (with the built-in
+  // storage the parts go to this server); docs/performance.md has the trace that showed the
+  // round trip this saves.
+  void transport.preconnect(`${api.baseUrl}/healthz`, concurrency ?? 4);
+  let config: Awaited<ReturnType<typeof fetchConfig>>;
+  let store: JsonFileStateStore;
+  try {
+    config = await fetchConfig(api, { maxWaitMs, watch: server });
+    for (const source of include ? [master, include] : [master]) {
+      if (source.size > config.max_file_size) {
+        throw new CliError(
+          `${source.path} is ${formatBytes(source.size)}; this server accepts at most ${formatBytes(config.max_file_size)}`,
+        );
+      }
+    }
+    if (values.version && !config.speos_versions.includes(values.version)) {
       throw new CliError(
-        `${source.path} is ${formatBytes(source.size)}; this server accepts at most ${formatBytes(config.max_file_size)}`,
+        `--version ${values.version} is not offered; the server has ${config.speos_versions.join(', ')}`,
+        2,
       );
     }
-  }
-  if (values.version && !config.speos_versions.includes(values.version)) {
-    throw new CliError(
-      `--version ${values.version} is not offered; the server has ${config.speos_versions.join(', ')}`,
-      2,
-    );
-  }
-  if (threads !== undefined && threads > config.max_thread_count) {
-    throw new CliError(`--threads ${threads} is above this server's maximum of ${config.max_thread_count}`, 2);
+    if (threads !== undefined && threads > config.max_thread_count) {
+      throw new CliError(`--threads ${threads} is above this server's maximum of ${config.max_thread_count}`, 2);
+    }
+
+    store = new JsonFileStateStore(values['state-dir'] ? values['state-dir'] : defaultStateDir());
+    await forgetStale(api, store, master, values.restart === true, log);
+    if (include) await forgetStale(api, store, include, values.restart === true, log);
+  } catch (error) {
+    transport.close(); // also ends the connections still opening
+    throw error;
   }
 
-  const store = new JsonFileStateStore(values['state-dir'] ? values['state-dir'] : defaultStateDir());
-  await forgetStale(api, store, master, values.restart === true, log);
-  if (include) await forgetStale(api, store, include, values.restart === true, log);
-
-  const transport = new NodeHttpTransport({ maxSockets: concurrency * 2 });
   const controller = new AbortController();
   let interrupted = false;
   const onSignal = () => {
@@ -216,6 +230,9 @@ export async function uploadCommand(argv: string[]): Promise<void> {
       say(describeReconnected(event));
     });
     if (values.verbose) {
+      uploader.on('concurrency', ({ limit, reason }) =>
+        say(`${limit} parts in flight${reason === 'start' ? '' : ` (after a ${reason})`}`),
+      );
       uploader.on('retry', ({ what, attempt, decision }) => {
         const next =
           decision.action === 'retry'
