@@ -24,6 +24,7 @@ import { Metrics } from './http/metrics.js';
 import { registerNumberCheck } from './http/numbers.js';
 import { clientErrorHandler } from './http/raw-guard.js';
 import { registerSecurityHeaders, swaggerCsp } from './http/security-headers.js';
+import { DEFAULT_DOWNLOADS_DIR, registerDownloads } from './http/cli-downloads.js';
 import { DEFAULT_WEB_ROOT, registerWebUi } from './http/web-ui.js';
 import { FsObjectStore } from './storage/fs-store.js';
 import type { ObjectStore } from './storage/object-store.js';
@@ -53,6 +54,8 @@ export interface AppDeps {
   loggerInstance?: FastifyBaseLogger;
   /** Directory of the built web UI; undefined: `/` redirects to the API docs. */
   webRoot?: string | undefined;
+  /** Builds of the command-line tool served at /downloads; default: the repository's dist/cli. */
+  downloadsDir?: string | undefined;
   /** Called when a task was queued (retry), so an in-process worker claims it at once. */
   onQueued?: () => void;
 }
@@ -162,6 +165,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }
 
   await registerWebUi(app, deps.webRoot);
+  await registerDownloads(app, deps.downloadsDir ?? config.cliDownloadsDir ?? DEFAULT_DOWNLOADS_DIR);
   if (store instanceof FsObjectStore) rejectBeforeContinue(app.server, store, app.log);
 
   // Under /api too: clients that reach the API by that prefix probe readiness there.

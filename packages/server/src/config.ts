@@ -41,6 +41,8 @@ export interface Config {
   shutdownGraceSeconds: number;
   /** Built web UI to serve at `/`; unset: packages/web/dist beside the server. */
   webDir: string | undefined;
+  /** CLI_DOWNLOADS_DIR: the command-line tool's builds served at /downloads (default: dist/cli). */
+  cliDownloadsDir: string | undefined;
   /** Worker threads that compute part MD5s (0: on the event loop). */
   hashThreads: number;
   /** SQLite's durability of commits (SQLITE_SYNCHRONOUS). */
@@ -241,6 +243,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     logLevel,
     shutdownGraceSeconds: integer(env, 'SHUTDOWN_GRACE_SECONDS', 30, 0, 3600),
     webDir: env.WEB_DIR?.trim() ? path.resolve(cwd, env.WEB_DIR.trim()) : undefined,
+    cliDownloadsDir: env.CLI_DOWNLOADS_DIR?.trim() ? path.resolve(cwd, env.CLI_DOWNLOADS_DIR.trim()) : undefined,
     hashThreads: integer(env, 'HASH_THREADS', 1, 0, 16),
     sqliteSynchronous: sqliteSynchronous(env),
     idempotencyTtlHours: integer(env, 'IDEMPOTENCY_TTL_HOURS', 24, 1, 24 * 365),
