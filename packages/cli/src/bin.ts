@@ -1,12 +1,15 @@
 #!/usr/bin/env node
-/** `speos-portal` — serve the portal, run SPEOS jobs, upload jobs, follow and manage tasks. */
+/**
+ * `speos-portal` — upload jobs, follow and manage tasks. `serve` and `worker` belong to the server
+ * side (packages/server, `speos-portal-server`) and run here only when it is installed beside the CLI.
+ */
 import { CliError, oneLine } from './cli-error.js';
+import { loadServerSide } from './server-side.js';
+import { VERSION } from './version.js';
 
 const USAGE = `Usage: speos-portal <command>
 
 Commands:
-  serve                          start the portal (configuration from environment variables; see README)
-  worker                         run SPEOS jobs from the portal's queue (on a machine with the solver)
   login [--with-token]           sign this computer in (saves a personal API token)
   logout                         revoke that token and forget it
   upload FILE --job-name NAME    upload a SPEOS model (resumable) and submit the job
@@ -17,30 +20,15 @@ Commands:
                                  list a run's result files, download them
   admin usage [--mine]           stored bytes per user against the quota (admins)
 
+Server side (only where the portal itself is installed, e.g. a checkout of it):
+  serve                          start the portal (configuration from environment variables; see README)
+  worker                         run SPEOS jobs from the portal's queue (on a machine with the solver)
+
 Options:
   -h, --help     show this help
   -v, --version  show the version
 
 Run "speos-portal <command> --help" for a command's options.`;
-
-const WORKER_USAGE = `Usage: speos-portal worker
-
-Runs SPEOS jobs: takes PENDING tasks from the portal's database, runs the solver, and
-stores its console log, progress and result files, until SIGTERM or Ctrl-C (tasks it was
-running then go back to the queue). Start one on every machine with a solver licence.
-Configured only by environment variables:
-
-  SPEOS_COMMAND_<VERSION>  how to start the solver for one SPEOS version, e.g.
-                           SPEOS_COMMAND_V252='/opt/ansys_inc/v252/optical/SPEOSHPC.x {master} -t {thread_count} -p {priority}'
-                           (SPEOS_COMMAND serves every version; at least one is required;
-                           placeholders are listed in the README, "Running SPEOS jobs")
-  WORKER_SLOTS             tasks run at once on this machine (default 1)
-  WORKER_LEASE_SECONDS     a task whose worker has been silent this long is handed to
-                           another worker (default 30)
-  DATABASE_URL, DATA_DIR   must be the server's: the worker reads the queue from the same
-                           database (PostgreSQL to share across machines) and
-  STORAGE, S3_*            the inputs and outputs from the same storage
-  WORKER_DIR               where runs are unpacked (default DATA_DIR/work)`;
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -49,38 +37,12 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (command === '-v' || command === '--version') {
-    const { VERSION } = await import('@speos-portal/server');
     console.log(VERSION);
     return;
   }
-  if (command === 'serve') {
-    if (rest.includes('-h') || rest.includes('--help')) {
-      console.log(
-        'Usage: speos-portal serve\n\nStarts the portal. Configure it with PORT, HOST, DATA_DIR, PUBLIC_URL… (README).',
-      );
-      return;
-    }
-    if (rest.length > 0) {
-      console.error(`speos-portal serve: unexpected argument "${rest[0]}"; configure with environment variables.`);
-      process.exit(2);
-    }
-    // Imported on demand: upload and tasks should not pay for loading the whole server.
-    const { serve } = await import('@speos-portal/server');
-    await serve();
-    return;
-  }
-  if (command === 'worker') {
-    if (rest.includes('-h') || rest.includes('--help')) {
-      console.log(WORKER_USAGE);
-      return;
-    }
-    if (rest.length > 0) {
-      console.error(`speos-portal worker: unexpected argument "${rest[0]}"; configure with environment variables.`);
-      process.exit(2);
-    }
-    // Runs until SIGTERM or Ctrl-C; exits 2 with the reason when no solver is configured.
-    const { runWorker } = await import('@speos-portal/server');
-    await runWorker(process.env);
+  if (command === 'serve' || command === 'worker') {
+    const { runServerCommand } = await loadServerSide(command);
+    await runServerCommand([command, ...rest]);
     return;
   }
   if (command === 'upload') {
@@ -108,7 +70,7 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
-  const prefix = ['upload', 'tasks', 'worker', 'login', 'logout'].includes(process.argv[2] ?? '')
+  const prefix = ['upload', 'tasks', 'serve', 'worker', 'login', 'logout'].includes(process.argv[2] ?? '')
     ? `speos-portal ${process.argv[2]}`
     : 'speos-portal';
   console.error(`${prefix}: ${oneLine(error)}`);

@@ -2,7 +2,7 @@
 import { formatWait, NetworkError, OutageWatch, PortalApiError, PortalClient, withRetry } from '@speos-portal/client';
 import type { UploadConfigResponse } from '@speos-portal/protocol';
 import { CliError } from './cli-error.js';
-import { configPath, readCliConfig, serverKey } from './credentials.js';
+import { locateConfig, readCliConfig, serverKey } from './credentials.js';
 
 export const DEFAULT_URL = 'http://localhost:8000';
 
@@ -16,7 +16,7 @@ export interface ConnectionFlags {
  * `speos-portal login` saved in the config file.
  */
 export async function connect(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process.env): Promise<PortalClient> {
-  const saved = await readCliConfig(configPath(env));
+  const saved = await readCliConfig(await locateConfig(env));
   const baseUrl = serverKey(flags.server || env.SPEOS_PORTAL_URL || saved.server || DEFAULT_URL);
   try {
     const parsed = new URL(baseUrl);

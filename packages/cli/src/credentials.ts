@@ -2,14 +2,13 @@
  * The CLI's config file: the default portal and one API token per portal, written by
  * `speos-portal login` and removed by `logout`. Readable only by the user (0600, in a 0700
  * folder), replaced atomically (temporary file, then rename) so a crash never leaves half a file.
- * `$SPEOS_PORTAL_CONFIG`, else `$XDG_CONFIG_HOME/speos-portal/config.json`, else
- * `~/.config/speos-portal/config.json`.
+ * `$SPEOS_PORTAL_CONFIG`, else `config.json` in this OS's config folder (dirs.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { CliError } from './cli-error.js';
+import { cliDirs, legacyConfigFile, migrateLegacyConfig } from './dirs.js';
 
 export interface SavedLogin {
   token: string;
@@ -26,9 +25,18 @@ export interface CliConfig {
 }
 
 export function configPath(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.SPEOS_PORTAL_CONFIG) return path.resolve(env.SPEOS_PORTAL_CONFIG);
-  const base = env.XDG_CONFIG_HOME || path.join(os.homedir(), '.config');
-  return path.join(base, 'speos-portal', 'config.json');
+  return cliDirs(env).configFile;
+}
+
+/** `configPath`, after moving a config file of 0.1 (Linux places on every OS) there. */
+export async function locateConfig(env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const file = configPath(env);
+  if (!env.SPEOS_PORTAL_CONFIG) {
+    await migrateLegacyConfig(file, legacyConfigFile(env)).catch((error: Error) => {
+      throw new CliError(`cannot move ${legacyConfigFile(env)} to ${file}: ${error.message}`);
+    });
+  }
+  return file;
 }
 
 /** The same portal however it was typed: no trailing slash. */

@@ -17,6 +17,7 @@ import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config.js';
 import { unavailableReason } from './db/availability.js';
 import { type Db, databaseHealth, openDatabase } from './db/connect.js';
+import { DEFAULT_DOWNLOADS_DIR, registerDownloads } from './http/cli-downloads.js';
 import { frameworkErrorHandler, registerErrorHandling, sendError } from './http/errors.js';
 import { IdempotencyKeys, REPLAYED_HEADER } from './http/idempotency.js';
 import { Metrics } from './http/metrics.js';
@@ -60,6 +61,8 @@ export interface AppDeps {
   loggerInstance?: FastifyBaseLogger;
   /** Directory of the built web UI; undefined: `/` redirects to the API docs. */
   webRoot?: string | undefined;
+  /** Builds of the command-line tool served at /downloads; default: the repository's dist/cli. */
+  downloadsDir?: string | undefined;
   /** Called when a task was queued (retry), so an in-process worker claims it at once. */
   onQueued?: () => void;
 }
@@ -174,6 +177,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }
 
   await registerWebUi(app, deps.webRoot);
+  await registerDownloads(app, deps.downloadsDir ?? config.cliDownloadsDir ?? DEFAULT_DOWNLOADS_DIR);
   if (store instanceof FsObjectStore) rejectBeforeContinue(app.server, store, app.log);
 
   // Under /api too: clients that reach the API by that prefix probe readiness there.

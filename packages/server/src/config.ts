@@ -42,6 +42,8 @@ export interface Config {
   shutdownGraceSeconds: number;
   /** Built web UI to serve at `/`; unset: packages/web/dist beside the server. */
   webDir: string | undefined;
+  /** CLI_DOWNLOADS_DIR: the command-line tool's builds served at /downloads (default: dist/cli). */
+  cliDownloadsDir: string | undefined;
   /** Worker threads that compute part MD5s (0: on the event loop). */
   hashThreads: number;
   /** SQLite's durability of commits (SQLITE_SYNCHRONOUS). */
@@ -208,6 +210,9 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     logLevel,
     shutdownGraceSeconds: readInteger(env, 'SHUTDOWN_GRACE_SECONDS'),
     webDir: env.WEB_DIR?.trim() ? path.resolve(cwd, env.WEB_DIR.trim()) : undefined,
+    cliDownloadsDir: readText(env, 'CLI_DOWNLOADS_DIR')
+      ? path.resolve(cwd, readText(env, 'CLI_DOWNLOADS_DIR')!)
+      : undefined,
     hashThreads: readInteger(env, 'HASH_THREADS'),
     sqliteSynchronous: sqliteSynchronous(env),
     idempotencyTtlHours: readInteger(env, 'IDEMPOTENCY_TTL_HOURS'),

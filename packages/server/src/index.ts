@@ -1,5 +1,6 @@
 export { buildApp, createPortal, VERSION } from './app.js';
 export { type Clock, systemClock } from './clock.js';
+export { runServerCommand, SERVER_USAGE } from './command.js';
 export { type Config, ConfigError, loadConfig } from './config.js';
 export { type Db, openDatabase } from './db/connect.js';
 export { type RunningServer, serve, startServer } from './server.js';

@@ -53,6 +53,7 @@ export const SETTINGS = {
   HASH_THREADS: integer(1, 0, 16, 'worker threads computing part MD5s'),
   IDEMPOTENCY_TTL_HOURS: integer(24, 1, 24 * 365, 'how long an Idempotency-Key answer is kept'),
   WEB_DIR: text('the built web UI served at / (default packages/web/dist)'),
+  CLI_DOWNLOADS_DIR: text('the command-line tool builds served under /downloads (default dist/cli)'),
   // Sign-in (auth/config.ts)
   OIDC_ISSUER: text("the OpenID provider's issuer URL; turns sign-in on"),
   OIDC_CLIENT_ID: text("the portal's client at the provider"),

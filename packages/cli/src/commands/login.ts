@@ -10,7 +10,7 @@ import { PortalApiError, type PortalClient } from '@speos-portal/client';
 import type { DeviceTokenIssued, MeResponse } from '@speos-portal/protocol';
 import { CliError } from '../cli-error.js';
 import { connect, DEFAULT_URL, explain } from '../connection.js';
-import { configPath, readCliConfig, serverKey, writeCliConfig } from '../credentials.js';
+import { configPath, locateConfig, readCliConfig, serverKey, writeCliConfig } from '../credentials.js';
 
 export const LOGIN_USAGE = `Usage: speos-portal login [--server URL] [--with-token] [--name NAME]
 
@@ -64,7 +64,7 @@ async function waitForApproval(api: PortalClient, deviceCode: string, interval: 
 }
 
 async function save(server: string, login: { token: string; user: string; token_id?: string }) {
-  const file = configPath();
+  const file = await locateConfig();
   const config = await readCliConfig(file);
   config.server = server;
   config.logins = { ...config.logins, [server]: login };
@@ -163,7 +163,7 @@ export async function logoutCommand(argv: string[]): Promise<void> {
     console.log(LOGOUT_USAGE);
     return;
   }
-  const file = configPath();
+  const file = await locateConfig();
   const config = await readCliConfig(file);
   const server = serverKey(
     (await connect({ server: values.server }, { ...process.env, SPEOS_PORTAL_TOKEN: '' })).baseUrl,

@@ -14,7 +14,7 @@ import type { TaskDetail } from '@speos-portal/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestApi } from '../../../server/src/test-support/api.js';
 import { startTestPortal, type TestPortal, tempDir } from '../../../server/src/test-support/portal.js';
-import { BIN, runCli, startCli, waitFor } from '../test-support/cli.js';
+import { CLI_COMMAND, runCli, STANDALONE, startCli, waitFor } from '../test-support/cli.js';
 import { targetPath } from './task-outputs.js';
 
 const FAKE = fileURLToPath(new URL('../../../server/src/test-support/fake-speos.mjs', import.meta.url));
@@ -160,10 +160,14 @@ describe('speos-portal tasks (fake solver)', () => {
     await until(api, id, ['SUCCESS']);
     // util-linux `script` gives the CLI a real terminal; we type the answer once asked.
     const answer = async (reply: string) => {
-      const child = spawn('script', ['-qec', `'${process.execPath}' '${BIN}' tasks delete ${id}`, '/dev/null'], {
-        env: { ...process.env, ...env, SPEOS_PORTAL_TOKEN: '' },
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
+      const child = spawn(
+        'script',
+        ['-qec', `${CLI_COMMAND.map((word) => `'${word}'`).join(' ')} tasks delete ${id}`, '/dev/null'],
+        {
+          env: { ...process.env, ...env, SPEOS_PORTAL_TOKEN: '' },
+          stdio: ['pipe', 'pipe', 'pipe'],
+        },
+      );
       let out = '';
       child.stdout.on('data', (d) => {
         out += d;
@@ -264,7 +268,20 @@ describe('speos-portal tasks (fake solver)', () => {
   });
 });
 
-describe('speos-portal worker', () => {
+describe.skipIf(!STANDALONE)('speos-portal worker in a standalone form (tarball, executable)', () => {
+  it('exits 2 naming where the server side runs', async () => {
+    for (const command of ['worker', 'serve']) {
+      const run = await runCli([command]);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toBe(
+        `speos-portal ${command}: this command belongs to the portal server, which is not installed with this command-line tool; run it where the portal is installed (in a checkout of it: npx speos-portal-server ${command})\n`,
+      );
+    }
+  });
+});
+
+// The server side: in a checkout, `speos-portal worker` is handed to packages/server.
+describe.skipIf(STANDALONE)('speos-portal worker', () => {
   it('exits 2 with the reason when no SPEOS_COMMAND_* is configured', async () => {
     const dataDir = await tempDir('speos-worker-none-');
     try {

@@ -15,7 +15,7 @@ import {
   type UploadResult,
   withRetry,
 } from '@speos-portal/client';
-import { defaultStateDir, JsonFileStateStore, NodeFileSource, NodeHttpTransport } from '@speos-portal/client/node';
+import { JsonFileStateStore, NodeFileSource, NodeHttpTransport } from '@speos-portal/client/node';
 import { acceptedInputType, ConfirmRequest } from '@speos-portal/protocol';
 import { CliError } from '../cli-error.js';
 import {
@@ -27,6 +27,7 @@ import {
   parseDuration,
   watchServer,
 } from '../connection.js';
+import { uploadStateDir } from '../dirs.js';
 import { formatBytes } from '../format.js';
 import { ProgressBar } from '../progress-bar.js';
 
@@ -53,8 +54,10 @@ Options:
                        (network errors, 502/503/504) before failing: 90s, 10m, 2h
                        (default 10m; 0 gives up after a few quick tries)
   --restart            forget an interrupted upload of FILE and start over
-  --state-dir DIR      where progress is saved (env SPEOS_PORTAL_STATE_DIR,
-                       default $XDG_STATE_HOME/speos-portal or ~/.local/state/speos-portal)
+  --state-dir DIR      where progress is saved (env SPEOS_PORTAL_STATE_DIR; default
+                       Linux: $XDG_STATE_HOME/speos-portal or ~/.local/state/speos-portal,
+                       Windows: %LOCALAPPDATA%\\speos-portal\\Data,
+                       macOS: ~/Library/Application Support/speos-portal)
   --verbose            also print every retry and re-sign
   --json               print the result as JSON on stdout, no progress
   -h, --help           show this help`;
@@ -181,7 +184,7 @@ export async function uploadCommand(argv: string[]): Promise<void> {
       throw new CliError(`--threads ${threads} is above this server's maximum of ${config.max_thread_count}`, 2);
     }
 
-    store = new JsonFileStateStore(values['state-dir'] ? values['state-dir'] : defaultStateDir());
+    store = new JsonFileStateStore(values['state-dir'] ? path.resolve(values['state-dir']) : await uploadStateDir(log));
     await forgetStale(api, store, master, values.restart === true, log);
     if (include) await forgetStale(api, store, include, values.restart === true, log);
   } catch (error) {

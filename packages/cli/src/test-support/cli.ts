@@ -1,10 +1,20 @@
-/** Runs the built CLI (`packages/cli/dist/bin.js`) as a child process, as a user would. */
+/**
+ * Runs the CLI as a child process, as a user would: the built `packages/cli/dist/bin.js`, or the
+ * form named by `SPEOS_CLI_UNDER_TEST` (an installed tarball's `bin/speos-portal.mjs`, a single
+ * executable): scripts/test-cli-dist.mjs runs the upload and tasks tests against each.
+ */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const BIN = fileURLToPath(new URL('../../dist/bin.js', import.meta.url));
+export const BIN = process.env.SPEOS_CLI_UNDER_TEST || fileURLToPath(new URL('../../dist/bin.js', import.meta.url));
+
+/** A standalone form (tarball, executable) has no server side: `serve`/`worker` only say so. */
+export const STANDALONE = Boolean(process.env.SPEOS_CLI_UNDER_TEST);
+
+/** Program and leading arguments that start the CLI: scripts run with this Node, executables as they are. */
+export const CLI_COMMAND: [string, ...string[]] = /\.(c|m)?js$/.test(BIN) ? [process.execPath, BIN] : [BIN];
 
 export interface CliRun {
   child: ChildProcess;
@@ -18,7 +28,7 @@ export interface CliRun {
  * one that does not exist, so a developer's own `speos-portal login` never leaks into tests.
  */
 export function startCli(args: string[], env: Record<string, string> = {}, input?: string): CliRun {
-  const child = spawn(process.execPath, [BIN, ...args], {
+  const child = spawn(CLI_COMMAND[0], [...CLI_COMMAND.slice(1), ...args], {
     env: {
       ...process.env,
       SPEOS_PORTAL_URL: '',

@@ -298,6 +298,26 @@ export const en = {
   notifyUnsupported: 'This browser cannot show notifications.',
   emailNotify: 'E-mail me when my tasks start and end',
   emailNotifyUnavailable: 'E-mail notifications are not available (no address, or the server sends none).',
+  // Command-line tool page
+  navCli: 'Command-line tool',
+  cliTitle: 'Command-line tool',
+  cliIntro:
+    'speos-portal uploads models (resumable), submits jobs and follows tasks from a terminal or a script. One file, nothing else to install.',
+  cliDownloadTitle: 'Download',
+  cliDownloadFor: 'Download for {os}',
+  cliOsWindows: 'Windows',
+  cliOsLinux: 'Linux',
+  cliOsMacos: 'macOS',
+  cliOsAny: 'any OS with Node.js',
+  cliNeedsNode: 'There is no executable for this system on this portal: the npm package needs Node.js 20.19 or later.',
+  cliOtherDownloads: 'Other systems',
+  cliNoBuilds: 'This portal has no command-line builds yet; an administrator makes them with npm run package:cli.',
+  cliFirstCommands: 'First commands',
+  cliServerTitle: 'This portal and your token',
+  cliServerIntro: 'Tell the tool where this portal is ({server}) and who you are, once per terminal:',
+  cliLoginHint: 'Or sign in once with login: it opens this portal in the browser and saves a token.',
+  cliTokenLink: 'Create a personal API token.',
+  cliTokenAsk: 'If this portal asks for a token, your administrator gives you one.',
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -574,6 +594,25 @@ export const zh: Messages = {
   notifyUnsupported: '此浏览器无法显示通知。',
   emailNotify: '任务开始和结束时给我发邮件',
   emailNotifyUnavailable: '无法发送邮件通知（没有邮箱地址，或服务器未配置邮件）。',
+  // 命令行工具页
+  navCli: '命令行工具',
+  cliTitle: '命令行工具',
+  cliIntro: 'speos-portal 可在终端或脚本中上传模型（支持断点续传）、提交作业并跟踪任务。单个文件，无需安装其他软件。',
+  cliDownloadTitle: '下载',
+  cliDownloadFor: '下载 {os} 版',
+  cliOsWindows: 'Windows',
+  cliOsLinux: 'Linux',
+  cliOsMacos: 'macOS',
+  cliOsAny: '任何装有 Node.js 的系统',
+  cliNeedsNode: '本门户没有适合此系统的可执行文件：npm 包需要 Node.js 20.19 或更高版本。',
+  cliOtherDownloads: '其他系统',
+  cliNoBuilds: '本门户尚无命令行工具构建；管理员可用 npm run package:cli 生成。',
+  cliFirstCommands: '第一批命令',
+  cliServerTitle: '本门户与您的令牌',
+  cliServerIntro: '在每个终端中告诉工具本门户的地址（{server}）和您的身份：',
+  cliLoginHint: '或者用 login 登录一次：它会在浏览器中打开本门户并保存令牌。',
+  cliTokenLink: '创建个人 API 令牌。',
+  cliTokenAsk: '如果本门户要求令牌，请向管理员索取。',
 };
 
 /** Chinese names of the task statuses; badges keep the API's word in a tooltip (it is what logs and the API say). */

@@ -2,6 +2,7 @@ import { useEffect, useRef } from 'react';
 import { DevicePage } from '../account/DevicePage.js';
 import { TokensPage } from '../account/TokensPage.js';
 import { auth } from '../api.js';
+import { CliPage } from '../cli/CliPage.js';
 import { useI18n } from '../i18n/i18n.js';
 import { SubmitPage } from '../submit/SubmitPage.js';
 import { TaskListPage } from '../tasks/TaskListPage.js';
@@ -60,6 +61,9 @@ export function App() {
               {t('navTokens')}
             </a>
           ) : null}
+          <a href="#/cli" aria-current={current === 'cli' ? 'page' : undefined}>
+            {t('navCli')}
+          </a>
         </nav>
         <div className="topbar-end">
           {token ? (
@@ -83,6 +87,7 @@ export function App() {
             {route.page === 'task' ? <TaskPage key={route.taskId} taskId={route.taskId} /> : null}
             {route.page === 'tokens' ? <TokensPage /> : null}
             {route.page === 'device' ? <DevicePage key={route.code} code={route.code} /> : null}
+            {route.page === 'cli' ? <CliPage /> : null}
           </>
         )}
       </main>

@@ -9,12 +9,14 @@ export type Route =
   | { page: 'tasks' }
   | { page: 'task'; taskId: string }
   | { page: 'tokens' }
+  | { page: 'cli' }
   /** Approving a `speos-portal login` (the address it prints lands here with ?code=). */
   | { page: 'device'; code: string };
 
 export function parseRoute(hash: string): Route {
   const path = hash.replace(/^#/, '');
   if (path.startsWith('/tokens')) return { page: 'tokens' };
+  if (path.startsWith('/cli')) return { page: 'cli' };
   if (path.startsWith('/device')) {
     return { page: 'device', code: new URLSearchParams(path.split('?')[1] ?? '').get('code') ?? '' };
   }
