@@ -83,11 +83,11 @@ describe.skipIf(reason !== undefined)('task page with a worker (fake solver) in 
 
   it('submits through the form, shows progress and the log live, lists and downloads the outputs', async () => {
     const master = path.join(files, 'low-beam.speos');
-    // 24 s of passes: long enough that the log overflows, and grows while scrolled up,
+    // 24 s of passes, two lines each: the log overflows early and grows while scrolled up
     // before the run ends, even on a busy machine (the portal's own lines are short).
     await writeFile(
       master,
-      planBytes({ passes: 20, delay_ms: 1200, outputs: { 'report.html': REPORT, 'sub dir/result.xmp': XMP } }),
+      planBytes({ passes: 60, delay_ms: 400, outputs: { 'report.html': REPORT, 'sub dir/result.xmp': XMP } }),
     );
     const page = await browser.context.newPage();
     await page.goto(`${portal.url}/#/submit`);
@@ -112,7 +112,7 @@ describe.skipIf(reason !== undefined)('task page with a worker (fake solver) in 
         .getAttribute('aria-valuenow', { timeout: 200 })
         .catch(() => null);
       if (shown) percents.add(Number(shown));
-      const passes = [...(await logText(page)).matchAll(/Pass (\d+)\/20/g)];
+      const passes = [...(await logText(page)).matchAll(/Pass (\d+)\/60/g)];
       if (passes.length) passesSeen.add(Number(passes.at(-1)![1]));
     };
     const scroll = () =>
@@ -130,13 +130,13 @@ describe.skipIf(reason !== undefined)('task page with a worker (fake solver) in 
       };
     await until(
       'the log to show a pass',
-      sampling(async () => /Pass \d+\/20/.test(await logText(page))),
+      sampling(async () => /Pass \d+\/60/.test(await logText(page))),
       20_000,
     );
     // The facts come from the next progress event, which can trail the log line on a busy machine.
     await expect
       .poll(() => page.locator('.progress-facts').textContent(), { timeout: 20_000 })
-      .toMatch(/Pass\d+ \/ 20Sensor\d+ \/ 20/);
+      .toMatch(/Pass\d+ \/ 60Sensor\d+ \/ 60/);
     await screenshot(page, 'task-running-en');
 
     // The log follows its end; scrolled up, it stays put while lines keep coming, until asked to follow.
@@ -176,7 +176,7 @@ describe.skipIf(reason !== undefined)('task page with a worker (fake solver) in 
 
     // SUCCESS: the log ends, the outputs are listed with their sizes.
     await until('the log to end', async () => (await page.locator('.log-state').textContent()) === 'Ended');
-    expect(await logText(page)).toContain('Pass 20/20 - 100% done');
+    expect(await logText(page)).toContain('Pass 60/60 - 100% done');
     const rows = page.locator('.outputs-table tbody tr');
     await expect.poll(() => rows.count()).toBe(2);
     expect(await rows.nth(0).textContent()).toContain('report.html');
