@@ -196,7 +196,9 @@ describe.skipIf(!CONF)('Slurm executor on a real cluster', { timeout: 120_000 },
 
   it('runs two jobs of a one-licence pool one after the other', async () => {
     // The same plan id: the double notes an overlap if a run starts while the other runs.
-    const first = await submit(api, plan({ id: 'pool', passes: 10, delay_ms: 200 }));
+    // The second is submitted once the first runs: Slurm may otherwise start either one first.
+    const first = await submit(api, plan({ id: 'pool', passes: 20, delay_ms: 200 }));
+    await until(first, 'RUNNING');
     const second = await submit(api, plan({ id: 'pool', passes: 2, delay_ms: 100 }));
     const reason = await waitFor(
       () => row(second),
