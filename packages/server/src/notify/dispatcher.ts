@@ -12,25 +12,21 @@
  * Settled rows are dropped after a week.
  */
 import type { Task } from '@speos-portal/protocol';
-import { type Kysely, PostgresAdapter, sql } from 'kysely';
 import type { Clock } from '../clock.js';
 import type { KeepingConfig } from '../config.js';
 import type { Db } from '../db/connect.js';
+import { lockKey, onOneServer } from '../db/one-server.js';
 import type { Database } from '../db/schema.js';
+import type { Logger } from '../logger.js';
 import { composeMail, Mailer, type MailLanguage } from './email.js';
 import { postWebhook } from './webhook.js';
 
 /** "SPEOSntf" as an int64; distinct from the other sweeps' keys. */
-const ADVISORY_LOCK_KEY = sql.raw('6003231012479493222');
+const ADVISORY_LOCK_KEY = lockKey('6003231012479493222');
 const BATCH = 100;
 const MAX_BACKOFF_MS = 3600_000;
 const KEEP_SETTLED_MS = 7 * 24 * 3600_000;
 export const EMAIL_TARGET = 'email';
-
-export interface NotifyLogger {
-  info(object: object, message: string): void;
-  warn(object: object, message: string): void;
-}
 
 export interface DispatcherDeps {
   db: Db;
@@ -38,7 +34,7 @@ export interface DispatcherDeps {
   config: KeepingConfig;
   /** The portal's address, for the link to the task page in e-mails. */
   publicUrl: string;
-  log?: NotifyLogger | undefined;
+  log?: Logger | undefined;
 }
 
 export interface RoundResult {
@@ -46,8 +42,6 @@ export interface RoundResult {
   delivered: number;
   failedAttempts: number;
 }
-
-const isPostgres = (db: Kysely<Database>) => db.getExecutor().adapter instanceof PostgresAdapter;
 
 export class NotificationDispatcher {
   readonly #deps: DispatcherDeps;
@@ -98,20 +92,17 @@ export class NotificationDispatcher {
     return this.#running;
   }
 
-  async #locked(): Promise<RoundResult> {
-    const { db } = this.#deps;
-    if (!isPostgres(db)) return this.#round();
-    return db.connection().execute(async (conn) => {
-      const { rows } = await sql<{
-        locked: boolean;
-      }>`select pg_try_advisory_lock(${ADVISORY_LOCK_KEY}) as locked`.execute(conn);
-      if (!rows[0]?.locked) return { ran: false, delivered: 0, failedAttempts: 0 };
-      try {
-        return await this.#round();
-      } finally {
-        await sql`select pg_advisory_unlock(${ADVISORY_LOCK_KEY})`.execute(conn);
-      }
-    });
+  #locked(): Promise<RoundResult> {
+    return onOneServer(
+      this.#deps.db,
+      ADVISORY_LOCK_KEY,
+      () => this.#round(),
+      () => ({
+        ran: false,
+        delivered: 0,
+        failedAttempts: 0,
+      }),
+    );
   }
 
   async #round(): Promise<RoundResult> {

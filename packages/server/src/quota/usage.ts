@@ -5,7 +5,8 @@
  * and are not counted. With auth off every task has the owner null: one shared quota.
  */
 import { ApiError } from '@speos-portal/protocol';
-import { type Kysely, PostgresAdapter, sql, type Transaction } from 'kysely';
+import { type Kysely, sql, type Transaction } from 'kysely';
+import { isPostgres } from '../db/connect.js';
 import type { Database } from '../db/schema.js';
 import type { Owner } from '../tasks/repository.js';
 
@@ -92,7 +93,7 @@ export async function reserveQuota(
   adding: number,
 ) {
   if (quota === undefined) return;
-  if (trx.getExecutor().adapter instanceof PostgresAdapter) {
+  if (isPostgres(trx)) {
     await sql`select pg_advisory_xact_lock(hashtext(${`speos-quota:${owner ?? ''}`}))`.execute(trx);
   }
   await checkQuota(trx, owner, quota, adding);

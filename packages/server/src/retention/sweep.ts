@@ -13,23 +13,19 @@
  * tasks are skipped. One server at a time sweeps (a PostgreSQL advisory lock, as the
  * upload expiry does); each step works in batches.
  */
-import { type Kysely, PostgresAdapter, sql } from 'kysely';
 import type { Clock } from '../clock.js';
 import type { Db } from '../db/connect.js';
+import { lockKey, onOneServer, type PeriodicJob, startPeriodicJob } from '../db/one-server.js';
 import type { Database, TaskRow } from '../db/schema.js';
+import type { Logger } from '../logger.js';
 import type { ObjectStore } from '../storage/object-store.js';
 
 /** "SPEOSret" as an int64; distinct from the upload expiry's key. */
-const ADVISORY_LOCK_KEY = sql.raw('6003231012479562100');
+const ADVISORY_LOCK_KEY = lockKey('6003231012479562100');
 const DEFAULT_BATCH = 100;
 const DAY = 24 * 3600 * 1000;
 /** Tasks whose run is over: their files are what retention may delete. */
 export const RUN_ENDED = ['SUCCESS', 'FAILURE', 'CANCELLED'];
-
-export interface RetentionLogger {
-  info(object: object, message: string): void;
-  warn(object: object, message: string): void;
-}
 
 export interface RetentionDeps {
   db: Db;
@@ -37,7 +33,7 @@ export interface RetentionDeps {
   clock: Clock;
   filesDays: number | undefined;
   logDays: number | undefined;
-  log?: RetentionLogger | undefined;
+  log?: Logger | undefined;
   /** Tasks per batch (default 100); tests use small ones. */
   batchSize?: number;
 }
@@ -50,8 +46,6 @@ export interface RetentionResult {
   /** Tasks whose solver log this sweep deleted. */
   logsExpired: string[];
 }
-
-const isPostgres = (db: Kysely<Database>) => db.getExecutor().adapter instanceof PostgresAdapter;
 
 /** Marks due tasks (finished before the cutoff, not pinned) as having expired files. */
 async function markDue(db: Db, now: number, cutoff: number, BATCH: number): Promise<void> {
@@ -198,50 +192,16 @@ export async function sweepRetention(deps: RetentionDeps): Promise<RetentionResu
     }
     return { ran: true, filesExpired, logsExpired };
   };
-  if (!isPostgres(deps.db)) return sweep();
-  return deps.db.connection().execute(async (conn) => {
-    const lock = sql<{ locked: boolean }>`select pg_try_advisory_lock(${ADVISORY_LOCK_KEY}) as locked`;
-    const { rows } = await lock.execute(conn);
-    if (!rows[0]?.locked) return { ran: false, filesExpired: [], logsExpired: [] };
-    try {
-      return await sweep();
-    } finally {
-      await sql`select pg_advisory_unlock(${ADVISORY_LOCK_KEY})`.execute(conn);
-    }
-  });
+  return onOneServer(deps.db, ADVISORY_LOCK_KEY, sweep, () => ({ ran: false, filesExpired: [], logsExpired: [] }));
 }
 
-export interface RetentionJob {
-  /** Runs a sweep now (after one already running). */
-  runNow(): Promise<RetentionResult>;
-  /** Stops the timer and waits for a sweep in progress. */
-  stop(): Promise<void>;
-}
+export type RetentionJob = PeriodicJob<RetentionResult>;
 
-/** Sweeps every `intervalSeconds`, the first right away; the timer does not keep the process alive. */
+/** Sweeps every `intervalSeconds`, the first right away; see startPeriodicJob. */
 export function startRetention(deps: RetentionDeps & { intervalSeconds: number }): RetentionJob {
-  let running: Promise<RetentionResult> | null = null;
-  let stopped = false;
-  const run = (): Promise<RetentionResult> => {
-    if (running) return running.catch(() => {}).then(run);
-    running = sweepRetention(deps).finally(() => {
-      running = null;
-    });
-    return running;
-  };
-  const tick = () => {
-    if (stopped || running) return;
-    run().catch((error) => deps.log?.warn({ err: error }, 'retention sweep failed; will retry'));
-  };
-  const timer = setInterval(tick, deps.intervalSeconds * 1000);
-  timer.unref();
-  setImmediate(tick);
-  return {
-    runNow: run,
-    async stop() {
-      stopped = true;
-      clearInterval(timer);
-      await running?.catch(() => {});
-    },
-  };
+  return startPeriodicJob(() => sweepRetention(deps), {
+    intervalSeconds: deps.intervalSeconds,
+    what: 'retention sweep',
+    log: deps.log,
+  });
 }

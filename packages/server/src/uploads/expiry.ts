@@ -3,17 +3,15 @@
  * its task too, when it was the task's master and the task is still UPLOADING), then its
  * stored parts are deleted. Uploads completed but never confirmed (no submitted task uses
  * them) go the same way UPLOAD_TTL_HOURS after their completion, object deleted
- * (unconfirmed.ts). Runs periodically in every API server; on PostgreSQL a
- * session advisory lock makes one instance do each sweep (SQLite has one process per data
- * directory anyway).
+ * (unconfirmed.ts). Runs periodically in every API server, one at a time (db/one-server.ts).
  *
  * The database moves first, by compare-and-set on status UPLOADING, so a sweep and a
  * concurrent complete or abort cannot both win; the parts are deleted after the commit.
  * If that delete fails the bucket's lifecycle rule (docs/operations.md) is the backstop.
  */
-import { sql } from 'kysely';
 import type { Clock } from '../clock.js';
-import { type Db, isPostgres } from '../db/connect.js';
+import type { Db } from '../db/connect.js';
+import { lockKey, onOneServer, type PeriodicJob, startPeriodicJob } from '../db/one-server.js';
 import type { UploadRow } from '../db/schema.js';
 import type { Logger } from '../logger.js';
 import type { ObjectStore } from '../storage/object-store.js';
@@ -21,7 +19,7 @@ import { endUpload, findTask, transitionTask, uploadDecidesTask } from '../tasks
 import { expireUnconfirmed } from './unconfirmed.js';
 
 /** Any key will do as long as nothing else in the database uses it: "SPEOSexp" as an int64. */
-const ADVISORY_LOCK_KEY = sql.raw('6003231012479297648');
+const ADVISORY_LOCK_KEY = lockKey('6003231012479297648');
 const BATCH = 100;
 
 export interface UploadExpiryDeps {
@@ -91,57 +89,21 @@ export async function expireUploads(deps: UploadExpiryDeps): Promise<SweepResult
     return [...expired, ...unconfirmed];
   };
 
-  if (!isPostgres(db)) return { ran: true, expired: await sweep() };
-  // A session lock on one pooled connection, held for the sweep; the sweep's own queries
-  // use other connections. Another instance holding it means this sweep is theirs.
-  return db.connection().execute(async (conn) => {
-    const lock = sql<{ locked: boolean }>`select pg_try_advisory_lock(${ADVISORY_LOCK_KEY}) as locked`;
-    const { rows } = await lock.execute(conn);
-    if (!rows[0]?.locked) return { ran: false, expired: [] };
-    try {
-      return { ran: true, expired: await sweep() };
-    } finally {
-      await sql`select pg_advisory_unlock(${ADVISORY_LOCK_KEY})`.execute(conn);
-    }
-  });
+  return onOneServer<SweepResult>(
+    db,
+    ADVISORY_LOCK_KEY,
+    async () => ({ ran: true, expired: await sweep() }),
+    () => ({ ran: false, expired: [] }),
+  );
 }
 
-export interface UploadExpiryJob {
-  /** Runs a sweep now (waiting for one already running first). */
-  runNow(): Promise<SweepResult>;
-  /** Stops the timer and waits for a sweep in progress. */
-  stop(): Promise<void>;
-}
+export type UploadExpiryJob = PeriodicJob<SweepResult>;
 
-/**
- * Sweeps every `intervalSeconds` (the first one right away). The timer does not keep the
- * process alive; a failed sweep is logged and tried again next time.
- */
+/** Sweeps every `intervalSeconds` (the first one right away); see startPeriodicJob. */
 export function startUploadExpiry(deps: UploadExpiryDeps & { intervalSeconds: number }): UploadExpiryJob {
-  let running: Promise<SweepResult> | null = null;
-  let stopped = false;
-  const run = (): Promise<SweepResult> => {
-    // The previous sweep's failure was logged where it was started; this one runs regardless.
-    if (running) return running.catch(() => {}).then(run);
-    running = expireUploads(deps).finally(() => {
-      running = null;
-    });
-    return running;
-  };
-  const tick = () => {
-    if (stopped || running) return;
-    run().catch((error) => deps.log?.warn({ err: error }, 'upload expiry sweep failed; will retry'));
-  };
-  const timer = setInterval(tick, deps.intervalSeconds * 1000);
-  timer.unref();
-  setImmediate(tick);
-  return {
-    runNow: run,
-    async stop() {
-      stopped = true;
-      clearInterval(timer);
-      // Stopping: a failing sweep was already logged; there is nothing left to do about it.
-      await running?.catch(() => {});
-    },
-  };
+  return startPeriodicJob(() => expireUploads(deps), {
+    intervalSeconds: deps.intervalSeconds,
+    what: 'upload expiry sweep',
+    log: deps.log,
+  });
 }
