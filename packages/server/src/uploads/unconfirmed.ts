@@ -13,7 +13,7 @@ import type { Db } from '../db/connect.js';
 import type { Database, UploadRow } from '../db/schema.js';
 import type { Logger } from '../logger.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import { findTask, transitionTask } from '../tasks/repository.js';
+import { endUpload, findTask, transitionTask, uploadDecidesTask } from '../tasks/repository.js';
 
 const BATCH = 100;
 /** Statuses of tasks that no longer (or not yet) need their files for a run. */
@@ -34,19 +34,11 @@ async function submittedUser(trx: Transaction<Database>, uploadId: string): Prom
 async function expireOne(db: Db, upload: UploadRow, now: number, ttlHours: number): Promise<boolean> {
   try {
     return await db.transaction().execute(async (trx) => {
-      const result = await trx
-        .updateTable('uploads')
-        .set({ status: 'EXPIRED', updated_at: now })
-        .where('upload_id', '=', upload.upload_id)
-        .where('status', '=', 'COMPLETED')
-        .executeTakeFirst();
-      if (Number(result.numUpdatedRows) === 0) return false;
+      if (!(await endUpload(trx, upload.upload_id, ['COMPLETED'], 'EXPIRED', now))) return false;
       // After the row is ours: a confirm that committed meanwhile is seen here.
       if (await submittedUser(trx, upload.upload_id)) throw new StillUsed();
       const task = await findTask(trx, upload.task_id, null);
-      const isMaster = task?.master_upload_id === upload.upload_id;
-      const isOnlyFile = task && task.master_upload_id === null && task.include_upload_id === upload.upload_id;
-      if (isMaster || isOnlyFile) {
+      if (uploadDecidesTask(task, upload.upload_id)) {
         await transitionTask(
           trx,
           upload.task_id,
