@@ -10,6 +10,7 @@ import { strToU8, zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestApi } from './test-support/api.js';
 import { startTestPortal, type TestPortal } from './test-support/portal.js';
+import { waitFor } from './test-support/wait.js';
 
 const FAKE = fileURLToPath(new URL('./test-support/fake-speos.mjs', import.meta.url));
 const COMMAND = `${process.execPath} ${FAKE} {master} --version={version}`;
@@ -28,16 +29,6 @@ beforeAll(async () => {
   api = new TestApi(`${portal.url}/api`);
 });
 afterAll(() => portal.close());
-
-async function waitFor<T>(read: () => Promise<T>, ok: (value: T) => boolean, what: string, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await read();
-    if (ok(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value).slice(0, 500)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const plan = (p: Record<string, unknown>) => ({ data: Buffer.from(JSON.stringify(p)), filename: '车灯.speos' });
 const task = (id: string) => api.get(`/tasks/${id}`).then((r) => r.body);

@@ -15,22 +15,13 @@ import { openObjectStore } from '../storage/open-store.js';
 import { TestApi } from '../test-support/api.js';
 import { startTestPortal, type TestPortal, tempDir } from '../test-support/portal.js';
 import { createPgDatabase, pgTestUrl, type TestDatabase } from '../test-support/services.js';
+import { waitFor } from '../test-support/wait.js';
 import { loadWorkerConfig, parseLicenses } from './config.js';
 import { Worker } from './worker.js';
 
 const FAKE = fileURLToPath(new URL('../test-support/fake-speos.mjs', import.meta.url));
 const COMMAND = `${process.execPath} ${FAKE} {master}`;
 const SERVER_DIST = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
-
-async function waitFor<T>(read: () => Promise<T>, ok: (value: T) => boolean, what: string, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await read();
-    if (ok(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value).slice(0, 800)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const plan = (p: Record<string, unknown>) => Buffer.from(JSON.stringify(p));
 

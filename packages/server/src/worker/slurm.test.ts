@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestApi } from '../test-support/api.js';
 import { startTestPortal, type TestPortal, tempDir } from '../test-support/portal.js';
+import { waitFor } from '../test-support/wait.js';
 import { readQueue, runSlurm } from './executors/slurm/commands.js';
 
 const CONF = process.env.SLURM_TEST_CONF;
@@ -29,16 +30,6 @@ const FAKE = fileURLToPath(new URL('../test-support/fake-speos.mjs', import.meta
 const COMMAND = `${process.execPath} ${FAKE} {master} -t {thread_count}`;
 const SLURM_SH = fileURLToPath(new URL('../../../../scripts/services/slurm.sh', import.meta.url));
 const SERVER_DIST = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
-
-async function waitFor<T>(read: () => Promise<T>, ok: (value: T) => boolean, what: string, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await read();
-    if (ok(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value).slice(0, 800)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 const plan = (p: Record<string, unknown>) => Buffer.from(JSON.stringify(p));
 

@@ -16,21 +16,12 @@ import { openDatabase } from '../db/connect.js';
 import { openObjectStore } from '../storage/open-store.js';
 import { TestApi } from '../test-support/api.js';
 import { startTestPortal, type TestPortal, tempDir } from '../test-support/portal.js';
+import { waitFor } from '../test-support/wait.js';
 import { loadWorkerConfig } from './config.js';
 import { Worker } from './worker.js';
 
 const FAKE = fileURLToPath(new URL('../test-support/fake-speos.mjs', import.meta.url));
 const COMMAND = `${process.execPath} ${FAKE} {master} -t {thread_count} -p {priority} --job={job_name}`;
-
-async function waitFor<T>(read: () => Promise<T>, ok: (value: T) => boolean, what: string, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await read();
-    if (ok(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value).slice(0, 500)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const alive = (pid: number) => {
   try {
