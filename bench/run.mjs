@@ -22,26 +22,14 @@ if (process.argv.includes('--net') || process.argv.some((a) => a.startsWith('--n
 }
 
 import { spawn } from 'node:child_process';
-import { randomFillSync } from 'node:crypto';
-import {
-  closeSync,
-  createReadStream,
-  existsSync,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs';
+import { createReadStream, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../test/chromium.mjs';
+import { freePort, makeFile, watchPeak } from './support.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BENCH = fileURLToPath(new URL('.', import.meta.url));
@@ -80,49 +68,6 @@ const shuffle = (xs) => {
   }
   return a;
 };
-
-function makeFile(name, size) {
-  const file = path.join(work, name);
-  const fd = openSync(file, 'w');
-  const chunk = Buffer.allocUnsafe(8 * MiB);
-  for (let written = 0; written < size; ) {
-    const n = Math.min(chunk.length, size - written);
-    randomFillSync(chunk, 0, n);
-    writeSync(fd, chunk, 0, n);
-    written += n;
-  }
-  closeSync(fd);
-  return file;
-}
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** Peak RSS (VmHWM) of a live process in MiB; the last value read before it exits. */
-function watchPeak(pid) {
-  let peak = 0;
-  const read = () => {
-    try {
-      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-      if (m) peak = Math.max(peak, Number(m[1]) / 1024);
-    } catch {}
-  };
-  const timer = setInterval(read, 25);
-  return {
-    stop() {
-      read();
-      clearInterval(timer);
-      return peak;
-    },
-  };
-}
 
 function run(cmd, argv, env = {}) {
   return new Promise((resolve, reject) => {
@@ -426,7 +371,7 @@ async function main() {
   console.error(
     `speos-portal bench: ${args.size} MiB, ${ROUNDS} rounds, ${cpus().length} cores (${availableParallelism()} usable), ${fmt(totalmem() / 2 ** 30, 0)} GiB`,
   );
-  const file = makeFile('upload.speos', SIZE);
+  const file = makeFile(work, 'upload.speos', SIZE);
   const skipD = chromiumAvailable();
   const names = Object.keys(variants).filter((n) => wanted(n) && !(n === 'd' && skipD));
   if (skipD && wanted('d')) console.error(`(d) skipped: ${skipD}`);
@@ -477,7 +422,7 @@ async function main() {
   }
   if (wanted('f') && BIG > 0) {
     console.error(`(f) memory with ${BIG / MiB} MiB…`);
-    const big = makeFile('big.speos', BIG);
+    const big = makeFile(work, 'big.speos', BIG);
     const r = await cliUpload(big, 4);
     rmSync(big);
     result.memory_big = {

@@ -13,25 +13,13 @@
 // Variants run interleaved round by round. Reported: MiB/s as a fraction of the link rate,
 // and of curl's in the same run; client CPU seconds per GiB; server peak RSS; load average.
 import { spawn } from 'node:child_process';
-import { randomFillSync } from 'node:crypto';
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs';
-import { createServer } from 'node:net';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../../test/chromium.mjs';
+import { freePort, makeFile, watchPeak } from '../support.mjs';
 import { createLink, removeAllLinks, removeStaleLinks } from './netns.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -100,48 +88,6 @@ const median = (xs) => {
 };
 const fmt = (x, d = 0) => (x === undefined || Number.isNaN(x) ? '–' : x.toFixed(d));
 const load = () => loadavg()[0];
-
-function makeFile(size) {
-  const file = path.join(work, 'upload.speos');
-  const fd = openSync(file, 'w');
-  const chunk = Buffer.allocUnsafe(8 * MiB);
-  for (let written = 0; written < size; ) {
-    const n = Math.min(chunk.length, size - written);
-    randomFillSync(chunk, 0, n);
-    writeSync(fd, chunk, 0, n);
-    written += n;
-  }
-  closeSync(fd);
-  return file;
-}
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function watchPeak(pid) {
-  let peak = 0;
-  const read = () => {
-    try {
-      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-      if (m) peak = Math.max(peak, Number(m[1]) / 1024);
-    } catch {}
-  };
-  const timer = setInterval(read, 25);
-  return {
-    stop() {
-      read();
-      clearInterval(timer);
-      return peak;
-    },
-  };
-}
 
 /** A long-running process (optionally inside the namespace) that prints "ready" or answers healthUrl. */
 async function startProcess(argv, { env = {}, ns, healthUrl } = {}) {
@@ -483,7 +429,7 @@ async function main() {
     `speos-portal network bench: ${args.size} MiB, ${ROUNDS} round(s), profiles ${profileNames.join(', ')}, variants ${VARIANTS.join(', ')}, ${cpus().length} cores`,
   );
   if (VARIANTS.includes('chromium') && !existsSync(CHROMIUM_PATH)) throw new Error(`no Chromium at ${CHROMIUM_PATH}`);
-  const file = makeFile(SIZE);
+  const file = makeFile(work, 'upload.speos', SIZE);
   const result = {
     date: new Date().toISOString(),
     size_mib: SIZE / MiB,
