@@ -48,8 +48,7 @@ import {
   makeFile,
   savedUploads,
   screenshot,
-  throttleUploads,
-  until,
+  startFormUpload,
   WEB_DIST,
 } from './support.js';
 
@@ -299,13 +298,7 @@ describe.skipIf(reason !== undefined)('a PostgreSQL outage', () => {
       async () => {
         const file = await makeFile(files, 'browser.speos', 30 * MiB);
         const page = await browser.context.newPage();
-        await page.goto(`${portal.url}/#/submit`);
-        await page.getByRole('button', { name: 'English', exact: true }).click();
-        await page.getByLabel('Master file').setInputFiles(file);
-        await page.getByLabel('Job name').fill('PostgreSQL outage in the browser');
-        await throttleUploads(page, 8 * MiB);
-        await page.getByRole('button', { name: 'Submit', exact: true }).click();
-        await until('a part saved', async () => (await savedUploads(page))[0]?.uploaded_parts.length);
+        await startFormUpload(page, portal.url, file, 'PostgreSQL outage in the browser', 8 * MiB);
         const outage = await takeDown();
         const note = page.getByText(
           /Waiting for the server \(HTTP 503 DATABASE_UNAVAILABLE\) — the upload continues by itself/,

@@ -42,9 +42,8 @@ import {
   launchBrowser,
   MiB,
   makeFile,
-  savedUploads,
   screenshot,
-  throttleUploads,
+  startFormUpload,
   until,
   WEB_DIST,
 } from './support.js';
@@ -166,13 +165,7 @@ describe.skipIf(reason !== undefined)('an object store outage', () => {
       async () => {
         const file = await makeFile(files, 'browser.speos', 30 * MiB);
         const page = await browser.context.newPage();
-        await page.goto(`${portal.url}/#/submit`);
-        await page.getByRole('button', { name: 'English', exact: true }).click();
-        await page.getByLabel('Master file').setInputFiles(file);
-        await page.getByLabel('Job name').fill('store outage in the browser');
-        await throttleUploads(page, 8 * MiB);
-        await page.getByRole('button', { name: 'Submit', exact: true }).click();
-        await until('a part saved', async () => (await savedUploads(page))[0]?.uploaded_parts.length);
+        await startFormUpload(page, portal.url, file, 'store outage in the browser', 8 * MiB);
         const outage = await takeDown();
         await page
           .getByText(/Waiting for the storage \(no answer\) — the upload continues by itself/)

@@ -88,6 +88,27 @@ export async function savedUploads(
   );
 }
 
+/**
+ * Opens the submit form in English, picks `file`, names the job, throttles uploads to
+ * `bytesPerSecond` and submits; resolves once the first part is saved in localStorage
+ * (the upload is under way, and an outage starting now begins mid-upload).
+ */
+export async function startFormUpload(
+  page: Page,
+  portalUrl: string,
+  file: string,
+  jobName: string,
+  bytesPerSecond: number,
+): Promise<void> {
+  await page.goto(`${portalUrl}/#/submit`);
+  await page.getByRole('button', { name: 'English', exact: true }).click();
+  await page.getByLabel('Master file').setInputFiles(file);
+  await page.getByLabel('Job name').fill(jobName);
+  await throttleUploads(page, bytesPerSecond);
+  await page.getByRole('button', { name: 'Submit', exact: true }).click();
+  await until('a part saved', async () => (await savedUploads(page))[0]?.uploaded_parts.length);
+}
+
 /** The whole page, or with `{ fullPage: false }` the viewport only (a modal dialog's backdrop covers just that). */
 export async function screenshot(page: Page, name: string, options: { fullPage?: boolean } = {}): Promise<void> {
   await mkdir(SCREENSHOTS, { recursive: true });
