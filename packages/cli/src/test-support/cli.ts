@@ -53,9 +53,19 @@ export function startCli(args: string[], env: Record<string, string> = {}, input
   return { child, stdout: () => out, stderr: () => err, exited };
 }
 
-export async function runCli(args: string[], env: Record<string, string> = {}, input?: string) {
+/**
+ * Runs the CLI to its end. A run that outlives `timeoutMs` is killed and the test fails with what
+ * it printed so far, so a hang in CI says where it hung instead of only "Test timed out".
+ */
+export async function runCli(args: string[], env: Record<string, string> = {}, input?: string, timeoutMs = 45_000) {
   const run = startCli(args, env, input);
-  const { code } = await run.exited;
+  const timer = setTimeout(() => run.child.kill('SIGKILL'), timeoutMs);
+  const { code, signal } = await run.exited.finally(() => clearTimeout(timer));
+  if (signal === 'SIGKILL') {
+    throw new Error(
+      `speos-portal ${args.join(' ')} was still running after ${timeoutMs} ms\n--- stderr ---\n${run.stderr()}\n--- stdout ---\n${run.stdout()}`,
+    );
+  }
   return { code, stdout: run.stdout(), stderr: run.stderr() };
 }
 
