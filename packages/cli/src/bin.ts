@@ -15,6 +15,7 @@ Commands:
   tasks stop | retry | delete ID stop a task, run it again, delete it
   tasks outputs ID [--download DIR] [--zip FILE]
                                  list a run's result files, download them
+  workers                        the workers that run jobs, and whether any is online
 
 Options:
   -h, --help     show this help
@@ -92,6 +93,11 @@ async function main(argv: string[]): Promise<void> {
     await (command === 'login' ? loginCommand(rest) : logoutCommand(rest));
     process.exit(0); // a pending stdin read or keep-alive socket must not hold the terminal
   }
+  if (command === 'workers') {
+    const { workersCommand } = await import('./commands/workers.js');
+    await workersCommand(rest);
+    return;
+  }
   if (command === 'tasks') {
     const { tasksCommand } = await import('./commands/tasks.js');
     await tasksCommand(rest);
@@ -102,7 +108,7 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
-  const prefix = ['upload', 'tasks', 'worker', 'login', 'logout'].includes(process.argv[2] ?? '')
+  const prefix = ['upload', 'tasks', 'worker', 'workers', 'login', 'logout'].includes(process.argv[2] ?? '')
     ? `speos-portal ${process.argv[2]}`
     : 'speos-portal';
   console.error(`${prefix}: ${oneLine(error)}`);

@@ -36,6 +36,7 @@ import type {
   TaskListResponse,
   UploadConfigResponse,
   UploadRef,
+  WorkerListResponse,
 } from '@speos-portal/protocol';
 import { NetworkError, PortalApiError, parseRetryAfter } from './errors.js';
 
@@ -109,6 +110,10 @@ export class PortalClient {
   }
   getTask(taskId: string, signal?: AbortSignal): Promise<Task> {
     return this.#request('GET', `/tasks/${encodeURIComponent(taskId)}`, undefined, signal);
+  }
+  /** The workers that run SPEOS jobs, online first. */
+  listWorkers(signal?: AbortSignal): Promise<WorkerListResponse> {
+    return this.#request('GET', '/workers', undefined, signal);
   }
   getTaskDetail(taskId: string, signal?: AbortSignal): Promise<TaskDetail> {
     return this.#request('GET', `/tasks/${encodeURIComponent(taskId)}/detail`, undefined, signal);

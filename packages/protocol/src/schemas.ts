@@ -296,6 +296,10 @@ export const TaskFile = Type.Object({
 });
 export type TaskFile = Static<typeof TaskFile>;
 
+/** Why a PENDING task waits for something a person must do (not merely its turn). */
+export const QUEUE_REASON_CODES = ['NO_WORKER_ONLINE', 'NO_WORKER_FOR_VERSION'] as const;
+export type QueueReasonCode = (typeof QUEUE_REASON_CODES)[number];
+
 export const Task = Type.Object({
   task_id: Type.String(),
   status: TaskStatus,
@@ -327,8 +331,41 @@ export const Task = Type.Object({
   download_name: Nullable(Type.String()),
   /** Who submitted it; only in answers to admins. */
   owner: Type.Optional(Nullable(TaskOwner)),
+  queue_reason: Type.Optional(
+    Nullable(
+      Type.String({
+        description:
+          'PENDING tasks: why the task cannot start yet, for a person (e.g. no worker is online); null while it merely waits its turn',
+      }),
+    ),
+  ),
+  queue_reason_code: Type.Optional(
+    Nullable(
+      Type.String({
+        description: `queue_reason as a code clients can translate: ${QUEUE_REASON_CODES.join(', ')} (NO_WORKER_FOR_VERSION: the task's version)`,
+      }),
+    ),
+  ),
 });
 export type Task = Static<typeof Task>;
+
+export const WorkerInfo = Type.Object({
+  worker_id: Type.String({ description: 'WORKER_ID, or host-pid' }),
+  host: Type.String(),
+  versions: Type.Array(Type.String(), { description: 'SPEOS versions it runs; "*" for every version' }),
+  slots: Type.Integer({ description: 'tasks it runs at once' }),
+  running_tasks: Type.Integer({ description: 'tasks it runs now' }),
+  started_at: Type.Integer({ description: 'epoch seconds' }),
+  last_heartbeat: Type.Integer({ description: 'epoch seconds' }),
+  online: Type.Boolean({ description: 'it renewed its heartbeat within its lease (WORKER_LEASE_SECONDS)' }),
+});
+export type WorkerInfo = Static<typeof WorkerInfo>;
+
+export const WorkerListResponse = Type.Object({
+  items: Type.Array(WorkerInfo, { description: 'online workers first; offline ones are kept for a day' }),
+  online: Type.Integer({ description: 'how many are online' }),
+});
+export type WorkerListResponse = Static<typeof WorkerListResponse>;
 
 export const StatusChange = Type.Object({
   status: TaskStatus,

@@ -40,6 +40,7 @@ import { uploadRoutes } from './uploads/routes.js';
 import { UploadService } from './uploads/service.js';
 import type { WorkerConfig } from './worker/config.js';
 import { Worker } from './worker/worker.js';
+import { workerRoutes } from './workers/routes.js';
 
 export const VERSION = '0.1.0';
 
@@ -158,6 +159,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await app.register(signIn.routes, { prefix, hide });
     await app.register(taskRoutes, { prefix, tasks, store, hide });
     await app.register(controlRoutes, { prefix, control, store, hide, onQueued: deps.onQueued });
+    await app.register(workerRoutes, { prefix, db, clock, hide });
     if (store instanceof FsObjectStore) await app.register(partRoute, { prefix, store, metrics, hide });
   }
 
@@ -262,6 +264,11 @@ export async function createPortal(
     app.log.info(
       { versions: [...options.worker.commands.keys()], slots: options.worker.slots },
       'in-process worker started',
+    );
+  } else {
+    // The most common first-run surprise: jobs are accepted and then wait forever.
+    app.log.warn(
+      'this process runs no worker (no SPEOS_COMMAND_<VERSION> is set): submitted jobs wait until a worker starts here or with `speos-portal worker` (README, "Running SPEOS jobs")',
     );
   }
   app.addHook('onClose', async () => {

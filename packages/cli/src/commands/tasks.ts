@@ -299,6 +299,7 @@ function printDetail(t: TaskDetail): void {
     ['finished', formatTime(t.finished_at)],
     ['duration', t.duration],
     ['progress', describeProgress(t)],
+    ['waiting', t.queue_reason],
     ['message', t.message],
     ['retry of', t.parent_task_id],
     ['retried as', t.retried_task_ids.length > 0 ? t.retried_task_ids.join(', ') : null],

@@ -13,6 +13,7 @@ import type { Clock } from '../clock.js';
 import { toSeconds } from '../clock.js';
 import type { Db } from '../db/connect.js';
 import type { TaskRow, UploadRow } from '../db/schema.js';
+import { listWorkers, queueReason, type WorkerState } from '../workers/registry.js';
 import { presentTask } from './present.js';
 import { findTask, findUploadsById, listTasks, type Owner, retriedTaskIds, statusHistory } from './repository.js';
 
@@ -47,7 +48,19 @@ export class TaskService {
       rows.map((r) => r.task_id),
     );
     const now = this.#clock();
-    const tasks = rows.map((row) => presentTask(row, uploads, retried.get(row.task_id) ?? [], now));
+    // Workers are read only when a pending task needs its reason.
+    let online: WorkerState[] = [];
+    if (rows.some((r) => r.status === 'PENDING')) {
+      online = (await listWorkers(this.#db, now)).filter((w) => w.online);
+    }
+    const tasks = rows.map((row) => {
+      const reason = row.status === 'PENDING' ? queueReason(online, row.version) : undefined;
+      return {
+        ...presentTask(row, uploads, retried.get(row.task_id) ?? [], now),
+        queue_reason: reason?.text ?? null,
+        queue_reason_code: reason?.code ?? null,
+      };
+    });
     if (!view.withOwners) return tasks;
     const users = await usersById(
       this.#db,

@@ -116,6 +116,8 @@ describe('GET /tasks/{id}, /detail, /files', () => {
         'retried_task_ids',
         'download_url',
         'download_name',
+        'queue_reason',
+        'queue_reason_code',
       ].sort(),
     );
     expect(res.body.created_at).toBeGreaterThan(1_700_000_000);

@@ -3,12 +3,14 @@
  * re-queues tasks whose worker died (lease expired). Any number of workers may share a
  * database; each task runs on one of them at a time.
  */
+import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Clock } from '../clock.js';
 import { isDatabaseUnavailable } from '../db/availability.js';
 import { type Db, databaseHealth } from '../db/connect.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { transitionTask } from '../tasks/repository.js';
+import { announceWorker, removeWorker, type WorkerAnnouncement, workerHeartbeat } from '../workers/registry.js';
 import type { WorkerConfig } from './config.js';
 import { killLeftoverSolvers } from './leftovers.js';
 import { claimNextTask, requeueLostTasks } from './queue.js';
@@ -66,8 +68,15 @@ export class Worker {
     // least every third of a lease, so an outage long enough to lapse a lease is noticed.
     const pauseMs = Math.min(config.pollSeconds * 1000, leaseMs / 3);
     let loopFailing = false;
+    let announced = false;
     while (this.#running) {
       try {
+        // Every pass tells GET /workers (and pending tasks' queue_reason) that this worker lives.
+        if (announced) await workerHeartbeat(db, this.#announcement, clock());
+        else {
+          await announceWorker(db, this.#announcement, clock());
+          announced = true;
+        }
         // A lapsed lease means "that worker died" only if the database was reachable long
         // enough for it to renew: after an outage, each worker's heartbeat renews within a
         // second, so tasks are re-queued only once this process has reached the database
@@ -100,6 +109,17 @@ export class Worker {
     }
   }
 
+  get #announcement(): WorkerAnnouncement {
+    const { config } = this.#deps;
+    return {
+      workerId: config.workerId,
+      host: hostname(),
+      versions: [...config.commands.keys()],
+      slots: config.slots,
+      leaseMs: config.leaseSeconds * 1000,
+    };
+  }
+
   /**
    * Stops claiming; running solvers are stopped and their tasks go back to PENDING for
    * another worker (they would otherwise wait for the lease to lapse).
@@ -127,6 +147,9 @@ export class Worker {
         },
       );
     }
+    await removeWorker(db, config.workerId).catch((error) =>
+      this.#deps.log('could not remove this worker from the list of workers', { err: String(error) }),
+    );
   }
 }
 

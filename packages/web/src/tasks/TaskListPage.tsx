@@ -89,6 +89,7 @@ export function TaskListPage() {
           <input id={`${ids}-name`} type="search" value={name} onChange={onFilter(setName)} />
         </div>
       </form>
+      <WorkersLine />
       {list.error ? (
         <p className="notice error" role="alert">
           {list.error}
@@ -144,6 +145,24 @@ export function TaskListPage() {
         {polling ? <span className="muted small">{t('autoRefresh')}</span> : null}
       </nav>
     </div>
+  );
+}
+
+/** "2 workers online", or that jobs will wait because none is: first-run portals often have none. */
+function WorkersLine() {
+  const { t } = useI18n();
+  const workers = usePolling(
+    'workers',
+    (signal) => auth.client().listWorkers(signal),
+    () => true,
+    10_000,
+  );
+  if (!workers.data) return null;
+  const online = workers.data.online;
+  return (
+    <p className={`workers-line ${online === 0 ? 'notice warn' : 'muted small'}`} role="status">
+      {online === 0 ? t('workersNone') : online === 1 ? t('workersOnlineOne') : t('workersOnline', { count: online })}
+    </p>
   );
 }
 

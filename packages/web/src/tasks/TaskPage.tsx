@@ -64,7 +64,7 @@ function TaskView({ task, onChanged }: { task: TaskDetail; onChanged(): void }) 
       </div>
       <Outcome task={task} />
       {task.status === 'RUNNING' ? <RunProgress task={task} /> : null}
-      {task.status === 'PENDING' ? <p className="notice info">{t('queuedNote')}</p> : null}
+      {task.status === 'PENDING' ? <QueueNote task={task} /> : null}
       <div className="task-grid">
         {QUEUED_OR_RUN.has(task.status) ? (
           <>
@@ -104,6 +104,22 @@ function TaskView({ task, onChanged }: { task: TaskDetail; onChanged(): void }) 
       </div>
     </>
   );
+}
+
+/** Why a pending task waits: its turn, or something a person must fix (no worker for it). */
+function QueueNote({ task }: { task: TaskDetail }) {
+  const { t } = useI18n();
+  if (task.queue_reason_code === 'NO_WORKER_ONLINE' || task.queue_reason_code === 'NO_WORKER_FOR_VERSION') {
+    return (
+      <p className="notice warn queue-reason" data-code={task.queue_reason_code}>
+        {task.queue_reason_code === 'NO_WORKER_ONLINE'
+          ? t('queueNoWorker')
+          : t('queueNoWorkerForVersion', { version: task.version ?? '?' })}
+      </p>
+    );
+  }
+  // A reason this UI has no words for (e.g. a batch scheduler's) is shown as the server says it.
+  return <p className="notice info queue-reason">{task.queue_reason ?? t('queuedNote')}</p>;
 }
 
 /** "Retry of 1a2b3c4d" and "Run again as 5e6f…": links between a task and its retries. */

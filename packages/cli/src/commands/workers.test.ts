@@ -1,0 +1,77 @@
+/**
+ * `speos-portal workers`, `tasks show`'s reason a job waits, and `serve`'s start-up warning:
+ * the built CLI against real portals. The in-process worker's solver is never started here
+ * (no task is submitted to it), so no test double is needed.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestApi } from '../../../server/src/test-support/api.js';
+import { spawnPortal, startTestPortal, type TestPortal, tempDir } from '../../../server/src/test-support/portal.js';
+import { runCli, waitFor } from '../test-support/cli.js';
+
+describe('speos-portal workers', () => {
+  it('says no worker is online, and tasks show says why a job waits', async () => {
+    const portal = await startTestPortal();
+    try {
+      const env = { SPEOS_PORTAL_URL: portal.url };
+      const none = await runCli(['workers'], env);
+      expect(none.code).toBe(0);
+      expect(none.stdout.trim()).toBe(
+        'No worker is online: submitted jobs wait until one starts (README, "Running SPEOS jobs").',
+      );
+      const api = new TestApi(portal.url);
+      const { init } = await api.uploadFile(Buffer.from('model'), { filename: 'model.speos' });
+      await api.post('/tasks/upload/confirm', {
+        task_id: init.task_id,
+        master_object_key: init.object_key,
+        job_name: 'headlamp',
+      });
+      const shown = await runCli(['tasks', 'show', init.task_id], env);
+      expect(shown.code).toBe(0);
+      expect(shown.stdout).toMatch(/^waiting: {4}No worker is online/m);
+      const json = await runCli(['workers', '--json'], env);
+      expect(JSON.parse(json.stdout)).toEqual({ items: [], online: 0 });
+      const bad = await runCli(['workers', 'extra'], env);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr.trim()).toBe('speos-portal workers: unexpected argument "extra"');
+    } finally {
+      await portal.close();
+    }
+  });
+
+  describe('with a worker running', () => {
+    let portal: TestPortal;
+    beforeAll(async () => {
+      portal = await startTestPortal({ SPEOS_COMMAND_V252: 'speos {master}', WORKER_SLOTS: '3', WORKER_ID: 'lab-7' });
+    });
+    afterAll(() => portal.close());
+
+    it('lists it as online with its versions and slots', async () => {
+      const env = { SPEOS_PORTAL_URL: portal.url };
+      await waitFor(
+        async () => (await new TestApi(portal.url).get('/workers')).body.online === 1,
+        20_000,
+        'the worker to be online',
+      );
+      const { code, stdout } = await runCli(['workers'], env);
+      expect(code).toBe(0);
+      const lines = stdout.trim().split('\n');
+      expect(lines[0]).toMatch(/^WORKER +HOST +VERSIONS +RUNNING +LAST HEARTBEAT \(UTC\) +STATE$/);
+      expect(lines[1]).toMatch(/^lab-7 +\S+ +v252 +0\/3 +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +online$/);
+      expect(lines[2]).toBe('1 worker online');
+    });
+  });
+});
+
+describe('speos-portal serve without a solver command', () => {
+  it('warns at start-up that submitted jobs will wait for a worker', async () => {
+    const dir = await tempDir('speos-no-worker-');
+    const portal = await spawnPortal(dir, { SPEOS_COMMAND: '', SPEOS_COMMAND_V252: '' });
+    try {
+      await waitFor(async () => portal.output().includes('runs no worker'), 20_000, 'the warning');
+      expect(portal.output()).toContain('submitted jobs wait until a worker starts');
+    } finally {
+      portal.child.kill('SIGTERM');
+      await portal.exited;
+    }
+  });
+});
