@@ -234,6 +234,8 @@ export const en = {
   // Auth
   tokenTitle: 'This server needs a token',
   tokenIntro: 'Paste the access token your administrator gave you. It is kept in this browser.',
+  tokenRefused:
+    'The server did not accept this token (unknown, revoked or expired). Check that it was pasted whole, or ask your administrator for a new one.',
   tokenLabel: 'Access token',
   tokenSave: 'Save token',
   tokenClear: 'Forget token',
@@ -496,6 +498,7 @@ export const zh: Messages = {
 
   tokenTitle: '此服务器需要令牌',
   tokenIntro: '请粘贴管理员提供的访问令牌。令牌保存在本浏览器中。',
+  tokenRefused: '服务器不接受此令牌（未知、已吊销或已过期）。请检查是否完整粘贴，或向管理员申请新的令牌。',
   tokenLabel: '访问令牌',
   tokenSave: '保存令牌',
   tokenClear: '清除令牌',
