@@ -125,6 +125,21 @@ describe.skipIf(reason !== undefined)(`every page fits ${WIDTH} px`, () => {
     });
   }
 
+  it('shows the server notes of a failed run in Chinese: its message and status history', async () => {
+    const page = await browser.context.newPage();
+    await page.addInitScript(() => localStorage.setItem('speos_portal_lang', 'zh'));
+    await page.goto(`${portal.url}/#/tasks/${failed}`);
+    await page.locator('.outcome').waitFor();
+    expect(await page.locator('.outcome-message').textContent()).toBe('SPEOS 异常退出，退出码 3');
+    const notes = await page.locator('.history li .muted').allTextContents();
+    expect(notes).toEqual(['已提交', expect.stringMatching(/^已由计算节点 \S+ 领取$/), 'SPEOS 异常退出，退出码 3']);
+    await screenshot(page, 'task-failure-zh');
+    // The same page in English says what the server wrote.
+    await page.getByRole('button', { name: 'English', exact: true }).click();
+    expect(await page.locator('.outcome-message').textContent()).toBe('SPEOS stopped with exit code 3');
+    await page.close();
+  });
+
   it('keeps the task page controls on screen: Download all, the log and the outputs', async () => {
     const page = await narrowPage(`#/tasks/${succeeded}`, 'English', (p) =>
       p.getByRole('button', { name: 'Download all', exact: true }).waitFor(),

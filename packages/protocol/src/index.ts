@@ -4,3 +4,4 @@ export * from './input-types.js';
 export * from './planning.js';
 export * from './releases.js';
 export * from './schemas.js';
+export * from './task-messages.js';

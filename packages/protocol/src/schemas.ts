@@ -331,6 +331,14 @@ export const Task = Type.Object({
   download_name: Nullable(Type.String()),
   /** Who submitted it; only in answers to admins. */
   owner: Type.Optional(Nullable(TaskOwner)),
+  message_code: Type.Optional(
+    Nullable(
+      Type.String({
+        description: 'message as a code (see docs/api.md, "Messages in your language"); null for a message without one',
+      }),
+    ),
+  ),
+  message_params: Type.Optional(Nullable(Type.Record(Type.String(), Type.String()))),
   queue_reason: Type.Optional(
     Nullable(
       Type.String({
@@ -371,6 +379,8 @@ export const StatusChange = Type.Object({
   status: TaskStatus,
   at: Type.Integer(),
   message: Nullable(Type.String()),
+  code: Type.Optional(Nullable(Type.String({ description: 'message as a code, to show it in the user language' }))),
+  params: Type.Optional(Nullable(Type.Record(Type.String(), Type.String()))),
 });
 export type StatusChange = Static<typeof StatusChange>;
 

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { type PortalClient, withRetry } from '@speos-portal/client';
-import type { Task, TaskDetail } from '@speos-portal/protocol';
+import { localizeTaskMessage, type MessageLang, type Task, type TaskDetail } from '@speos-portal/protocol';
 import { CliError, oneLine } from '../cli-error.js';
 import { connect, explain } from '../connection.js';
 import { formatBytes, formatTime } from '../format.js';
@@ -27,6 +27,8 @@ export const TASKS_USAGE = `Usage: speos-portal tasks <subcommand> [options]
 
 Options:
   --json         print the server's answer as JSON (logs: one object per chunk)
+  --lang zh|en   language of the server's notes (status history, messages); default
+                 from LANG (zh_CN.UTF-8 → zh), else en
   --server URL   portal URL (env SPEOS_PORTAL_URL, default http://localhost:8000)
   --token T      bearer token (env SPEOS_PORTAL_TOKEN)
   -h, --help     show this help`;
@@ -45,6 +47,7 @@ const OPTIONS = {
   download: { type: 'string' },
   zip: { type: 'string' },
   json: { type: 'boolean' },
+  lang: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -62,7 +65,19 @@ const SUBCOMMANDS: Record<string, readonly (keyof typeof OPTIONS)[]> = {
   delete: ['yes'],
   outputs: ['download', 'zip'],
 };
-const COMMON = new Set<string>(['server', 'token', 'json', 'help']);
+const COMMON = new Set<string>(['server', 'token', 'json', 'help', 'lang']);
+
+/** --lang, else the locale's language (LC_ALL, LC_MESSAGES, LANG as POSIX orders them), else English. */
+export function cliLang(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): MessageLang {
+  if (flag !== undefined) {
+    const lang = flag.trim().toLowerCase();
+    if (lang.startsWith('zh')) return 'zh';
+    if (lang.startsWith('en')) return 'en';
+    throw new CliError(`--lang must be zh or en, got "${flag}"`, 2);
+  }
+  const locale = env.LC_ALL || env.LC_MESSAGES || env.LANG || '';
+  return locale.toLowerCase().startsWith('zh') ? 'zh' : 'en';
+}
 
 /** Calls the API the way every subcommand does; failures become one line. */
 export interface TaskContext {
@@ -96,6 +111,7 @@ export async function tasksCommand(argv: string[]): Promise<void> {
       throw new CliError(`${sub} does not take --${name}; see speos-portal tasks --help`, 2);
     }
   }
+  const lang = cliLang(values.lang);
   if (sub !== 'list' && rest.length !== 1) {
     throw new CliError(`${sub} takes exactly one TASK_ID, got ${rest.length}`, 2);
   }
@@ -118,7 +134,7 @@ export async function tasksCommand(argv: string[]): Promise<void> {
     case 'list':
       return listTasks(ctx, rest);
     case 'show':
-      return showTask(ctx, id);
+      return showTask(ctx, id, lang);
     case 'logs': {
       const { logsCommand } = await import('./task-logs.js');
       return logsCommand(ctx, id);
@@ -168,13 +184,13 @@ async function listTasks({ api, values, read }: TaskContext, rest: string[]): Pr
   console.log(`${list.total} task${list.total === 1 ? '' : 's'}; page ${list.page} of ${pages}`);
 }
 
-async function showTask({ api, values, read }: TaskContext, id: string): Promise<void> {
+async function showTask({ api, values, read }: TaskContext, id: string, lang: MessageLang): Promise<void> {
   const detail = await read((signal) => api.getTaskDetail(id, signal));
   if (values.json) {
     console.log(JSON.stringify(detail));
     return;
   }
-  printDetail(detail);
+  printDetail(detail, lang);
 }
 
 async function stopTask({ api, values, change }: TaskContext, id: string): Promise<void> {
@@ -278,7 +294,12 @@ export function describeProgress(t: Pick<Task, 'progress_info'>): string | null 
 
 const ERROR_LINES = 12;
 
-function printDetail(t: TaskDetail): void {
+function printDetail(t: TaskDetail, lang: MessageLang): void {
+  const say = (
+    text: string | null,
+    code: string | null | undefined,
+    params: Record<string, string> | null | undefined,
+  ) => (text === null ? null : localizeTaskMessage(text, code, params, lang));
   const lines: [string, string | number | null | undefined][] = [
     ['task', t.task_id],
     ['status', t.status],
@@ -299,8 +320,8 @@ function printDetail(t: TaskDetail): void {
     ['finished', formatTime(t.finished_at)],
     ['duration', t.duration],
     ['progress', describeProgress(t)],
-    ['waiting', t.queue_reason],
-    ['message', t.message],
+    ['waiting', say(t.queue_reason ?? null, t.queue_reason_code, { version: t.version ?? '?' })],
+    ['message', say(t.message, t.message_code, t.message_params)],
     ['retry of', t.parent_task_id],
     ['retried as', t.retried_task_ids.length > 0 ? t.retried_task_ids.join(', ') : null],
     ['outputs', t.download_url ? `speos-portal tasks outputs ${t.task_id}` : null],
@@ -322,6 +343,6 @@ function printDetail(t: TaskDetail): void {
   if (t.status_history.length > 0) {
     console.log('history:');
     for (const h of t.status_history)
-      console.log(`  ${formatTime(h.at)}  ${h.status}${h.message ? `  ${h.message}` : ''}`);
+      console.log(`  ${formatTime(h.at)}  ${h.status}${h.message ? `  ${say(h.message, h.code, h.params)}` : ''}`);
   }
 }

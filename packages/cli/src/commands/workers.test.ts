@@ -28,6 +28,16 @@ describe('speos-portal workers', () => {
       const shown = await runCli(['tasks', 'show', init.task_id], env);
       expect(shown.code).toBe(0);
       expect(shown.stdout).toMatch(/^waiting: {4}No worker is online/m);
+      expect(shown.stdout).toMatch(/^ {2}\S+ \S+ {2}PENDING {2}submitted$/m);
+      // The server's notes in the user's language: from LANG, or --lang over it.
+      const chinese = await runCli(['tasks', 'show', init.task_id], { ...env, LANG: 'zh_CN.UTF-8' });
+      expect(chinese.stdout).toMatch(/^waiting: {4}没有在线的计算节点/m);
+      expect(chinese.stdout).toMatch(/^ {2}\S+ \S+ {2}PENDING {2}已提交$/m);
+      const english = await runCli(['tasks', 'show', init.task_id, '--lang', 'en'], { ...env, LANG: 'zh_CN.UTF-8' });
+      expect(english.stdout).toMatch(/PENDING {2}submitted$/m);
+      const badLang = await runCli(['tasks', 'show', init.task_id, '--lang', 'fr'], env);
+      expect(badLang.code).toBe(2);
+      expect(badLang.stderr.trim()).toBe('speos-portal tasks: --lang must be zh or en, got "fr"');
       const json = await runCli(['workers', '--json'], env);
       expect(JSON.parse(json.stdout)).toEqual({ items: [], online: 0 });
       const bad = await runCli(['workers', 'extra'], env);

@@ -2,6 +2,7 @@
 import {
   ApiError,
   type FileType,
+  parseTaskMessage,
   TASK_STATUSES,
   type Task,
   type TaskDetail,
@@ -55,8 +56,11 @@ export class TaskService {
     }
     const tasks = rows.map((row) => {
       const reason = row.status === 'PENDING' ? queueReason(online, row.version) : undefined;
+      const coded = parseTaskMessage(row.message);
       return {
         ...presentTask(row, uploads, retried.get(row.task_id) ?? [], now),
+        message_code: coded?.code ?? null,
+        message_params: coded?.params ?? null,
         queue_reason: reason?.text ?? null,
         queue_reason_code: reason?.code ?? null,
       };
@@ -126,11 +130,16 @@ export class TaskService {
     const history = await statusHistory(this.#db, taskId);
     return {
       ...task,
-      status_history: history.map((h) => ({
-        status: h.status as Task['status'],
-        at: toSeconds(Number(h.at)),
-        message: h.message,
-      })),
+      status_history: history.map((h) => {
+        const coded = parseTaskMessage(h.message);
+        return {
+          status: h.status as Task['status'],
+          at: toSeconds(Number(h.at)),
+          message: h.message,
+          code: coded?.code ?? null,
+          params: coded?.params ?? null,
+        };
+      }),
     };
   }
 

@@ -118,6 +118,8 @@ describe('GET /tasks/{id}, /detail, /files', () => {
         'download_name',
         'queue_reason',
         'queue_reason_code',
+        'message_code',
+        'message_params',
       ].sort(),
     );
     expect(res.body.created_at).toBeGreaterThan(1_700_000_000);

@@ -3,7 +3,7 @@
  * poll of its loop (at least every third of its lease) and removes it when it stops; a
  * worker that dies stays listed as offline until its row is old enough to forget.
  */
-import type { QueueReasonCode } from '@speos-portal/protocol';
+import { type QueueReasonCode, renderTaskMessage } from '@speos-portal/protocol';
 import type { Db } from '../db/connect.js';
 
 /** Offline workers are listed this long after their last heartbeat, then forgotten. */
@@ -103,18 +103,14 @@ export function queueReason(
   version: string | null,
 ): { code: QueueReasonCode; text: string; params: Record<string, string> } | undefined {
   if (online.length === 0) {
-    return {
-      code: 'NO_WORKER_ONLINE',
-      text: 'No worker is online: the job waits until one starts (see "Running SPEOS jobs" in the README).',
-      params: {},
-    };
+    return { code: 'NO_WORKER_ONLINE', text: renderTaskMessage('NO_WORKER_ONLINE', {}, 'en'), params: {} };
   }
   if (version === null || online.some((w) => w.versions.includes('*') || w.versions.includes(version))) {
     return undefined;
   }
   return {
     code: 'NO_WORKER_FOR_VERSION',
-    text: `No online worker runs SPEOS ${version}: the job waits until one that does starts.`,
+    text: renderTaskMessage('NO_WORKER_FOR_VERSION', { version }, 'en'),
     params: { version },
   };
 }

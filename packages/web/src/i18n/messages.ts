@@ -187,8 +187,6 @@ export const en = {
   progressLast: 'Last message',
   progressOf: '{current} / {total}',
   queuedNote: 'Waiting in the queue for a free worker.',
-  queueNoWorker: 'No worker is online: this job waits until one starts (README, “Running SPEOS jobs”).',
-  queueNoWorkerForVersion: 'No online worker runs SPEOS {version}: this job waits until one that does starts.',
   workersOnlineOne: '1 worker online',
   workersOnline: '{count} workers online',
   workersNone: 'No worker is online: jobs wait until one starts — see “Running SPEOS jobs” in the README.',
@@ -241,6 +239,7 @@ export const en = {
   tokenClear: 'Forget token',
   close: 'Close',
   apiError: '{detail}',
+  errUnauthenticated: 'This server needs a valid token or sign-in to show this.',
 
   // Sign-in, API tokens, CLI approval, admins
   signingIn: 'Signing in…',
@@ -455,8 +454,6 @@ export const zh: Messages = {
   progressLast: '最新消息',
   progressOf: '{current} / {total}',
   queuedNote: '正在排队，等待空闲的计算节点。',
-  queueNoWorker: '没有在线的计算节点：此任务会一直排队，直到有节点启动（见 README 的“Running SPEOS jobs”）。',
-  queueNoWorkerForVersion: '没有在线的计算节点运行 SPEOS {version}：此任务会一直排队，直到有这样的节点启动。',
   workersOnlineOne: '1 个计算节点在线',
   workersOnline: '{count} 个计算节点在线',
   workersNone: '没有在线的计算节点：任务会一直排队，直到有节点启动——见 README 的“Running SPEOS jobs”。',
@@ -504,6 +501,7 @@ export const zh: Messages = {
   tokenClear: '清除令牌',
   close: '关闭',
   apiError: '{detail}',
+  errUnauthenticated: '此服务器需要有效的令牌或登录后才能显示此内容。',
 
   signingIn: '正在登录…',
   signOut: '退出登录',

@@ -92,7 +92,7 @@ export function TaskListPage() {
       <WorkersLine />
       {list.error ? (
         <p className="notice error" role="alert">
-          {list.error}
+          {list.status === 401 ? t('errUnauthenticated') : list.error}
         </p>
       ) : null}
       <div className="table-wrap card flush">

@@ -1,5 +1,5 @@
 /** One task: what is happening (progress, log, outputs, actions), what was asked, what happened. */
-import type { ProgressInfo, TaskDetail, TaskFile } from '@speos-portal/protocol';
+import { localizeTaskMessage, type ProgressInfo, type TaskDetail, type TaskFile } from '@speos-portal/protocol';
 import { useState } from 'react';
 import { apiUrl, auth, errorDetail, saveDownload } from '../api.js';
 import { formatBytes, formatDuration, formatTime } from '../format.js';
@@ -34,7 +34,11 @@ export function TaskPage({ taskId }: { taskId: string }) {
       </a>
       {detail.error && !task ? (
         <p className="notice error" role="alert">
-          {detail.status === 404 ? t('taskNotFound', { id: taskId }) : detail.error}
+          {detail.status === 404 || detail.status === 422
+            ? t('taskNotFound', { id: taskId })
+            : detail.status === 401
+              ? t('errUnauthenticated')
+              : detail.error}
         </p>
       ) : null}
       {!task && !detail.error ? <p className="muted">{t('loading')}</p> : null}
@@ -47,7 +51,7 @@ export function TaskPage({ taskId }: { taskId: string }) {
 const QUEUED_OR_RUN = new Set(['PENDING', 'RUNNING', 'SUCCESS', 'FAILURE', 'CANCELLED']);
 
 function TaskView({ task, onChanged }: { task: TaskDetail; onChanged(): void }) {
-  const { t } = useI18n();
+  const { t, lang } = useI18n();
   const title = task.display_name || task.job_name || task.master?.filename || t('untitled');
   return (
     <>
@@ -96,7 +100,11 @@ function TaskView({ task, onChanged }: { task: TaskDetail; onChanged(): void }) 
               <li key={`${change.status}-${change.at}`}>
                 <StatusBadge status={change.status} past />
                 <time className="mono small">{formatTime(change.at)}</time>
-                {change.message ? <span className="muted small">{change.message}</span> : null}
+                {change.message ? (
+                  <span className="muted small">
+                    {localizeTaskMessage(change.message, change.code, change.params, lang)}
+                  </span>
+                ) : null}
               </li>
             ))}
           </ol>
@@ -108,18 +116,15 @@ function TaskView({ task, onChanged }: { task: TaskDetail; onChanged(): void }) 
 
 /** Why a pending task waits: its turn, or something a person must fix (no worker for it). */
 function QueueNote({ task }: { task: TaskDetail }) {
-  const { t } = useI18n();
-  if (task.queue_reason_code === 'NO_WORKER_ONLINE' || task.queue_reason_code === 'NO_WORKER_FOR_VERSION') {
-    return (
-      <p className="notice warn queue-reason" data-code={task.queue_reason_code}>
-        {task.queue_reason_code === 'NO_WORKER_ONLINE'
-          ? t('queueNoWorker')
-          : t('queueNoWorkerForVersion', { version: task.version ?? '?' })}
-      </p>
-    );
-  }
-  // A reason this UI has no words for (e.g. a batch scheduler's) is shown as the server says it.
-  return <p className="notice info queue-reason">{task.queue_reason ?? t('queuedNote')}</p>;
+  const { t, lang } = useI18n();
+  if (!task.queue_reason) return <p className="notice info queue-reason">{t('queuedNote')}</p>;
+  // A reason without a code this UI knows (e.g. a batch scheduler's) is shown as the server says it.
+  const text = localizeTaskMessage(task.queue_reason, task.queue_reason_code, { version: task.version ?? '?' }, lang);
+  return (
+    <p className="notice warn queue-reason" data-code={task.queue_reason_code ?? ''}>
+      {text}
+    </p>
+  );
 }
 
 /** "Retry of 1a2b3c4d" and "Run again as 5e6f…": links between a task and its retries. */
@@ -166,20 +171,21 @@ function ErrorDetail({ detail }: { detail: string | null }) {
 }
 
 function Outcome({ task }: { task: TaskDetail }) {
-  const { t } = useI18n();
+  const { t, lang } = useI18n();
   if (!task.message && !task.error_detail) return null;
+  const message = task.message ? localizeTaskMessage(task.message, task.message_code, task.message_params, lang) : null;
   if (task.status === 'FAILURE') {
     return (
       <div className="notice error outcome" role="alert">
         <p className="outcome-title">{t('failureTitle')}</p>
-        {task.message ? <p className="outcome-message">{task.message}</p> : null}
+        {message ? <p className="outcome-message">{message}</p> : null}
         <ErrorDetail detail={task.error_detail} />
       </div>
     );
   }
   return (
     <div className="notice info">
-      {task.message ? <p>{task.message}</p> : null}
+      {message ? <p>{message}</p> : null}
       <ErrorDetail detail={task.error_detail} />
     </div>
   );
