@@ -267,7 +267,7 @@ describe.skipIf(reason !== undefined)('task page with a worker (fake solver) in 
       expect(text).toMatch(/^line \d{6} x+\n/);
       expect(text.endsWith(`${lines.at(-1)}\n`)).toBe(true);
       expect(text).not.toContain('line 000000');
-      await page.getByText(/^Showing the last 977 KB/).waitFor();
+      await page.getByText(/^Showing the last 977 KiB/).waitFor();
       // Its chunks stay few (a poll re-renders the last one, not the whole log).
       expect(await page.locator('.log > span').count()).toBeLessThan(100);
     };
