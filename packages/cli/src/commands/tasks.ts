@@ -65,6 +65,7 @@ const SUBCOMMANDS: Record<string, readonly (keyof typeof OPTIONS)[]> = {
   delete: ['yes'],
   outputs: ['download', 'zip'],
 };
+const TASK_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const COMMON = new Set<string>(['server', 'token', 'json', 'help', 'lang']);
 
 /** --lang, else the locale's language (LC_ALL, LC_MESSAGES, LANG as POSIX orders them), else English. */
@@ -114,6 +115,12 @@ export async function tasksCommand(argv: string[]): Promise<void> {
   const lang = cliLang(values.lang);
   if (sub !== 'list' && rest.length !== 1) {
     throw new CliError(`${sub} takes exactly one TASK_ID, got ${rest.length}`, 2);
+  }
+  // The server would explain its id rule; to a person a malformed id is simply no task of theirs.
+  if (sub !== 'list' && !TASK_ID.test(rest[0]!)) {
+    throw new CliError(
+      `no such task "${rest[0]}"; task ids look like 6402a1ff-9762-4e17-8456-a97c474066db (speos-portal tasks list)`,
+    );
   }
   const api = await connect(values);
   const ctx: TaskContext = {

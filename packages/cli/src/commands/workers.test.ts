@@ -35,6 +35,9 @@ describe('speos-portal workers', () => {
       expect(chinese.stdout).toMatch(/^ {2}\S+ \S+ {2}PENDING {2}已提交$/m);
       const english = await runCli(['tasks', 'show', init.task_id, '--lang', 'en'], { ...env, LANG: 'zh_CN.UTF-8' });
       expect(english.stdout).toMatch(/PENDING {2}submitted$/m);
+      const malformed = await runCli(['tasks', 'show', 'not-a-task'], env);
+      expect(malformed.code).toBe(1);
+      expect(malformed.stderr).toContain('speos-portal tasks: no such task "not-a-task"');
       const badLang = await runCli(['tasks', 'show', init.task_id, '--lang', 'fr'], env);
       expect(badLang.code).toBe(2);
       expect(badLang.stderr.trim()).toBe('speos-portal tasks: --lang must be zh or en, got "fr"');

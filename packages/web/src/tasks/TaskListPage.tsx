@@ -134,11 +134,14 @@ export function TaskListPage() {
           </tbody>
         </table>
       </div>
-      <nav className="pager" aria-label={t('pageOf', { page, pages, total: list.data?.total ?? 0 })}>
+      <nav
+        className="pager"
+        aria-label={t(list.data?.total === 1 ? 'pageOfOne' : 'pageOf', { page, pages, total: list.data?.total ?? 0 })}
+      >
         <button type="button" disabled={page <= 1} onClick={() => setPage((p) => p - 1)} aria-label={t('prev')}>
           ‹
         </button>
-        <span>{t('pageOf', { page, pages, total: list.data?.total ?? 0 })}</span>
+        <span>{t(list.data?.total === 1 ? 'pageOfOne' : 'pageOf', { page, pages, total: list.data?.total ?? 0 })}</span>
         <button type="button" disabled={page >= pages} onClick={() => setPage((p) => p + 1)} aria-label={t('next')}>
           ›
         </button>

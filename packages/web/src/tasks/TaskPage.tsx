@@ -52,6 +52,8 @@ const QUEUED_OR_RUN = new Set(['PENDING', 'RUNNING', 'SUCCESS', 'FAILURE', 'CANC
 
 function TaskView({ task, onChanged }: { task: TaskDetail; onChanged(): void }) {
   const { t, lang } = useI18n();
+  // The log panel's text once complete: a failure's error detail is usually its last lines.
+  const [logText, setLogText] = useState<string | undefined>();
   const title = task.display_name || task.job_name || task.master?.filename || t('untitled');
   return (
     <>
@@ -66,13 +68,13 @@ function TaskView({ task, onChanged }: { task: TaskDetail; onChanged(): void }) 
         </span>
         <Lineage task={task} />
       </div>
-      <Outcome task={task} />
+      <Outcome task={task} logText={logText} />
       {task.status === 'RUNNING' ? <RunProgress task={task} /> : null}
       {task.status === 'PENDING' ? <QueueNote task={task} /> : null}
       <div className="task-grid">
         {QUEUED_OR_RUN.has(task.status) ? (
           <>
-            <LogTail taskId={task.task_id} queued={task.status === 'PENDING'} />
+            <LogTail taskId={task.task_id} queued={task.status === 'PENDING'} onFinished={setLogText} />
             <OutputsPanel taskId={task.task_id} status={task.status} />
           </>
         ) : null}
@@ -170,23 +172,25 @@ function ErrorDetail({ detail }: { detail: string | null }) {
   );
 }
 
-function Outcome({ task }: { task: TaskDetail }) {
+function Outcome({ task, logText }: { task: TaskDetail; logText: string | undefined }) {
   const { t, lang } = useI18n();
-  if (!task.message && !task.error_detail) return null;
+  // The same lines twice (folded here and in the log below) only confuse: keep the log's.
+  const detail = task.error_detail && logText?.includes(task.error_detail.trim()) ? null : task.error_detail;
+  if (!task.message && !detail) return null;
   const message = task.message ? localizeTaskMessage(task.message, task.message_code, task.message_params, lang) : null;
   if (task.status === 'FAILURE') {
     return (
       <div className="notice error outcome" role="alert">
         <p className="outcome-title">{t('failureTitle')}</p>
         {message ? <p className="outcome-message">{message}</p> : null}
-        <ErrorDetail detail={task.error_detail} />
+        <ErrorDetail detail={detail} />
       </div>
     );
   }
   return (
     <div className="notice info">
       {message ? <p>{message}</p> : null}
-      <ErrorDetail detail={task.error_detail} />
+      <ErrorDetail detail={detail} />
     </div>
   );
 }
