@@ -112,5 +112,6 @@ main(process.argv.slice(2)).catch((error: unknown) => {
     ? `speos-portal ${process.argv[2]}`
     : 'speos-portal';
   console.error(`${prefix}: ${oneLine(error)}`);
+  if (error instanceof CliError && error.usage) console.error(`\n${error.usage}`);
   process.exit(error instanceof CliError ? error.exitCode : 1);
 });

@@ -7,6 +7,8 @@ import { localizeTaskMessage, type MessageLang, type Task, type TaskDetail } fro
 import { CliError, oneLine } from '../cli-error.js';
 import { connect, explain } from '../connection.js';
 import { formatBytes, formatTime } from '../format.js';
+import { argumentError } from './arg-errors.js';
+import { formatTable } from './table.js';
 
 export const TASKS_USAGE = `Usage: speos-portal tasks <subcommand> [options]
 
@@ -95,7 +97,7 @@ export async function tasksCommand(argv: string[]): Promise<void> {
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (error) {
-    throw new CliError(`${(error as Error).message.split('\n')[0]}; see speos-portal tasks --help`, 2);
+    throw argumentError(error, TASKS_USAGE);
   }
   const { values, positionals } = parsed;
   const [sub, ...rest] = positionals;
@@ -273,17 +275,16 @@ async function confirm(question: string): Promise<boolean> {
 function printTable(tasks: Task[]): void {
   const rows = [
     ['TASK ID', 'STATUS', 'JOB', 'SUBMITTER', 'CREATED (UTC)'],
-    ...tasks.map((t) => [t.task_id, t.status, t.job_name ?? '-', t.submitter ?? '-', formatTime(t.created_at)]),
+    // The name the web UI shows: a retry's display name, else the job name.
+    ...tasks.map((t) => [
+      t.task_id,
+      t.status,
+      oneLine(t.display_name || t.job_name || '-'),
+      t.submitter ?? '-',
+      formatTime(t.created_at),
+    ]),
   ];
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => [...(r[i] ?? '')].length)));
-  for (const row of rows) {
-    console.log(
-      row
-        .map((cell, i) => cell.padEnd(widths[i]!))
-        .join('  ')
-        .trimEnd(),
-    );
-  }
+  for (const line of formatTable(rows)) console.log(line);
 }
 
 /** `42%, pass 2/5, sensor 1/3, ~00:01:10 left, <message>` from what the solver reported. */

@@ -3,6 +3,9 @@
  * the built CLI against real portals. The in-process worker's solver is never started here
  * (no task is submitted to it), so no test double is needed.
  */
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import stringWidth from 'string-width';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestApi } from '../../../server/src/test-support/api.js';
 import { spawnPortal, startTestPortal, type TestPortal, tempDir } from '../../../server/src/test-support/portal.js';
@@ -72,6 +75,59 @@ describe('speos-portal workers', () => {
       expect(lines[1]).toMatch(/^lab-7 +\S+ +v252 +0\/3 +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +online$/);
       expect(lines[2]).toBe('1 worker online');
     });
+  });
+});
+
+describe('what a newcomer tripped over in the CLI', () => {
+  let portal: TestPortal;
+  beforeAll(async () => {
+    portal = await startTestPortal({ MAX_THREAD_COUNT: '64' });
+  });
+  afterAll(() => portal.close());
+
+  it("says the server's thread limit for --threads 0", async () => {
+    const dir = await tempDir('speos-cli-threads-');
+    const file = path.join(dir, 'model.speos');
+    await writeFile(file, 'model');
+    const { code, stderr } = await runCli(['upload', file, '--job-name', 'x', '--threads', '0'], {
+      SPEOS_PORTAL_URL: portal.url,
+      SPEOS_PORTAL_STATE_DIR: dir,
+    });
+    expect(code).toBe(2);
+    expect(stderr.trim()).toBe('speos-portal upload: --threads must be between 1 and 64 on this server, got 0');
+  });
+
+  it('answers an unknown option with one line and the usage', async () => {
+    const { code, stderr } = await runCli(['tasks', 'list', '--bogus'], { SPEOS_PORTAL_URL: portal.url });
+    expect(code).toBe(2);
+    const [first, blank, usage] = stderr.split('\n');
+    expect(first).toBe('speos-portal tasks: unknown option --bogus');
+    expect(blank).toBe('');
+    expect(usage).toMatch(/^Usage: speos-portal tasks/);
+    const missing = await runCli(['upload', 'a.speos', '--job-name'], {});
+    expect(missing.stderr.split('\n')[0]).toBe('speos-portal upload: --job-name needs a value');
+  });
+
+  it('lists a retry under its display name, as the web UI does, aligned after Chinese names', async () => {
+    const api = new TestApi(portal.url);
+    const { init } = await api.uploadFile(Buffer.from('model'), { filename: 'model.speos' });
+    await api.post('/tasks/upload/confirm', {
+      task_id: init.task_id,
+      master_object_key: init.object_key,
+      job_name: '车灯',
+    });
+    expect((await api.post(`/tasks/${init.task_id}/stop`, {})).status).toBe(200);
+    const retry = await api.post(`/tasks/${init.task_id}/retry`, { display_name: '车灯 第二次' });
+    expect(retry.status).toBe(200);
+    const { code, stdout } = await runCli(['tasks', 'list'], { SPEOS_PORTAL_URL: portal.url });
+    expect(code).toBe(0);
+    const lines = stdout.split('\n');
+    const header = lines[0]!;
+    const row = lines.find((l) => l.startsWith(retry.body.new_task_id))!;
+    expect(row).toContain('车灯 第二次');
+    // The CREATED column starts at the same terminal column as its heading, after a Chinese name.
+    const created = row.search(/\d{4}-\d\d-\d\d \d\d:/);
+    expect(stringWidth(row.slice(0, created))).toBe(stringWidth(header.slice(0, header.indexOf('CREATED'))));
   });
 });
 

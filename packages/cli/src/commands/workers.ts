@@ -5,6 +5,8 @@ import type { WorkerListResponse } from '@speos-portal/protocol';
 import { CliError } from '../cli-error.js';
 import { connect, explain } from '../connection.js';
 import { formatTime } from '../format.js';
+import { argumentError } from './arg-errors.js';
+import { formatTable } from './table.js';
 
 export const WORKERS_USAGE = `Usage: speos-portal workers [--json]
 
@@ -29,7 +31,7 @@ export async function workersCommand(argv: string[]): Promise<void> {
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (error) {
-    throw new CliError(`${(error as Error).message.split('\n')[0]}; see speos-portal workers --help`, 2);
+    throw argumentError(error, WORKERS_USAGE);
   }
   const { values, positionals } = parsed;
   if (values.help) {
@@ -65,15 +67,7 @@ export function describeWorkers(list: WorkerListResponse): string {
         w.online ? 'online' : 'offline',
       ]),
     ];
-    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => [...(r[i] ?? '')].length)));
-    for (const row of rows) {
-      lines.push(
-        row
-          .map((cell, i) => cell.padEnd(widths[i]!))
-          .join('  ')
-          .trimEnd(),
-      );
-    }
+    lines.push(...formatTable(rows));
   }
   lines.push(
     list.online === 0
