@@ -122,6 +122,7 @@ export const en = {
   resumeIntro:
     'These uploads stopped before they finished. Pick the same file to continue: only the missing parts are sent.',
   resumeLine: '{name} — {done} of {total} parts, {ago}',
+  resumeJob: 'Job “{job}”',
   resumeFileLabel: 'Pick {name} to resume',
   discard: 'Discard',
   discardLabel: 'Discard the upload of {name}',
@@ -394,6 +395,7 @@ export const zh: Messages = {
   resumeTitle: '未完成的上传',
   resumeIntro: '这些上传在完成前中断了。选择同一个文件即可继续：只会发送缺少的分片。',
   resumeLine: '{name} — 已传 {done} / {total} 个分片，{ago}',
+  resumeJob: '任务“{job}”',
   resumeFileLabel: '选择 {name} 以继续上传',
   discard: '放弃',
   discardLabel: '放弃 {name} 的上传',
