@@ -16,6 +16,8 @@ Commands:
   tasks outputs ID [--download DIR] [--zip FILE]
                                  list a run's result files, download them
   workers                        the workers that run jobs, and whether any is online
+  admin assign-owner --owner WHO (--unowned | TASK_ID...)
+                                 give tasks from before sign-in was on to a person
 
 Options:
   -h, --help     show this help
@@ -92,6 +94,11 @@ async function main(argv: string[]): Promise<void> {
     const { loginCommand, logoutCommand } = await import('./commands/login.js');
     await (command === 'login' ? loginCommand(rest) : logoutCommand(rest));
     process.exit(0); // a pending stdin read or keep-alive socket must not hold the terminal
+  }
+  if (command === 'admin') {
+    // Operators, on the server's machine: works on the database (DATABASE_URL / DATA_DIR).
+    const { runAdmin } = await import('@speos-portal/server');
+    process.exit(await runAdmin(rest, process.env));
   }
   if (command === 'workers') {
     const { workersCommand } = await import('./commands/workers.js');
