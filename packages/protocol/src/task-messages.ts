@@ -51,7 +51,7 @@ export function renderTaskMessage(code: TaskMessageCode, params: MessageParams, 
   return TASK_MESSAGES[code][lang].replace(/\{(\w+)\}/g, (whole, name: string) => params[name] ?? whole);
 }
 
-const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** Each English template as an anchored pattern with one named group per placeholder. */
 const PATTERNS = (Object.keys(TASK_MESSAGES) as TaskMessageCode[]).map((code) => {
@@ -60,7 +60,7 @@ const PATTERNS = (Object.keys(TASK_MESSAGES) as TaskMessageCode[]).map((code) =>
     .split(/(\{\w+\})/)
     .map((piece) => {
       const placeholder = /^\{(\w+)\}$/.exec(piece);
-      if (!placeholder) return escape(piece);
+      if (!placeholder) return escapeRegExp(piece);
       names.push(placeholder[1]!);
       return '(.+?)';
     })
