@@ -71,7 +71,7 @@ async function packTarball() {
     license: 'MIT',
     type: 'module',
     bin: { 'speos-portal': './bin/speos-portal.mjs' },
-    engines: { node: '>=20.19' },
+    engines: { node: '>=22' },
     files: ['bin', 'README.md'],
   };
   await writeFile(path.join(stage, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);

@@ -50,4 +50,29 @@ describe.skipIf(reason !== undefined)('web UI with auth on', () => {
     expect(body.items).toMatchObject([{ job_name: 'Behind a token', status: 'PENDING' }]);
     await page.close();
   });
+
+  it('says in the dialog that a wrong token was refused, in the chosen language', async () => {
+    const page = await browser.context.newPage();
+    await page.goto(`${portal.url}/#/tasks`);
+    // The test before saved the right token in this profile.
+    await page.evaluate(() => localStorage.clear());
+    await page.reload();
+    const token = page.getByLabel('Access token');
+    await token.waitFor();
+    // First time: the server needs a token; nothing was refused yet.
+    expect(await page.locator('dialog .token-refused').count()).toBe(0);
+    await token.fill('not-the-right-token-0000');
+    await page.getByRole('button', { name: 'Save token' }).click();
+    const refusal = page.getByRole('dialog').getByRole('alert');
+    await refusal.waitFor();
+    expect(await refusal.textContent()).toContain('The server did not accept this token');
+    await screenshot(page, 'token-refused-en');
+    await page.getByRole('dialog').getByRole('button', { name: '中文', exact: true }).click();
+    await page.getByRole('dialog').getByText('服务器不接受此令牌').waitFor();
+    await page.getByLabel('访问令牌').fill(TOKEN);
+    await page.getByRole('button', { name: '保存令牌' }).click();
+    await page.getByRole('dialog').waitFor({ state: 'hidden' });
+    await page.getByRole('heading', { name: '任务列表' }).waitFor();
+    await page.close();
+  });
 });

@@ -94,7 +94,7 @@ describe.skipIf(reason !== undefined)('the "Command-line tool" page', () => {
     const page = await open(AGENTS.macos);
     const main = page.getByRole('link', { name: 'Download for macOS' });
     expect(await main.getAttribute('href')).toBe(`${portal.url}/downloads/speos-portal-cli.tgz`);
-    await page.getByText('the npm package needs Node.js 20.19 or later').waitFor();
+    await page.getByText('the npm package needs Node.js 22 or later').waitFor();
     const commands = await page.locator('pre.cli-commands').allInnerTexts();
     expect(commands[0]).toMatch(/^npm install -g \.\/speos-portal-cli\.tgz\nspeos-portal --help\n/);
     await page.close();

@@ -182,6 +182,8 @@ describe.skipIf(reason !== undefined)('web UI in Chromium', () => {
     await throttleUploads(page, -1);
     const entry = page.getByText(/resume\.speos — \d of 6 parts/);
     await entry.waitFor();
+    // The job it was for, so two interrupted uploads of one file can be told apart.
+    expect(await page.locator('.resume-entry .resume-job').textContent()).toBe('Job “Resume after reload”');
     await screenshot(page, 'resume-list-en');
     await page.getByRole('button', { name: '中文', exact: true }).click();
     await page.getByText(/resume\.speos — 已传 \d \/ 6 个分片/).waitFor();

@@ -18,11 +18,14 @@ Commands:
   tasks stop | retry | delete ID stop a task, run it again, delete it
   tasks outputs ID [--download DIR] [--zip FILE]
                                  list a run's result files, download them
+  workers                        the workers that run jobs, and whether any is online
   admin usage [--mine]           stored bytes per user against the quota (admins)
 
 Server side (only where the portal itself is installed, e.g. a checkout of it):
   serve                          start the portal (configuration from environment variables; see README)
   worker                         run SPEOS jobs from the portal's queue (on a machine with the solver)
+  admin assign-owner --owner WHO (--unowned | TASK_ID...)
+                                 give tasks from before sign-in was on to a person
 
 Options:
   -h, --help     show this help
@@ -56,8 +59,19 @@ async function main(argv: string[]): Promise<void> {
     process.exit(0); // a pending stdin read or keep-alive socket must not hold the terminal
   }
   if (command === 'admin') {
+    // assign-owner works on the server's database: the server side's, like serve and worker.
+    if (rest[0] === 'assign-owner') {
+      const { runServerCommand } = await loadServerSide('admin assign-owner');
+      await runServerCommand([command, ...rest]);
+      return;
+    }
     const { adminCommand } = await import('./commands/admin.js');
     await adminCommand(rest);
+    return;
+  }
+  if (command === 'workers') {
+    const { workersCommand } = await import('./commands/workers.js');
+    await workersCommand(rest);
     return;
   }
   if (command === 'tasks') {
@@ -70,9 +84,10 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
-  const prefix = ['upload', 'tasks', 'serve', 'worker', 'login', 'logout'].includes(process.argv[2] ?? '')
+  const prefix = ['upload', 'tasks', 'serve', 'worker', 'workers', 'login', 'logout'].includes(process.argv[2] ?? '')
     ? `speos-portal ${process.argv[2]}`
     : 'speos-portal';
   console.error(`${prefix}: ${oneLine(error)}`);
+  if (error instanceof CliError && error.usage) console.error(`\n${error.usage}`);
   process.exit(error instanceof CliError ? error.exitCode : 1);
 });

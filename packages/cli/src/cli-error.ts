@@ -1,10 +1,13 @@
 /** An error the CLI reports as one line and an exit code (1 = failed, 2 = usage). */
 export class CliError extends Error {
   readonly exitCode: number;
-  constructor(message: string, exitCode = 1) {
+  /** Printed after the line, for mistakes in how the command was called. */
+  readonly usage: string | undefined;
+  constructor(message: string, exitCode = 1, usage?: string) {
     super(message);
     this.name = 'CliError';
     this.exitCode = exitCode;
+    this.usage = usage;
   }
 }
 

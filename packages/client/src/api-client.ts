@@ -41,6 +41,7 @@ import type {
   UploadRef,
   UsageByUserResponse,
   UsageResponse,
+  WorkerListResponse,
 } from '@speos-portal/protocol';
 import { NetworkError, PortalApiError, parseRetryAfter } from './errors.js';
 
@@ -132,6 +133,10 @@ export class PortalClient {
   /** Stored bytes per user (admins; anyone when the server has auth off). */
   usageByUser(signal?: AbortSignal): Promise<UsageByUserResponse> {
     return this.#request('GET', '/usage/users', undefined, signal);
+  }
+  /** The workers that run SPEOS jobs, online first. */
+  listWorkers(signal?: AbortSignal): Promise<WorkerListResponse> {
+    return this.#request('GET', '/workers', undefined, signal);
   }
   getTaskDetail(taskId: string, signal?: AbortSignal): Promise<TaskDetail> {
     return this.#request('GET', `/tasks/${encodeURIComponent(taskId)}/detail`, undefined, signal);

@@ -287,6 +287,10 @@ export const TaskFile = Type.Object({
 });
 export type TaskFile = Static<typeof TaskFile>;
 
+/** Why a PENDING task waits for something a person must do (not merely its turn). */
+export const QUEUE_REASON_CODES = ['NO_WORKER_ONLINE', 'NO_WORKER_FOR_VERSION'] as const;
+export type QueueReasonCode = (typeof QUEUE_REASON_CODES)[number];
+
 export const Task = Type.Object({
   task_id: Type.String(),
   status: TaskStatus,
@@ -318,7 +322,10 @@ export const Task = Type.Object({
   download_name: Nullable(Type.String()),
   /** A waiting (PENDING) task's place in the queue, 1 = next; null otherwise. */
   queue_position: Type.Optional(Nullable(Type.Integer({ minimum: 1 }))),
-  /** Why a PENDING task waits, in words (for Slurm: its pending reason); null when not known. */
+  /**
+   * Why a PENDING task cannot start yet, for a person: no worker is online, none runs its
+   * version, or (Slurm) the scheduler's pending reason; null while it merely waits its turn.
+   */
   queue_reason: Type.Optional(Nullable(Type.String())),
   /** The Slurm job of the task's run (EXECUTOR=slurm), once submitted. */
   slurm_job_id: Type.Optional(Nullable(Type.String())),
@@ -331,13 +338,48 @@ export const Task = Type.Object({
   logs_expired_at: Type.Optional(
     Nullable(Type.Integer({ description: 'when retention deleted its solver log (GET …/logs answers 410)' })),
   ),
+  message_code: Type.Optional(
+    Nullable(
+      Type.String({
+        description: 'message as a code (see docs/api.md, "Messages in your language"); null for a message without one',
+      }),
+    ),
+  ),
+  message_params: Type.Optional(Nullable(Type.Record(Type.String(), Type.String()))),
+  queue_reason_code: Type.Optional(
+    Nullable(
+      Type.String({
+        description: `queue_reason as a code clients can translate: ${QUEUE_REASON_CODES.join(', ')} (NO_WORKER_FOR_VERSION: the task's version)`,
+      }),
+    ),
+  ),
 });
 export type Task = Static<typeof Task>;
+
+export const WorkerInfo = Type.Object({
+  worker_id: Type.String({ description: 'WORKER_ID, or host-pid' }),
+  host: Type.String(),
+  versions: Type.Array(Type.String(), { description: 'SPEOS versions it runs; "*" for every version' }),
+  slots: Type.Integer({ description: 'tasks it runs at once' }),
+  running_tasks: Type.Integer({ description: 'tasks it runs now' }),
+  started_at: Type.Integer({ description: 'epoch seconds' }),
+  last_heartbeat: Type.Integer({ description: 'epoch seconds' }),
+  online: Type.Boolean({ description: 'it renewed its heartbeat within its lease (WORKER_LEASE_SECONDS)' }),
+});
+export type WorkerInfo = Static<typeof WorkerInfo>;
+
+export const WorkerListResponse = Type.Object({
+  items: Type.Array(WorkerInfo, { description: 'online workers first; offline ones are kept for a day' }),
+  online: Type.Integer({ description: 'how many are online' }),
+});
+export type WorkerListResponse = Static<typeof WorkerListResponse>;
 
 export const StatusChange = Type.Object({
   status: TaskStatus,
   at: Type.Integer(),
   message: Nullable(Type.String()),
+  code: Type.Optional(Nullable(Type.String({ description: 'message as a code, to show it in the user language' }))),
+  params: Type.Optional(Nullable(Type.Record(Type.String(), Type.String()))),
 });
 export type StatusChange = Static<typeof StatusChange>;
 

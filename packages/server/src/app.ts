@@ -48,6 +48,7 @@ import { uploadRoutes } from './uploads/routes.js';
 import { UploadService } from './uploads/service.js';
 import type { WorkerConfig } from './worker/config.js';
 import { Worker } from './worker/worker.js';
+import { workerRoutes } from './workers/routes.js';
 
 export const VERSION = '0.1.0';
 
@@ -173,6 +174,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await app.register(usageRoutes, { prefix, db, quotaBytes: config.keeping.userQuotaBytes, hide });
     await app.register(pinRoutes, { prefix, db, clock, hide });
     await app.register(notifyRoutes, { prefix, db, clock, emailConfigured: !!config.keeping.smtpUrl, hide });
+    await app.register(workerRoutes, { prefix, db, clock, hide });
     if (store instanceof FsObjectStore) await app.register(partRoute, { prefix, store, metrics, hide });
   }
 
@@ -292,6 +294,11 @@ export async function createPortal(
     app.log.info(
       { versions: [...options.worker.commands.keys()], slots: options.worker.slots },
       'in-process worker started',
+    );
+  } else {
+    // The most common first-run surprise: jobs are accepted and then wait forever.
+    app.log.warn(
+      'this process runs no worker (no SPEOS_COMMAND_<VERSION> is set): submitted jobs wait until a worker starts here or with `speos-portal worker` (README, "Running SPEOS jobs")',
     );
   }
   app.addHook('onClose', async () => {

@@ -1,5 +1,5 @@
 /**
- * `speos-portal-server serve | worker`: the server side's command line (bin/speos-portal-server.js).
+ * `speos-portal-server serve | worker | admin assign-owner`: the server side's command line (bin/speos-portal-server.js).
  * The workstation CLI (packages/cli) hands `speos-portal serve` and `speos-portal worker` to
  * `runServerCommand` when this package is installed beside it, as in a checkout of the repository.
  */
@@ -10,6 +10,8 @@ export const SERVER_USAGE = `Usage: speos-portal-server <command>
 Commands:
   serve    start the portal (configuration from environment variables; see README)
   worker   run SPEOS jobs from the portal's queue (on a machine with the solver)
+  admin assign-owner --owner WHO (--unowned | TASK_ID...)
+           give tasks from before sign-in was on to a person (the server's database)
 
 Options:
   -h, --help     show this help
@@ -49,6 +51,13 @@ export async function runServerCommand(argv: string[]): Promise<void> {
   }
   if (command === '-v' || command === '--version') {
     console.log(VERSION);
+    return;
+  }
+  if (command === 'admin') {
+    // Works on the database the server uses (DATABASE_URL / DATA_DIR): exit 0, or 2 on a usage mistake.
+    const { runAdmin } = await import('./admin/assign-owner.js');
+    const code = await runAdmin(rest, process.env);
+    if (code !== 0) process.exit(code);
     return;
   }
   if (command !== 'serve' && command !== 'worker') {

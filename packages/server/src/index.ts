@@ -1,3 +1,4 @@
+export { runAdmin } from './admin/assign-owner.js';
 export { buildApp, createPortal, VERSION } from './app.js';
 export { type Clock, systemClock } from './clock.js';
 export { runServerCommand, SERVER_USAGE } from './command.js';

@@ -23,6 +23,8 @@ interface AuthState {
   me: MeResponse | undefined;
   /** True once the page is on its way to the provider's sign-in: render nothing more. */
   redirecting: boolean;
+  /** The server refused the token this page sent: the dialog says so instead of just reopening. */
+  refused: boolean;
 }
 
 class Auth extends Observable<AuthState> {
@@ -30,7 +32,7 @@ class Auth extends Observable<AuthState> {
 
   constructor() {
     const token = readPref('token');
-    super({ token, asking: false, generation: 0, me: undefined, redirecting: false });
+    super({ token, asking: false, generation: 0, me: undefined, redirecting: false, refused: false });
     this.#client = new PortalClient({ baseUrl: apiBaseUrl(), token });
   }
 
@@ -41,7 +43,7 @@ class Auth extends Observable<AuthState> {
     const trimmed = token?.trim() || undefined;
     writePref('token', trimmed);
     this.#client = new PortalClient({ baseUrl: apiBaseUrl(), token: trimmed });
-    this.set({ token: trimmed, asking: false, generation: this.snapshot.generation + 1 });
+    this.set({ token: trimmed, asking: false, generation: this.snapshot.generation + 1, refused: false });
   }
 
   /**
@@ -57,6 +59,7 @@ class Auth extends Observable<AuthState> {
         // A saved token the server no longer accepts: forget it, then ask again.
         if (this.snapshot.token) {
           this.setToken(undefined);
+          this.set({ refused: true });
           return this.load();
         }
       }
@@ -97,7 +100,8 @@ class Auth extends Observable<AuthState> {
     const api = error instanceof PortalApiError ? error : (error as { cause?: unknown })?.cause;
     if (api instanceof PortalApiError && api.status === 401) {
       if (this.snapshot.me?.oidc && !this.snapshot.token) this.signIn();
-      else if (!this.snapshot.asking) this.ask();
+      else if (!this.snapshot.asking)
+        this.set({ asking: true, refused: this.snapshot.refused || !!this.snapshot.token });
       return true;
     }
     return false;

@@ -1,9 +1,13 @@
 /** Numbers for people: sizes, speeds, durations, times. Locale-aware where it matters. */
 import type { Lang } from './i18n/messages.js';
 
-const UNITS = ['B', 'KB', 'MB', 'GB', 'TB'];
+/**
+ * Binary multiples labelled as such, as everywhere in the portal (the CLI, MAX_FILE_SIZE's
+ * 500 MiB, the 5 MiB parts): 150,000,000 bytes is "143 MiB", never "143 MB".
+ */
+const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
 
-/** 1536 → "1.5 KB" (binary multiples, the way file managers show them). */
+/** 1536 → "1.5 KiB". */
 export function formatBytes(bytes: number): string {
   let value = bytes;
   let unit = 0;

@@ -11,6 +11,7 @@ import type { DeviceTokenIssued, MeResponse } from '@speos-portal/protocol';
 import { CliError } from '../cli-error.js';
 import { connect, DEFAULT_URL, explain } from '../connection.js';
 import { configPath, locateConfig, readCliConfig, serverKey, writeCliConfig } from '../credentials.js';
+import { argumentError } from './arg-errors.js';
 
 export const LOGIN_USAGE = `Usage: speos-portal login [--server URL] [--with-token] [--name NAME]
 
@@ -92,7 +93,7 @@ export async function loginCommand(argv: string[]): Promise<void> {
       allowPositionals: false,
     }));
   } catch (error) {
-    throw new CliError(`${(error as Error).message.split('\n')[0]}; see speos-portal login --help`, 2);
+    throw argumentError(error, LOGIN_USAGE);
   }
   if (values.help) {
     console.log(LOGIN_USAGE);
@@ -157,7 +158,7 @@ export async function logoutCommand(argv: string[]): Promise<void> {
       allowPositionals: false,
     }));
   } catch (error) {
-    throw new CliError(`${(error as Error).message.split('\n')[0]}; see speos-portal logout --help`, 2);
+    throw argumentError(error, LOGOUT_USAGE);
   }
   if (values.help) {
     console.log(LOGOUT_USAGE);

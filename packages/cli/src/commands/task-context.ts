@@ -20,6 +20,7 @@ export const OPTIONS = {
   download: { type: 'string' },
   zip: { type: 'string' },
   json: { type: 'boolean' },
+  lang: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 

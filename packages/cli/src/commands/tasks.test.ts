@@ -258,7 +258,11 @@ describe('speos-portal tasks (fake solver)', () => {
       [['tasks', 'stop', 'a', 'b'], /^speos-portal tasks: stop takes exactly one TASK_ID, got 2\n$/],
       [['tasks', 'show', 'x', '--follow'], /^speos-portal tasks: show does not take --follow; see .*\n$/],
       [['tasks', 'frobnicate', 'x'], /^speos-portal tasks: unknown subcommand "frobnicate"; use list, show, .*\n$/],
-      [['tasks', 'outputs', 'x', '--zip', ''], /^speos-portal tasks: --zip needs a path\n$/],
+      // A well-formed id: a malformed one is "no such task" before the options are looked at.
+      [
+        ['tasks', 'outputs', '6402a1ff-9762-4e17-8456-a97c474066db', '--zip', ''],
+        /^speos-portal tasks: --zip needs a path\n$/,
+      ],
     ];
     for (const [args, message] of cases) {
       const run = await runCli(args, env);

@@ -3,10 +3,12 @@ import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { type PortalClient, withRetry } from '@speos-portal/client';
-import { queueLine, type Task, type TaskDetail } from '@speos-portal/protocol';
+import { localizeTaskMessage, type MessageLang, queueLine, type Task, type TaskDetail } from '@speos-portal/protocol';
 import { CliError, oneLine } from '../cli-error.js';
 import { connect, explain } from '../connection.js';
 import { formatBytes, formatTime } from '../format.js';
+import { argumentError } from './arg-errors.js';
+import { formatTable } from './table.js';
 import { OPTIONS, type TaskContext, type Values } from './task-context.js';
 
 export const TASKS_USAGE = `Usage: speos-portal tasks <subcommand> [options]
@@ -28,6 +30,8 @@ export const TASKS_USAGE = `Usage: speos-portal tasks <subcommand> [options]
 
 Options:
   --json         print the server's answer as JSON (logs: one object per chunk)
+  --lang zh|en   language of the server's notes (status history, messages); default
+                 from LANG (zh_CN.UTF-8 → zh), else en
   --server URL   portal URL (env SPEOS_PORTAL_URL, default http://localhost:8000)
   --token T      bearer token (env SPEOS_PORTAL_TOKEN)
   -h, --help     show this help`;
@@ -42,7 +46,20 @@ const SUBCOMMANDS: Record<string, readonly (keyof typeof OPTIONS)[]> = {
   delete: ['yes'],
   outputs: ['download', 'zip'],
 };
-const COMMON = new Set<string>(['server', 'token', 'json', 'help']);
+const TASK_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const COMMON = new Set<string>(['server', 'token', 'json', 'help', 'lang']);
+
+/** --lang, else the locale's language (LC_ALL, LC_MESSAGES, LANG as POSIX orders them), else English. */
+export function cliLang(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): MessageLang {
+  if (flag !== undefined) {
+    const lang = flag.trim().toLowerCase();
+    if (lang.startsWith('zh')) return 'zh';
+    if (lang.startsWith('en')) return 'en';
+    throw new CliError(`--lang must be zh or en, got "${flag}"`, 2);
+  }
+  const locale = env.LC_ALL || env.LC_MESSAGES || env.LANG || '';
+  return locale.toLowerCase().startsWith('zh') ? 'zh' : 'en';
+}
 
 /** Calls the API the way every subcommand does; failures become one line. */
 
@@ -51,7 +68,7 @@ export async function tasksCommand(argv: string[]): Promise<void> {
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (error) {
-    throw new CliError(`${(error as Error).message.split('\n')[0]}; see speos-portal tasks --help`, 2);
+    throw argumentError(error, TASKS_USAGE);
   }
   const { values, positionals } = parsed;
   const [sub, ...rest] = positionals;
@@ -68,8 +85,15 @@ export async function tasksCommand(argv: string[]): Promise<void> {
       throw new CliError(`${sub} does not take --${name}; see speos-portal tasks --help`, 2);
     }
   }
+  const lang = cliLang(values.lang);
   if (sub !== 'list' && rest.length !== 1) {
     throw new CliError(`${sub} takes exactly one TASK_ID, got ${rest.length}`, 2);
+  }
+  // The server would explain its id rule; to a person a malformed id is simply no task of theirs.
+  if (sub !== 'list' && !TASK_ID.test(rest[0]!)) {
+    throw new CliError(
+      `no such task "${rest[0]}"; task ids look like 6402a1ff-9762-4e17-8456-a97c474066db (speos-portal tasks list)`,
+    );
   }
   const api = await connect(values);
   const ctx: TaskContext = {
@@ -90,7 +114,7 @@ export async function tasksCommand(argv: string[]): Promise<void> {
     case 'list':
       return listTasks(ctx, rest);
     case 'show':
-      return showTask(ctx, id);
+      return showTask(ctx, id, lang);
     case 'logs': {
       const { logsCommand } = await import('./task-logs.js');
       return logsCommand(ctx, id);
@@ -140,13 +164,13 @@ async function listTasks({ api, values, read }: TaskContext, rest: string[]): Pr
   console.log(`${list.total} task${list.total === 1 ? '' : 's'}; page ${list.page} of ${pages}`);
 }
 
-async function showTask({ api, values, read }: TaskContext, id: string): Promise<void> {
+async function showTask({ api, values, read }: TaskContext, id: string, lang: MessageLang): Promise<void> {
   const detail = await read((signal) => api.getTaskDetail(id, signal));
   if (values.json) {
     console.log(JSON.stringify(detail));
     return;
   }
-  printDetail(detail);
+  printDetail(detail, lang);
 }
 
 async function stopTask({ api, values, change }: TaskContext, id: string): Promise<void> {
@@ -222,17 +246,16 @@ async function confirm(question: string): Promise<boolean> {
 function printTable(tasks: Task[]): void {
   const rows = [
     ['TASK ID', 'STATUS', 'JOB', 'SUBMITTER', 'CREATED (UTC)'],
-    ...tasks.map((t) => [t.task_id, t.status, t.job_name ?? '-', t.submitter ?? '-', formatTime(t.created_at)]),
+    // The name the web UI shows: a retry's display name, else the job name.
+    ...tasks.map((t) => [
+      t.task_id,
+      t.status,
+      oneLine(t.display_name || t.job_name || '-'),
+      t.submitter ?? '-',
+      formatTime(t.created_at),
+    ]),
   ];
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => [...(r[i] ?? '')].length)));
-  for (const row of rows) {
-    console.log(
-      row
-        .map((cell, i) => cell.padEnd(widths[i]!))
-        .join('  ')
-        .trimEnd(),
-    );
-  }
+  for (const line of formatTable(rows)) console.log(line);
 }
 
 /** `42%, pass 2/5, sensor 1/3, ~00:01:10 left, <message>` from what the solver reported. */
@@ -250,7 +273,12 @@ export function describeProgress(t: Pick<Task, 'progress_info'>): string | null 
 
 const ERROR_LINES = 12;
 
-function printDetail(t: TaskDetail): void {
+function printDetail(t: TaskDetail, lang: MessageLang): void {
+  const say = (
+    text: string | null,
+    code: string | null | undefined,
+    params: Record<string, string> | null | undefined,
+  ) => (text === null ? null : localizeTaskMessage(text, code, params, lang));
   const lines: [string, string | number | null | undefined][] = [
     ['task', t.task_id],
     ['status', t.status],
@@ -271,9 +299,14 @@ function printDetail(t: TaskDetail): void {
     ['finished', formatTime(t.finished_at)],
     ['duration', t.duration],
     ['progress', describeProgress(t)],
-    ['queue', t.queue_position ? queueLine(t.queue_position, t.queue_reason) : null],
+    // A coded reason (no worker online, none for this version) is for a person to act on: its own line.
+    ['queue', t.queue_position ? queueLine(t.queue_position, t.queue_reason_code ? null : t.queue_reason) : null],
+    [
+      'waiting',
+      t.queue_reason_code ? say(t.queue_reason ?? null, t.queue_reason_code, { version: t.version ?? '?' }) : null,
+    ],
     ['slurm job', t.slurm_job_id],
-    ['message', t.message],
+    ['message', say(t.message, t.message_code, t.message_params)],
     ['retry of', t.parent_task_id],
     ['retried as', t.retried_task_ids.length > 0 ? t.retried_task_ids.join(', ') : null],
     ['outputs', t.download_url ? `speos-portal tasks outputs ${t.task_id}` : null],
@@ -295,6 +328,6 @@ function printDetail(t: TaskDetail): void {
   if (t.status_history.length > 0) {
     console.log('history:');
     for (const h of t.status_history)
-      console.log(`  ${formatTime(h.at)}  ${h.status}${h.message ? `  ${h.message}` : ''}`);
+      console.log(`  ${formatTime(h.at)}  ${h.status}${h.message ? `  ${say(h.message, h.code, h.params)}` : ''}`);
   }
 }

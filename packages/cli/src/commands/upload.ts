@@ -30,6 +30,7 @@ import {
 import { uploadStateDir } from '../dirs.js';
 import { formatBytes } from '../format.js';
 import { ProgressBar } from '../progress-bar.js';
+import { argumentError } from './arg-errors.js';
 
 export const UPLOAD_USAGE = `Usage: speos-portal upload FILE --job-name NAME [options]
 
@@ -99,7 +100,7 @@ function parse(argv: string[]) {
   try {
     return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (error) {
-    throw new CliError(`${(error as Error).message.split('\n')[0]}; see speos-portal upload --help`, 2);
+    throw argumentError(error, UPLOAD_USAGE);
   }
 }
 
@@ -114,7 +115,8 @@ export async function uploadCommand(argv: string[]): Promise<void> {
   }
   const jobName = values['job-name']?.trim();
   if (!jobName) throw new CliError('--job-name is required', 2);
-  const threads = integerFlag('threads', values.threads, 1, 4096);
+  // Its upper bound is the server's (checked once its configuration is known, below).
+  const threads = integerFlag('threads', values.threads, 0, Number.MAX_SAFE_INTEGER);
   const priority = integerFlag('priority', values.priority, 0, 5);
   // Unset: the uploader adapts it to what it measures (packages/client/src/adaptive-concurrency.ts).
   const concurrency = integerFlag('concurrency', values.concurrency, 1, 64);
@@ -180,8 +182,11 @@ export async function uploadCommand(argv: string[]): Promise<void> {
         2,
       );
     }
-    if (threads !== undefined && threads > config.max_thread_count) {
-      throw new CliError(`--threads ${threads} is above this server's maximum of ${config.max_thread_count}`, 2);
+    if (threads !== undefined && (threads < 1 || threads > config.max_thread_count)) {
+      throw new CliError(
+        `--threads must be between 1 and ${config.max_thread_count} on this server, got ${threads}`,
+        2,
+      );
     }
 
     store = new JsonFileStateStore(values['state-dir'] ? path.resolve(values['state-dir']) : await uploadStateDir(log));

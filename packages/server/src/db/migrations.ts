@@ -143,6 +143,25 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('license_pools').execute();
     },
   },
+  // Workers say they are alive here, so the portal can tell users that nobody will run
+  // their job (GET /workers, a pending task's queue_reason).
+  '0010_workers': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('workers')
+        .addColumn('worker_id', 'varchar(100)', (c) => c.primaryKey())
+        .addColumn('host', 'varchar(255)', (c) => c.notNull())
+        .addColumn('versions', 'text', (c) => c.notNull())
+        .addColumn('slots', 'integer', (c) => c.notNull())
+        .addColumn('started_at', 'bigint', (c) => c.notNull())
+        .addColumn('last_heartbeat', 'bigint', (c) => c.notNull())
+        .addColumn('online_until', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('workers').execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -205,7 +205,21 @@ export interface LicenseHoldsTable {
   name: string;
 }
 
+/** A worker's announcement of itself, renewed by every poll of its loop. */
+export interface WorkersTable {
+  worker_id: string;
+  host: string;
+  /** JSON array of the SPEOS versions it runs; `*` for every version. */
+  versions: string;
+  slots: number;
+  started_at: number;
+  last_heartbeat: number;
+  /** The worker counts as online until then (last heartbeat + its lease). */
+  online_until: number;
+}
+
 export interface Database {
+  workers: WorkersTable;
   idempotency_keys: IdempotencyKeysTable;
   users: UsersTable;
   sessions: SessionsTable;

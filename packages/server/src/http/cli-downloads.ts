@@ -18,7 +18,7 @@ export interface CliDownload {
   name: string;
   os: 'linux' | 'windows' | 'macos' | 'any';
   arch: 'x64' | 'arm64' | 'any';
-  /** `executable`: runs by itself; `npm`: the package, for any OS with Node.js ≥ 20.19. */
+  /** `executable`: runs by itself; `npm`: the package, for any OS with Node.js ≥ 22. */
   kind: 'executable' | 'npm';
 }
 

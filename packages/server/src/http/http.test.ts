@@ -150,6 +150,7 @@ describe('operations and documentation', () => {
       '/tasks/{task_id}',
       '/tasks/{task_id}/detail',
       '/tasks/{task_id}/files/{file_type}',
+      '/workers',
     ]) {
       expect(paths).toContain(path);
     }

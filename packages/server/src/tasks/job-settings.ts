@@ -70,11 +70,28 @@ function chooseVersion(options: JobOptions, config: Pick<Config, 'speosVersions'
   return version;
 }
 
+/**
+ * The configured profile a job asks for, spelled as configured (case does not matter);
+ * without one, the first configured profile (the original frontend sends none).
+ */
+function chooseProfile(requested: string | undefined, profiles: string[]): string {
+  const name = requested?.trim();
+  if (!name) return profiles[0] ?? 'Standard';
+  const match = profiles.find((p) => p.toLowerCase() === name.toLowerCase());
+  if (match === undefined) {
+    throw validation(
+      'profile_name',
+      `"${name}" is not a profile of this portal; choose one of ${profiles.map((p) => `"${p}"`).join(', ')}`,
+    );
+  }
+  return match;
+}
+
 /** Checks a job's options against this server's configuration and fills in the defaults. */
 export function jobSettings(
   owner: Owner,
   options: JobOptions,
-  config: Pick<Config, 'speosVersions' | 'maxThreadCount'>,
+  config: Pick<Config, 'speosVersions' | 'speosProfiles' | 'maxThreadCount'>,
 ): JobSettings {
   const solver = (options.solver_type ?? 'speos').trim().toLowerCase();
   if (!(SOLVER_TYPES as readonly string[]).includes(solver)) {
@@ -100,7 +117,7 @@ export function jobSettings(
     display_name: options.display_name?.trim() || jobName,
     submitter: options.submitter?.trim() || owner || null,
     solver_type: solver,
-    profile_name: options.profile_name?.trim() || 'Standard',
+    profile_name: chooseProfile(options.profile_name, config.speosProfiles),
     version,
     thread_count: threadCount,
     priority: options.priority ?? 2,

@@ -2,6 +2,7 @@
 import {
   ApiError,
   type FileType,
+  parseTaskMessage,
   TASK_STATUSES,
   type Task,
   type TaskDetail,
@@ -14,6 +15,7 @@ import { toSeconds } from '../clock.js';
 import type { Db } from '../db/connect.js';
 import type { TaskRow, UploadRow } from '../db/schema.js';
 import { assertFilesKept } from '../retention/guards.js';
+import { listWorkers, queueReason, type WorkerState } from '../workers/registry.js';
 import { presentTask } from './present.js';
 import { queuePlaces } from './queue-position.js';
 import { findTask, findUploadsById, listTasks, type Owner, retriedTaskIds, statusHistory } from './repository.js';
@@ -50,9 +52,24 @@ export class TaskService {
     );
     const now = this.#clock();
     const places = await queuePlaces(this.#db, rows, now);
-    const tasks = rows.map((row) =>
-      presentTask(row, uploads, retried.get(row.task_id) ?? [], now, places.get(row.task_id)),
-    );
+    // Workers are read only when a task the portal itself queues needs its reason.
+    let online: WorkerState[] = [];
+    if (rows.some((r) => r.status === 'PENDING')) {
+      online = (await listWorkers(this.#db, now)).filter((w) => w.online);
+    }
+    const tasks = rows.map((row) => {
+      const presented = presentTask(row, uploads, retried.get(row.task_id) ?? [], now, places.get(row.task_id));
+      // No worker to take it outranks a full licence pool; a job waiting in Slurm keeps Slurm's reason.
+      const reason = row.status === 'PENDING' ? queueReason(online, row.version) : undefined;
+      const coded = parseTaskMessage(row.message);
+      return {
+        ...presented,
+        message_code: coded?.code ?? null,
+        message_params: coded?.params ?? null,
+        queue_reason: reason?.text ?? presented.queue_reason ?? null,
+        queue_reason_code: reason?.code ?? null,
+      };
+    });
     if (!view.withOwners) return tasks;
     const users = await usersById(
       this.#db,
@@ -118,11 +135,16 @@ export class TaskService {
     const history = await statusHistory(this.#db, taskId);
     return {
       ...task,
-      status_history: history.map((h) => ({
-        status: h.status as Task['status'],
-        at: toSeconds(Number(h.at)),
-        message: h.message,
-      })),
+      status_history: history.map((h) => {
+        const coded = parseTaskMessage(h.message);
+        return {
+          status: h.status as Task['status'],
+          at: toSeconds(Number(h.at)),
+          message: h.message,
+          code: coded?.code ?? null,
+          params: coded?.params ?? null,
+        };
+      }),
     };
   }
 

@@ -123,6 +123,9 @@ describe('GET /tasks/{id}, /detail, /files', () => {
         'queue_position',
         'queue_reason',
         'slurm_job_id',
+        'queue_reason_code',
+        'message_code',
+        'message_params',
       ].sort(),
     );
     expect(res.body).toMatchObject({ pinned: false, files_expired_at: null, logs_expired_at: null });
@@ -177,8 +180,9 @@ describe('queue position', () => {
     expect(ids.slice(0, 5).map((id) => places.get(id))).toEqual([1, 2, 3, 4, 5]);
     const detail = (await api.get(`/tasks/${ids[2]}/detail`)).body;
     expect(detail).toMatchObject({ status: 'PENDING', queue_position: 3, slurm_job_id: null });
-    // Without Slurm and without a licence pool, nothing more is known about why it waits.
-    expect(detail.queue_reason ?? null).toBeNull();
+    // Without Slurm and without a licence pool, what holds it is that this portal runs no worker.
+    expect(detail).toMatchObject({ queue_reason_code: 'NO_WORKER_ONLINE' });
+    expect(detail.queue_reason).toMatch(/^No worker is online/);
     const uploading = (await api.get(`/tasks/${ids[5]}`)).body;
     expect(uploading.queue_position).toBeNull();
   });

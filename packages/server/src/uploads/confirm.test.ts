@@ -94,6 +94,10 @@ describe('POST /tasks/upload/confirm', () => {
     [{ job_name: '   ' }, 'job_name: must not be blank'],
     [{ job_name: 'x'.repeat(201) }, 'job_name must be at most 200 characters'],
     [{ version: 'v999' }, 'choose one of v252, v251'],
+    [
+      { profile_name: 'Foo' },
+      'profile_name: "Foo" is not a profile of this portal; choose one of "Standard", "High Quality", "Fast Preview"',
+    ],
     [{ thread_count: 0 }, 'thread_count must be at least 1'],
     [{ thread_count: '64' }, 'thread_count: must be at most 32'],
     [{ thread_count: 'eight' }, 'thread_count must be a whole number'],
@@ -108,6 +112,15 @@ describe('POST /tasks/upload/confirm', () => {
     expect(res.body.code).toBe('VALIDATION_FAILED');
     expect(res.body.detail).toContain(message);
     expect((await api.get(`/tasks/${init.task_id}`)).body.status).toBe('UPLOADING');
+  });
+
+  it('takes a configured profile in any case, spelled as configured; none is the first profile', async () => {
+    const { init } = await api.uploadFile(data);
+    expect((await confirm({ ...seedConfirm(init), profile_name: ' high quality ' })).status).toBe(200);
+    expect((await api.get(`/tasks/${init.task_id}`)).body.profile_name).toBe('High Quality');
+    const second = await api.uploadFile(data);
+    expect((await confirm({ ...seedConfirm(second.init), profile_name: undefined })).status).toBe(200);
+    expect((await api.get(`/tasks/${second.init.task_id}`)).body.profile_name).toBe('Standard');
   });
 
   describe('include archives', () => {

@@ -55,6 +55,7 @@ describe('POST /tasks: refused forms change nothing', () => {
     ['a fractional priority', { job_name: 'x', priority: '2.5' }, { master_file: master() }, 422, 'priority'],
     ['use_gpu not a boolean', { job_name: 'x', use_gpu: 'yes' }, { master_file: master() }, 422, 'use_gpu'],
     ['an unknown version', { job_name: 'x', version: 'v999' }, { master_file: master() }, 422, 'not installed'],
+    ['an unknown profile', { job_name: 'x', profile_name: 'Foo' }, { master_file: master() }, 422, 'not a profile'],
     ['an empty master', { job_name: 'x' }, { master_file: master(0) }, 422, 'is empty'],
     [
       'an unknown file field',

@@ -3,6 +3,7 @@
  * re-queues tasks whose worker died (lease expired). Any number of workers may share a
  * database; each task runs on one of them at a time.
  */
+import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Clock } from '../clock.js';
 import { isDatabaseUnavailable } from '../db/availability.js';
@@ -11,6 +12,7 @@ import type { TaskRow } from '../db/schema.js';
 import { type Logger, silentLogger } from '../logger.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { transitionTask } from '../tasks/repository.js';
+import { announceWorker, removeWorker, type WorkerAnnouncement, workerHeartbeat } from '../workers/registry.js';
 import type { WorkerConfig } from './config.js';
 import type { Executor } from './executors/executor.js';
 import { LocalExecutor } from './executors/local.js';
@@ -105,8 +107,22 @@ export class Worker {
     // least every third of a lease, so an outage long enough to lapse a lease is noticed.
     const pauseMs = Math.min(config.pollSeconds * 1000, leaseMs / 3);
     let loopFailing = false;
+    let announced = false;
+    let lastBeat = 0;
     while (this.#running) {
       try {
+        // Tells GET /workers (and pending tasks' queue_reason) that this worker lives: every
+        // third of a lease is enough (a row counts as online for a whole lease), and spares the
+        // database a write per poll.
+        const beatAt = clock();
+        if (!announced) {
+          await announceWorker(db, this.#announcement, beatAt);
+          announced = true;
+          lastBeat = beatAt;
+        } else if (beatAt - lastBeat >= leaseMs / 3) {
+          await workerHeartbeat(db, this.#announcement, beatAt);
+          lastBeat = beatAt;
+        }
         // A lapsed lease means "that worker died" only if the database was reachable long
         // enough for it to renew: after an outage, each worker's heartbeat renews within a
         // second, so tasks are re-queued only once this process has reached the database
@@ -183,6 +199,17 @@ export class Worker {
     this.#runs.set(task.task_id, { run, done });
   }
 
+  get #announcement(): WorkerAnnouncement {
+    const { config } = this.#deps;
+    return {
+      workerId: config.workerId,
+      host: hostname(),
+      versions: [...config.commands.keys()],
+      slots: config.slots,
+      leaseMs: config.leaseSeconds * 1000,
+    };
+  }
+
   /**
    * Stops claiming; running solvers are stopped and their tasks go back to PENDING for
    * another worker (they would otherwise wait for the lease to lapse).
@@ -215,6 +242,9 @@ export class Worker {
         },
       );
     }
+    await removeWorker(db, config.workerId).catch((error) =>
+      this.#deps.log.warn({ err: error }, 'could not remove this worker from the list of workers'),
+    );
   }
 }
 

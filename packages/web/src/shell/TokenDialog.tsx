@@ -7,7 +7,7 @@ import { LanguageSwitch } from './LanguageSwitch.js';
 
 export function TokenDialog() {
   const { t } = useI18n();
-  const { asking, token } = useObservable(auth);
+  const { asking, token, refused } = useObservable(auth);
   const dialog = useRef<HTMLDialogElement>(null);
   const input = useRef<HTMLInputElement>(null);
   const [value, setValue] = useState(token ?? '');
@@ -35,6 +35,12 @@ export function TokenDialog() {
           {/* The page behind a modal dialog is inert: the language switch must be here too. */}
           <LanguageSwitch />
         </div>
+        {refused ? (
+          // In the dialog itself: the page behind a modal is dimmed and its notices unreadable.
+          <p className="notice error token-refused" role="alert">
+            {t('tokenRefused')}
+          </p>
+        ) : null}
         <p className="muted">{t('tokenIntro')}</p>
         <label className="field">
           <span className="field-label">{t('tokenLabel')}</span>

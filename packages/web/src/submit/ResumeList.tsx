@@ -9,7 +9,7 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import { auth, errorDetail } from '../api.js';
 import { formatAgo, formatBytes } from '../format.js';
 import { useI18n } from '../i18n/i18n.js';
-import { removeJobRecord } from '../uploads/job-records.js';
+import { findJobRecordByInclude, loadJobRecord, removeJobRecord } from '../uploads/job-records.js';
 import { submissions } from '../uploads/registry.js';
 import { Submission } from '../uploads/submission.js';
 import { uploadStateStore } from '../uploads/upload-job.js';
@@ -120,9 +120,14 @@ function ResumeEntry({ entry, onGone }: { entry: Entry; onGone: () => void }) {
     onGone();
   };
 
+  // Two interrupted uploads of one file are told apart by the job they were for.
+  const record = saved.file_type === 'include' ? findJobRecordByInclude(saved.task_id) : loadJobRecord(saved.task_id);
+  const jobName = record?.fields.job_name;
+
   return (
     <li className="resume-entry" data-task-id={saved.task_id}>
       <div className="resume-text">
+        {jobName ? <span className="resume-job">{t('resumeJob', { job: jobName })}</span> : null}
         <span className="resume-line">
           {t('resumeLine', {
             name: saved.filename,

@@ -23,7 +23,16 @@ interface LogState {
 
 const EMPTY: LogState = { buffer: EMPTY_BUFFER, size: 0, finished: false, loaded: false };
 
-export function LogTail({ taskId, queued }: { taskId: string; queued: boolean }) {
+export function LogTail({
+  taskId,
+  queued,
+  onFinished,
+}: {
+  taskId: string;
+  queued: boolean;
+  /** The whole log as the page holds it, once the server says it is complete. */
+  onFinished?: (text: string) => void;
+}) {
   const { t } = useI18n();
   const { generation } = useObservable(auth);
   const [log, setLog] = useState<LogState>(EMPTY);
@@ -31,6 +40,11 @@ export function LogTail({ taskId, queued }: { taskId: string; queued: boolean })
   const pre = useRef<HTMLPreElement>(null);
   const follow = useRef(true);
   const [following, setFollowing] = useState(true);
+
+  const finishedText = log.finished ? log.buffer.chunks.map((c) => c.text).join('') : undefined;
+  useEffect(() => {
+    if (finishedText !== undefined) onFinished?.(finishedText);
+  }, [finishedText, onFinished]);
 
   // biome-ignore lint/correctness/useExhaustiveDependencies: generation (a new token) restarts the tail
   useEffect(() => {

@@ -45,7 +45,12 @@ export function OutputsPanel({ taskId, status }: { taskId: string; status: TaskS
       <div className="card-head">
         <h2 id="outputs-title">{t('sectionOutputs')}</h2>
         {ended && files.length > 0 ? (
-          <span className="muted small">{t('outputsSummary', { count: files.length, size: formatBytes(total) })}</span>
+          <span className="muted small">
+            {t(files.length === 1 ? 'outputsSummaryOne' : 'outputsSummary', {
+              count: files.length,
+              size: formatBytes(total),
+            })}
+          </span>
         ) : null}
         {zip && files.length > 0 ? (
           <span className="card-head-end zip-action">

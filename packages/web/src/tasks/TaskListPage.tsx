@@ -93,9 +93,10 @@ export function TaskListPage() {
           <input id={`${ids}-name`} type="search" value={name} onChange={onFilter(setName)} />
         </div>
       </form>
+      <WorkersLine />
       {list.error ? (
         <p className="notice error" role="alert">
-          {list.error}
+          {list.status === 401 ? t('errUnauthenticated') : list.error}
         </p>
       ) : null}
       <div className="table-wrap card flush">
@@ -137,17 +138,38 @@ export function TaskListPage() {
           </tbody>
         </table>
       </div>
-      <nav className="pager" aria-label={t('pageOf', { page, pages, total: list.data?.total ?? 0 })}>
+      <nav
+        className="pager"
+        aria-label={t(list.data?.total === 1 ? 'pageOfOne' : 'pageOf', { page, pages, total: list.data?.total ?? 0 })}
+      >
         <button type="button" disabled={page <= 1} onClick={() => setPage((p) => p - 1)} aria-label={t('prev')}>
           ‹
         </button>
-        <span>{t('pageOf', { page, pages, total: list.data?.total ?? 0 })}</span>
+        <span>{t(list.data?.total === 1 ? 'pageOfOne' : 'pageOf', { page, pages, total: list.data?.total ?? 0 })}</span>
         <button type="button" disabled={page >= pages} onClick={() => setPage((p) => p + 1)} aria-label={t('next')}>
           ›
         </button>
         {polling ? <span className="muted small">{t('autoRefresh')}</span> : null}
       </nav>
     </div>
+  );
+}
+
+/** "2 workers online", or that jobs will wait because none is: first-run portals often have none. */
+function WorkersLine() {
+  const { t } = useI18n();
+  const workers = usePolling(
+    'workers',
+    (signal) => auth.client().listWorkers(signal),
+    () => true,
+    10_000,
+  );
+  if (!workers.data) return null;
+  const online = workers.data.online;
+  return (
+    <p className={`workers-line ${online === 0 ? 'notice warn' : 'muted small'}`} role="status">
+      {online === 0 ? t('workersNone') : online === 1 ? t('workersOnlineOne') : t('workersOnline', { count: online })}
+    </p>
   );
 }
 

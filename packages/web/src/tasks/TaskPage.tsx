@@ -1,5 +1,5 @@
 /** One task: what is happening (progress, log, outputs, actions), what was asked, what happened. */
-import type { ProgressInfo, TaskDetail, TaskFile } from '@speos-portal/protocol';
+import { localizeTaskMessage, type ProgressInfo, type TaskDetail, type TaskFile } from '@speos-portal/protocol';
 import { useState } from 'react';
 import { apiUrl, auth, errorDetail, saveDownload } from '../api.js';
 import { formatBytes, formatDuration, formatTime, ordinal } from '../format.js';
@@ -35,7 +35,11 @@ export function TaskPage({ taskId }: { taskId: string }) {
       </a>
       {detail.error && !task ? (
         <p className="notice error" role="alert">
-          {detail.status === 404 ? t('taskNotFound', { id: taskId }) : detail.error}
+          {detail.status === 404 || detail.status === 422
+            ? t('taskNotFound', { id: taskId })
+            : detail.status === 401
+              ? t('errUnauthenticated')
+              : detail.error}
         </p>
       ) : null}
       {!task && !detail.error ? <p className="muted">{t('loading')}</p> : null}
@@ -48,7 +52,9 @@ export function TaskPage({ taskId }: { taskId: string }) {
 const QUEUED_OR_RUN = new Set(['PENDING', 'RUNNING', 'SUCCESS', 'FAILURE', 'CANCELLED']);
 
 function TaskView({ task, onChanged }: { task: TaskDetail; onChanged(): void }) {
-  const { t } = useI18n();
+  const { t, lang } = useI18n();
+  // The log panel's text once complete: a failure's error detail is usually its last lines.
+  const [logText, setLogText] = useState<string | undefined>();
   const title = task.display_name || task.job_name || task.master?.filename || t('untitled');
   return (
     <>
@@ -63,14 +69,14 @@ function TaskView({ task, onChanged }: { task: TaskDetail; onChanged(): void }) 
         </span>
         <Lineage task={task} />
       </div>
-      <Outcome task={task} />
+      <Outcome task={task} logText={logText} />
       <KeepingControls task={task} onChanged={onChanged} />
       {task.status === 'RUNNING' ? <RunProgress task={task} /> : null}
       {task.status === 'PENDING' ? <QueueNote task={task} /> : null}
       <div className="task-grid">
         {QUEUED_OR_RUN.has(task.status) ? (
           <>
-            <LogTail taskId={task.task_id} queued={task.status === 'PENDING'} />
+            <LogTail taskId={task.task_id} queued={task.status === 'PENDING'} onFinished={setLogText} />
             <OutputsPanel taskId={task.task_id} status={task.status} />
           </>
         ) : null}
@@ -98,7 +104,11 @@ function TaskView({ task, onChanged }: { task: TaskDetail; onChanged(): void }) 
               <li key={`${change.status}-${change.at}`}>
                 <StatusBadge status={change.status} past />
                 <time className="mono small">{formatTime(change.at)}</time>
-                {change.message ? <span className="muted small">{change.message}</span> : null}
+                {change.message ? (
+                  <span className="muted small">
+                    {localizeTaskMessage(change.message, change.code, change.params, lang)}
+                  </span>
+                ) : null}
               </li>
             ))}
           </ol>
@@ -151,22 +161,25 @@ function ErrorDetail({ detail }: { detail: string | null }) {
   );
 }
 
-function Outcome({ task }: { task: TaskDetail }) {
-  const { t } = useI18n();
-  if (!task.message && !task.error_detail) return null;
+function Outcome({ task, logText }: { task: TaskDetail; logText: string | undefined }) {
+  const { t, lang } = useI18n();
+  // The same lines twice (folded here and in the log below) only confuse: keep the log's.
+  const detail = task.error_detail && logText?.includes(task.error_detail.trim()) ? null : task.error_detail;
+  if (!task.message && !detail) return null;
+  const message = task.message ? localizeTaskMessage(task.message, task.message_code, task.message_params, lang) : null;
   if (task.status === 'FAILURE') {
     return (
       <div className="notice error outcome" role="alert">
         <p className="outcome-title">{t('failureTitle')}</p>
-        {task.message ? <p className="outcome-message">{task.message}</p> : null}
-        <ErrorDetail detail={task.error_detail} />
+        {message ? <p className="outcome-message">{message}</p> : null}
+        <ErrorDetail detail={detail} />
       </div>
     );
   }
   return (
     <div className="notice info">
-      {task.message ? <p>{task.message}</p> : null}
-      <ErrorDetail detail={task.error_detail} />
+      {message ? <p>{message}</p> : null}
+      <ErrorDetail detail={detail} />
     </div>
   );
 }
@@ -334,23 +347,33 @@ function FileLine({ taskId, kind, file }: { taskId: string; kind: 'master' | 'in
 
 /**
  * Where a waiting task stands: "3rd in line — waiting for a licence" (queue_position and
- * queue_reason; the reason comes from the server, in English). Without a reason the
- * general note says what it waits for.
+ * queue_reason), and a warning when something a person must fix holds it (no worker for
+ * it). Without a reason the general note says what it waits for.
  */
 function QueueNote({ task }: { task: TaskDetail }) {
-  const { t } = useI18n();
+  const { t, lang } = useI18n();
   const position = task.queue_position;
   const place = !position
     ? null
     : position === 1
       ? t('queueNext')
       : t('queuePlace', { ordinal: ordinal(position), n: position });
+  // A coded reason (no worker online, none for this version) is something a person should act
+  // on: a warning of its own, in the page's language. Others (a licence pool, Slurm's reason)
+  // are shown as the server says them, beside the place in line.
+  const coded = task.queue_reason && task.queue_reason_code ? task.queue_reason : null;
+  const plain = task.queue_reason && !task.queue_reason_code ? task.queue_reason : null;
   return (
     <>
-      {task.queue_reason ? null : <p className="notice info">{t('queuedNote')}</p>}
-      {place ? (
+      {task.queue_reason ? null : <p className="notice info queue-reason">{t('queuedNote')}</p>}
+      {coded ? (
+        <p className="notice warn queue-reason" data-code={task.queue_reason_code ?? ''}>
+          {localizeTaskMessage(coded, task.queue_reason_code, { version: task.version ?? '?' }, lang)}
+        </p>
+      ) : null}
+      {place || plain ? (
         <p className="notice info" data-testid="queue-place">
-          {task.queue_reason ? `${place} — ${task.queue_reason}` : place}
+          {place && plain ? `${place} — ${plain}` : (place ?? plain)}
           {task.slurm_job_id ? <span className="muted small mono"> · Slurm job {task.slurm_job_id}</span> : null}
         </p>
       ) : null}
