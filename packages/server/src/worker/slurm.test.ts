@@ -204,9 +204,10 @@ describe.skipIf(!CONF)('Slurm executor on a real cluster', { timeout: 120_000 },
       .filter(Boolean)
       .map((l) => JSON.parse(l) as { key?: string; overlap?: string });
     expect(runs.filter((r) => r.key === 'pool')).toHaveLength(2);
+    // The double's own record is the proof: it notes an overlap if the second run starts while
+    // the first runs. The tasks' started_at/finished_at cannot show it: finished_at is set only
+    // once the first run's outputs are stored, seconds after Slurm released the licence.
     expect(runs.filter((r) => r.overlap === 'pool')).toEqual([]);
-    const [a, b] = [await row(first), await row(second)];
-    expect(Number(b.started_at)).toBeGreaterThanOrEqual(Math.floor(Number(a.finished_at) / 1000) * 1000 - 1000);
   });
 
   it('keeps following a job while slurmctld restarts', async () => {
