@@ -53,9 +53,9 @@ describe.skipIf(reason !== undefined)('web UI: usage, pin and browser notificati
     await page.getByRole('button', { name: 'English', exact: true }).click();
     const line = page.getByTestId('usage-line');
     await line.waitFor();
-    expect(await line.textContent()).toMatch(/^Storage: 2\.0 MB of 8\.0 MB \(25 %\)/);
+    expect(await line.textContent()).toMatch(/^Storage: 2\.0 MiB of 8\.0 MiB \(25 %\)/);
     await page.getByText('Storage per user').click();
-    await expect.poll(async () => page.locator('.usage-users td').allTextContents()).toContain('2.0 MB (25 %)');
+    await expect.poll(async () => page.locator('.usage-users td').allTextContents()).toContain('2.0 MiB (25 %)');
     await page.close();
   });
 

@@ -309,6 +309,7 @@ export const en = {
   emailNotifyUnavailable: 'E-mail notifications are not available (no address, or the server sends none).',
   // Command-line tool page
   navCli: 'Command-line tool',
+  navCliShort: 'CLI',
   cliTitle: 'Command-line tool',
   cliIntro:
     'speos-portal uploads models (resumable), submits jobs and follows tasks from a terminal or a script. One file, nothing else to install.',
@@ -613,6 +614,7 @@ export const zh: Messages = {
   emailNotifyUnavailable: '无法发送邮件通知（没有邮箱地址，或服务器未配置邮件）。',
   // 命令行工具页
   navCli: '命令行工具',
+  navCliShort: '命令行',
   cliTitle: '命令行工具',
   cliIntro: 'speos-portal 可在终端或脚本中上传模型（支持断点续传）、提交作业并跟踪任务。单个文件，无需安装其他软件。',
   cliDownloadTitle: '下载',

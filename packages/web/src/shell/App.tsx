@@ -61,8 +61,10 @@ export function App() {
               {t('navTokens')}
             </a>
           ) : null}
-          <a href="#/cli" aria-current={current === 'cli' ? 'page' : undefined}>
-            {t('navCli')}
+          <a href="#/cli" aria-current={current === 'cli' ? 'page' : undefined} aria-label={t('navCli')}>
+            {/* A phone's top bar has room for the short name only (styles.css, max-width 460px). */}
+            <span className="nav-long">{t('navCli')}</span>
+            <span className="nav-short">{t('navCliShort')}</span>
           </a>
         </nav>
         <div className="topbar-end">
