@@ -131,7 +131,14 @@ describe('speos-portal upload', () => {
       const stateDir = path.join(dir, 'state-changed');
       const args = ['upload', file, '--job-name', 'changed', '--server', proxy.url, '--state-dir', stateDir];
       const first = startCli(args);
-      await waitFor(async () => (await partsSaved(stateDir)) >= 2, 30_000, '2 parts');
+      // The edit below is inside part 1: it must be among the saved parts (parts finish in any order).
+      const part1Saved = async () =>
+        (await savedStates(stateDir)).some((state) => state.uploaded_parts.some(([n]) => n === 1));
+      await waitFor(
+        async () => (await partsSaved(stateDir)) >= 2 && (await part1Saved()),
+        30_000,
+        'part 1 and another',
+      );
       first.child.kill('SIGINT'); // Ctrl-C: saved, says how to resume
       expect((await first.exited).code).toBe(130);
       expect(first.stderr()).toMatch(/interrupted; progress is saved, run the same command again to resume\n$/);
