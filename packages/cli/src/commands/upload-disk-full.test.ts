@@ -52,6 +52,8 @@ async function leftovers(dir: string): Promise<string[]> {
 describe('speos-portal upload against a server whose disk is full', () => {
   it('stops with the server’s 507 message, keeps its progress, and resumes once space is freed', async (context) => {
     if (skip) return context.skip();
+    const t0 = Date.now();
+    const mark = (what: string) => console.log(`[disk-full] ${what} at ${Date.now() - t0} ms`);
     const portal = await startTestPortal(
       { DATABASE_URL: `sqlite:${path.join(work, 'portal.db')}` },
       { dataDir: mountPoint },
@@ -66,7 +68,13 @@ describe('speos-portal upload against a server whose disk is full', () => {
       const stateDir = path.join(work, 'state');
       const args = ['upload', file, '--job-name', 'full', '--server', portal.url, '--state-dir', stateDir];
 
-      const first = await runCli(args);
+      mark('portal started, files written');
+      // Two whole CLI runs, each fsyncing its state after every part. In full test runs (CI,
+      // and once beside the 500 MiB upload test) this test overran the 60 s default while it
+      // takes ~5 s alone; the [disk-full] marks say which step was slow. runCli's own limit
+      // still fails a run that hangs, with what it printed.
+      const first = await runCli(args, {}, undefined, 120_000);
+      mark(`first run ended (${first.code})`);
       expect(first.code, first.stderr).toBe(1);
       expect(first.stderr).toContain("The server's storage is full (ENOSPC)");
       expect(first.stderr).toContain('HTTP 507 INSUFFICIENT_STORAGE');
@@ -84,7 +92,9 @@ describe('speos-portal upload against a server whose disk is full', () => {
       expect(onServer).toBeLessThan(parts);
 
       await rm(filler);
-      const second = await runCli([...args, '--json']);
+      mark('filler removed');
+      const second = await runCli([...args, '--json'], {}, undefined, 120_000);
+      mark(`second run ended (${second.code})`);
       expect(second.stderr).toBe('');
       expect(second.code).toBe(0);
       const result = JSON.parse(second.stdout);
@@ -92,7 +102,9 @@ describe('speos-portal upload against a server whose disk is full', () => {
       expect(await md5Stored(portal.url, result.task_id)).toBe(md5);
       expect(await savedStates(stateDir)).toEqual([]);
     } finally {
+      mark('closing the portal');
       await portal.close();
+      mark('closed');
     }
-  });
+  }, 300_000);
 });

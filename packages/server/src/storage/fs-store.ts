@@ -279,7 +279,11 @@ export class FsObjectStore implements ObjectStore {
     let batch = this.#hasher.buffer();
     let filled = 0;
     const flush = async () => {
-      await handle.write(batch, 0, filled);
+      // A write may store fewer bytes than asked (a disk about to fill does that before it
+      // refuses with ENOSPC): write the rest, so a part is never kept shorter than hashed.
+      for (let done = 0; done < filled; ) {
+        done += (await handle.write(batch, done, filled - done)).bytesWritten;
+      }
       hash.push(batch, filled);
       batch = this.#hasher.buffer();
       filled = 0;
