@@ -152,6 +152,23 @@ describe('moving 0.1 folders', () => {
     expect(await migrateLegacyState(target, target)).toBe(0);
   });
 
+  it('drops half-written saves of a killed run, never those of a live one', async () => {
+    const legacy = path.join(dir, 'legacy-tmp');
+    const target = path.join(dir, 'new-tmp');
+    await mkdir(legacy, { recursive: true });
+    await writeFile(path.join(legacy, 'upload_k.json'), state('k', 'saved'));
+    // Above Linux's largest pid (2^22): no such process. Ours is alive.
+    const dead = 'upload_k.json.4194400.3.tmp';
+    const live = `upload_k.json.${process.pid}.4.tmp`;
+    await writeFile(path.join(legacy, dead), '{"task_');
+    await writeFile(path.join(legacy, live), '{"task_');
+    expect(await migrateLegacyState(target, legacy)).toBe(1);
+    expect(await readdir(legacy)).toEqual([live]);
+    await rm(path.join(legacy, live));
+    expect(await migrateLegacyState(target, legacy)).toBe(0);
+    await expect(readdir(legacy)).rejects.toThrow(/ENOENT/);
+  });
+
   it('CLIs started at once move every state exactly once (20 rounds)', async () => {
     for (let round = 0; round < 20; round++) {
       const legacy = path.join(dir, `legacy-race-${round}`);

@@ -108,8 +108,23 @@ export async function migrateLegacyState(target: string, legacy: string = legacy
   for (const name of names.filter((n) => /^upload_[\w-]+\.json$/.test(n))) {
     if (await moveIfAbsent(path.join(legacy, name), path.join(target, name))) moved++;
   }
+  // Half-written saves of a run killed mid-write (name.json.PID.N.tmp) are never a state:
+  // drop those whose process is gone, so the old folder can go.
+  for (const name of names) {
+    const writer = /^upload_[\w-]+\.json\.(\d+)\.\d+\.tmp$/.exec(name);
+    if (writer && !processAlive(Number(writer[1]))) await rm(path.join(legacy, name), { force: true });
+  }
   await rmdir(legacy).catch(() => {}); // only if empty
   return moved;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0); // signal 0: only asks whether it exists
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'; // exists, someone else's
+  }
 }
 
 /** Moves the 0.1 config file to `target` unless one is there already; true if it moved. */
