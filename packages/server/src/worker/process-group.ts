@@ -4,8 +4,18 @@ import { readdir, readFile } from 'node:fs/promises';
 
 export interface GroupMember {
   pid: number;
-  /** The process name as ps shows it (Linux: /proc/<pid>/comm, at most 15 characters). */
+  /**
+   * The program's file name (Linux: argv[0] from /proc/<pid>/cmdline, e.g. SPEOSHPC.x), else
+   * the kernel's name for it (comm). Not comm first: programs rename their main thread
+   * (Node 24 calls it "MainThread"), which says nothing to the person who stopped the job.
+   */
   name: string;
+}
+
+async function programName(pid: string, comm: string): Promise<string> {
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  const argv0 = cmdline.split('\0')[0] ?? '';
+  return argv0 ? (argv0.split('/').pop() ?? argv0) : comm;
 }
 
 /** The processes in process group `pgid` (Linux /proc); at least the leader itself. */
@@ -18,7 +28,9 @@ export async function processGroupMembers(pgid: number, leaderName = 'solver'): 
       // "pid (comm) state ppid pgrp …": comm may contain spaces and ')', so split at the last ')'.
       const close = stat.lastIndexOf(')');
       const fields = stat.slice(close + 2).split(' ');
-      if (Number(fields[2]) === pgid) members.set(Number(entry), stat.slice(stat.indexOf('(') + 1, close));
+      if (Number(fields[2]) === pgid) {
+        members.set(Number(entry), await programName(entry, stat.slice(stat.indexOf('(') + 1, close)));
+      }
     }
   } catch {
     // Not Linux: the leader is all we can name.

@@ -3,7 +3,7 @@
  * every second until the server says the log is finished. It follows the end unless the
  * reader scrolls up, and keeps only the last ~1 MB in the page.
  */
-import { useEffect, useLayoutEffect, useRef, useState } from 'react';
+import { type KeyboardEvent, useEffect, useLayoutEffect, useRef, useState, type WheelEvent } from 'react';
 import { auth, errorDetail } from '../api.js';
 import { formatBytes } from '../format.js';
 import { useI18n } from '../i18n/i18n.js';
@@ -123,6 +123,20 @@ export function LogTail({
     setFollowing(atEnd);
   };
 
+  // A wheel turned up or a key that moves up lets go of the end at once: waiting for the
+  // scroll event loses a race with new lines, which would pull the reader back to the end.
+  const stopFollowing = () => {
+    if (!follow.current) return;
+    follow.current = false;
+    setFollowing(false);
+  };
+  const onWheel = (event: WheelEvent<HTMLPreElement>) => {
+    if (event.deltaY < 0) stopFollowing();
+  };
+  const onKeyDown = (event: KeyboardEvent<HTMLPreElement>) => {
+    if (['ArrowUp', 'PageUp', 'Home'].includes(event.key)) stopFollowing();
+  };
+
   const jumpToEnd = () => {
     follow.current = true;
     setFollowing(true);
@@ -160,6 +174,8 @@ export function LogTail({
           aria-live="off"
           aria-labelledby="log-title"
           onScroll={onScroll}
+          onWheel={onWheel}
+          onKeyDown={onKeyDown}
           data-finished={log.finished}
         >
           {empty
