@@ -176,12 +176,22 @@ describe('Uploader (Node transport, real portal)', () => {
     const { source } = await makeFile('cancel.speos', 16 * MIB);
     const store = new JsonFileStateStore(path.join(dir, 'state-cancel'));
     const up = uploader(portal.url, source, { store, concurrency: 1 });
-    up.on('part-done', () => void up.cancel());
+    let onServer: { task_id: string; upload_id: string; object_key: string } | undefined;
+    const cancelled = new Promise<void>((resolve) =>
+      up.on('part-done', () => {
+        const s = up.state!;
+        onServer ??= { task_id: s.task_id, upload_id: s.upload_id, object_key: s.object_key };
+        void up.cancel().then(resolve);
+      }),
+    );
     await expect(up.start()).rejects.toMatchObject({ code: 'CANCELLED' });
-    await up.cancel();
-    const taskId = up.state?.task_id;
-    expect(taskId).toBeUndefined();
+    await cancelled; // the abort has had its answer
+    expect(up.state?.task_id).toBeUndefined();
     expect(await store.all()).toEqual([]);
+    // The server side: the upload is gone (its parts with it) and the task says so.
+    const api = new PortalClient({ baseUrl: portal.url });
+    await expect(api.list(onServer!)).rejects.toMatchObject({ code: 'NO_SUCH_UPLOAD' });
+    expect((await api.getTask(onServer!.task_id)).status).toBe('ABORTED');
   });
 
   it('stops with NO_SUCH_UPLOAD when the upload is aborted on the server mid-way', async () => {
