@@ -115,10 +115,17 @@ export function LogTail({
     return () => observer.disconnect();
   }, []);
 
+  // How far from the end the last scroll event left the view: a move away from the end never
+  // turns following on, even while still near it (the first frames of a smooth wheel scroll
+  // are). Measured from the end, not the top: dropping old lines moves the top, not the end.
+  const lastDistance = useRef(0);
   const onScroll = () => {
     const element = pre.current;
     if (!element) return;
-    const atEnd = element.scrollHeight - element.scrollTop - element.clientHeight < 24;
+    const distance = element.scrollHeight - element.scrollTop - element.clientHeight;
+    const movedAway = distance > lastDistance.current + 1;
+    lastDistance.current = distance;
+    const atEnd = distance < 24 && !movedAway;
     follow.current = atEnd;
     setFollowing(atEnd);
   };
