@@ -142,6 +142,21 @@ describe('errors Fastify itself used to answer', () => {
   });
 });
 
+describe('deeply nested JSON', () => {
+  it('answers a retry whose body nests 20,000 levels deep with a 4xx, not a stack overflow', async () => {
+    // Found by the fuzz test: unknown fields went into the Idempotency-Key fingerprint, which recurses.
+    const body = `{"a":${'['.repeat(20_000)}${']'.repeat(20_000)}}`;
+    for (const key of [undefined, 'deep-nesting-key-01']) {
+      const res = await fetch(`${portal.url}/tasks/226ec75a-1860-4ead-a0e8-71e1f2c60eb5/retry?limit=%00`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) },
+        body,
+      });
+      expectEnvelope({ status: res.status, body: await res.json() }, 404, 'TASK_NOT_FOUND');
+    }
+  });
+});
+
 describe('downloads and security headers', () => {
   it('serves a master uploaded as text/html as an attachment that no browser renders', async () => {
     const page = Buffer.from('<html><script>alert(document.cookie)</script></html>');

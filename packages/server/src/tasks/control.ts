@@ -150,7 +150,15 @@ export class TaskControl {
   ): Promise<RetryResponse & { replayed: boolean }> {
     const what = {
       what: `retry of task ${taskId}`,
-      fingerprint: fingerprint({ operation: 'retry', task_id: taskId, ...request }),
+      // Only the fields retry reads: a body may carry others (they are allowed and ignored), and
+      // those must neither change the fingerprint nor reach stableJson's recursion (a body
+      // nested thousands deep overflowed the stack: a 500 the fuzz test found).
+      fingerprint: fingerprint({
+        operation: 'retry',
+        task_id: taskId,
+        display_name: request.display_name,
+        submitter: request.submitter,
+      }),
     };
     const { answer, replayed } = await this.#keys.once(requester, idempotencyKey, what, async (trx) => {
       const task = await findTask(trx, taskId, owner);
