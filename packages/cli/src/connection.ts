@@ -42,6 +42,15 @@ export function explain(api: PortalClient, error: unknown): CliError {
   return error instanceof CliError ? error : new CliError(error instanceof Error ? error.message : String(error));
 }
 
+/** A read for a person at a terminal: a few quick tries, then one line saying what went wrong. */
+export function quickRead<T>(api: PortalClient, fn: (signal?: AbortSignal) => Promise<T>): Promise<T> {
+  return withRetry(fn, { policy: QUICK_TRIES }).catch((error: unknown) => {
+    throw explain(api, error);
+  });
+}
+
+const QUICK_TRIES = { maxAttempts: 3, baseDelayMs: 300, maxWaitMs: 0 };
+
 /**
  * GET /tasks/upload/config: a first sign of life before sending any bytes. A server that does
  * not answer is waited for up to `maxWaitMs` (0: a few quick tries), saying so on `watch`.
@@ -52,7 +61,7 @@ export async function fetchConfig(
 ): Promise<UploadConfigResponse> {
   try {
     return await withRetry((signal) => api.config(signal), {
-      policy: { maxAttempts: 3, baseDelayMs: 300, maxWaitMs: options.maxWaitMs ?? 0 },
+      policy: { ...QUICK_TRIES, maxWaitMs: options.maxWaitMs ?? 0 },
       ...(options.watch ? { watch: options.watch } : {}),
       signal: options.signal,
     });

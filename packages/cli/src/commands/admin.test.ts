@@ -44,5 +44,9 @@ describe('speos-portal admin usage', () => {
     expect(mine.code, mine.stderr).toBe(0);
     expect(mine.stdout.trim()).toBe('1.0 MiB stored of 4.0 MiB (25 %)');
     expect((await runCli(['admin', 'nonsense'], env)).code).toBe(2);
+    // An unknown option: one line, then the usage, as every other command says it.
+    const bogus = await runCli(['admin', 'usage', '--bogus'], env);
+    expect(bogus.code).toBe(2);
+    expect(bogus.stderr).toMatch(/^speos-portal: unknown option --bogus\n\nUsage: speos-portal admin/);
   });
 });

@@ -1,9 +1,9 @@
 /** `speos-portal admin usage`: stored bytes per user against the quota (admins; anyone with auth off). */
 import { parseArgs } from 'node:util';
-import { withRetry } from '@speos-portal/client';
 import { CliError } from '../cli-error.js';
-import { connect, explain } from '../connection.js';
+import { connect, quickRead } from '../connection.js';
 import { formatBytes } from '../format.js';
+import { argumentError } from './arg-errors.js';
 
 export const ADMIN_USAGE = `Usage: speos-portal admin <subcommand> [options]
 
@@ -30,7 +30,7 @@ export async function adminCommand(argv: string[]): Promise<void> {
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (error) {
-    throw new CliError(`${(error as Error).message.split('\n')[0]}; see speos-portal admin --help`, 2);
+    throw argumentError(error, ADMIN_USAGE);
   }
   const { values, positionals } = parsed;
   if (values.help || positionals.length === 0) {
@@ -41,10 +41,7 @@ export async function adminCommand(argv: string[]): Promise<void> {
     throw new CliError(`unknown admin subcommand "${positionals.join(' ')}"; use: usage`, 2);
   }
   const api = await connect(values);
-  const read = <T>(fn: (signal?: AbortSignal) => Promise<T>) =>
-    withRetry(fn, { policy: { maxAttempts: 3, baseDelayMs: 300, maxWaitMs: 0 } }).catch((error: unknown) => {
-      throw explain(api, error);
-    });
+  const read = <T>(fn: (signal?: AbortSignal) => Promise<T>) => quickRead(api, fn);
   const quotaText = (quota: number | null) => (quota === null ? 'no quota' : `quota ${formatBytes(quota)} each`);
   if (values.mine) {
     const mine = await read((signal) => api.usage(signal));

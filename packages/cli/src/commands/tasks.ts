@@ -2,10 +2,10 @@
 import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { type PortalClient, withRetry } from '@speos-portal/client';
+import type { PortalClient } from '@speos-portal/client';
 import { localizeTaskMessage, type MessageLang, queueLine, type Task, type TaskDetail } from '@speos-portal/protocol';
 import { CliError, oneLine } from '../cli-error.js';
-import { connect, explain } from '../connection.js';
+import { connect, explain, quickRead } from '../connection.js';
 import { formatBytes, formatTime } from '../format.js';
 import { argumentError } from './arg-errors.js';
 import { formatTable } from './table.js';
@@ -99,11 +99,7 @@ export async function tasksCommand(argv: string[]): Promise<void> {
   const ctx: TaskContext = {
     api,
     values,
-    read: (fn) =>
-      // A person at a terminal: a few quick tries, then say the server is unreachable.
-      withRetry(fn, { policy: { maxAttempts: 3, baseDelayMs: 300, maxWaitMs: 0 } }).catch((error: unknown) => {
-        throw explain(api, error);
-      }),
+    read: (fn) => quickRead(api, fn),
     change: (fn) =>
       fn().catch((error: unknown) => {
         throw explain(api, error);

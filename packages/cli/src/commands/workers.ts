@@ -1,9 +1,8 @@
 /** `speos-portal workers`: who runs SPEOS jobs, so a queue that will never move is seen at once. */
 import { parseArgs } from 'node:util';
-import { withRetry } from '@speos-portal/client';
 import type { WorkerListResponse } from '@speos-portal/protocol';
 import { CliError } from '../cli-error.js';
-import { connect, explain } from '../connection.js';
+import { connect, quickRead } from '../connection.js';
 import { formatTime } from '../format.js';
 import { argumentError } from './arg-errors.js';
 import { formatTable } from './table.js';
@@ -40,11 +39,7 @@ export async function workersCommand(argv: string[]): Promise<void> {
   }
   if (positionals.length > 0) throw new CliError(`unexpected argument "${positionals[0]}"`, 2);
   const api = await connect(values);
-  const list = await withRetry((signal) => api.listWorkers(signal), {
-    policy: { maxAttempts: 3, baseDelayMs: 300, maxWaitMs: 0 },
-  }).catch((error: unknown) => {
-    throw explain(api, error);
-  });
+  const list = await quickRead(api, (signal) => api.listWorkers(signal));
   if (values.json) {
     console.log(JSON.stringify(list));
     return;
