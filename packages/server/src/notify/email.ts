@@ -4,7 +4,7 @@
  * a link to the task's page in the web UI.
  */
 import type { Task } from '@speos-portal/protocol';
-import { createTransport, type Transporter } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 
 export type MailLanguage = 'en' | 'zh';
 
@@ -56,24 +56,34 @@ export function composeMail(event: string, task: Task, taskUrl: string, language
 }
 
 export class Mailer {
-  readonly #transport: Transporter;
+  /** Loaded with the first mail: nodemailer is the largest library the server has, and most never send. */
+  #transport: Promise<Transporter> | undefined;
+  readonly #smtpUrl: string;
   readonly #from: string;
 
   constructor(smtpUrl: string, from: string) {
-    this.#transport = createTransport({
-      url: smtpUrl,
-      connectionTimeout: 10_000,
-      greetingTimeout: 10_000,
-      socketTimeout: 20_000,
-    });
+    this.#smtpUrl = smtpUrl;
     this.#from = from;
   }
 
+  #open(): Promise<Transporter> {
+    this.#transport ??= import('nodemailer').then(({ createTransport }) =>
+      createTransport({
+        url: this.#smtpUrl,
+        connectionTimeout: 10_000,
+        greetingTimeout: 10_000,
+        socketTimeout: 20_000,
+      }),
+    );
+    return this.#transport;
+  }
+
   async send(to: string, mail: Mail): Promise<void> {
-    await this.#transport.sendMail({ from: this.#from, to, subject: mail.subject, text: mail.text, html: mail.html });
+    const transport = await this.#open();
+    await transport.sendMail({ from: this.#from, to, subject: mail.subject, text: mail.text, html: mail.html });
   }
 
   close(): void {
-    this.#transport.close();
+    void this.#transport?.then((transport) => transport.close());
   }
 }

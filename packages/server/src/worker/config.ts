@@ -4,7 +4,7 @@ import path from 'node:path';
 import { ConfigError } from '../config-error.js';
 import { readBoolean, readNumber } from '../settings.js';
 import { DEFAULT_EXTRACT_SETTINGS, type ExtractSettings } from './archive/limits.js';
-import { checkZipEncoding } from './archive/zip.js';
+import { checkZipEncoding } from './archive/zip-encoding.js';
 import { checkTemplate, splitTemplate } from './command.js';
 import { type ProgressPatterns, parsePatterns } from './progress.js';
 

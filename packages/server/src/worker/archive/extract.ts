@@ -24,8 +24,13 @@ import { TaskFailure } from '../task-failure.js';
 import { budgetFor, type ExtractSettings } from './limits.js';
 import type { Extraction, SafeTree } from './safe-tree.js';
 import { decompress, extractWith7z } from './seven-zip.js';
-import { extractTar } from './tar.js';
-import { extractZip } from './zip.js';
+
+// The tar and zip readers (tar, yauzl) load with the first archive of their kind: an API
+// server that never extracts does not carry them.
+const extractTar: typeof import('./tar.js').extractTar = async (...args) =>
+  (await import('./tar.js')).extractTar(...args);
+const extractZip: typeof import('./zip.js').extractZip = async (...args) =>
+  (await import('./zip.js')).extractZip(...args);
 
 export type DetectedFormat = 'zip' | '7z' | 'rar' | 'gzip' | 'bzip2' | 'xz' | 'tar';
 

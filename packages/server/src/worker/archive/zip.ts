@@ -54,10 +54,6 @@ function declaredName(entry: Entry): string | undefined {
   );
 }
 
-export function checkZipEncoding(name: string): boolean {
-  return name === 'auto' || iconv.encodingExists(name);
-}
-
 type EntryKind = 'directory' | 'file' | 'symlink' | { special: string };
 
 function kindOf(entry: Entry, name: string): EntryKind {
