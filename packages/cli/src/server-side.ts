@@ -18,7 +18,9 @@ export async function loadServerSide(command: string): Promise<ServerSide> {
   const standalone = typeof SPEOS_PORTAL_STANDALONE !== 'undefined' && SPEOS_PORTAL_STANDALONE;
   if (!standalone) {
     try {
-      // A variable specifier: neither tsc nor a bundler pulls the server into the CLI.
+      // Variable specifiers: neither tsc nor a bundler pulls the server into the CLI. The first
+      // keeps the server's heap lean and must run before its modules load (its src/lean-heap.ts).
+      await import(`${SERVER_PACKAGE}/lean-heap`);
       return (await import(SERVER_PACKAGE)) as ServerSide;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;

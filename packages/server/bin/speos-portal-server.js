@@ -8,6 +8,8 @@ if (!existsSync(built)) {
   console.error('speos-portal-server: not built yet; run `npm run build` in the repository first.');
   process.exit(1);
 }
+// Before the server's modules load: see src/lean-heap.ts.
+await import(new URL('../dist/lean-heap.js', import.meta.url).href);
 const { runServerCommand } = await import(built.href);
 runServerCommand(process.argv.slice(2)).catch((error) => {
   const command = ['serve', 'worker'].includes(process.argv[2] ?? '') ? ` ${process.argv[2]}` : '';

@@ -284,7 +284,7 @@ export class FsObjectStore implements ObjectStore {
       for (let done = 0; done < filled; ) {
         done += (await handle.write(batch, done, filled - done)).bytesWritten;
       }
-      hash.push(batch, filled);
+      await hash.push(batch, filled);
       batch = this.#hasher.buffer();
       filled = 0;
     };

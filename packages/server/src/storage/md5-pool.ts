@@ -30,18 +30,29 @@ parentPort.on('message', (m) => {
 });
 `;
 
-/** Size of the buffers the pool lends (and of the server's write batches). */
-export const BATCH_BYTES = 1024 * 1024;
-/** Buffers kept for reuse; more in flight are allocated and dropped after use. */
-const KEEP_BUFFERS = 32;
+/**
+ * Size of the buffers the pool lends (and of the server's write batches). 256 KiB keeps
+ * syscalls and messages few (20 per 5 MiB part) while a part in flight holds little memory.
+ */
+export const BATCH_BYTES = 256 * 1024;
+/**
+ * Batches handed to the hash threads and not yet back. On a busy machine the threads can
+ * fall behind the sockets (measured on loopback: over 100 batches queued); a part that
+ * would send more waits instead, so memory stays bounded (4 MiB) whatever the load.
+ * Parts still filling their batch never wait here: a slow client cannot hold others up.
+ */
+export const MAX_IN_TRANSIT = 16;
+/** Buffers kept for reuse (those back from the threads); more are allocated while busy and dropped. */
+const KEEP_BUFFERS = MAX_IN_TRANSIT;
 
 /** One part's running hash. */
 export interface Md5Session {
   /**
    * Hashes the first `length` bytes of `buffer` (from `Md5Pool.buffer()`) and takes it
-   * over: the caller must not touch it afterwards.
+   * over: the caller must not touch it afterwards. Resolves once the batch is on its way,
+   * which waits while MAX_IN_TRANSIT batches are out.
    */
-  push(buffer: Buffer, length: number): void;
+  push(buffer: Buffer, length: number): Promise<void>;
   digest(): Promise<string>;
   /** Forget the hash (the part was refused). */
   drop(): void;
@@ -51,6 +62,8 @@ export interface Md5Session {
 interface Thread {
   worker: Worker;
   sessions: Map<number, SessionState>;
+  /** Batches sent to this thread and not yet handed back. */
+  inTransit: number;
 }
 
 interface SessionState {
@@ -58,6 +71,8 @@ interface SessionState {
   failure?: Error;
   /** Waiting for the digest. */
   settle?: { resolve: (digest: string) => void; reject: (error: Error) => void };
+  /** The last push still waiting for a slot. */
+  sending?: Promise<void>;
 }
 
 /** What a part PUT answers when its hash thread died: retryable (503), nothing was stored. */
@@ -72,6 +87,10 @@ export class Md5Pool {
   readonly #size: number;
   #threads: Thread[] = [];
   readonly #free: ArrayBuffer[] = [];
+  /** Slots taken (batches out, or about to be sent) out of MAX_IN_TRANSIT. */
+  #slotsTaken = 0;
+  /** Pushes waiting for a slot, each already counted in #slotsTaken when woken. */
+  readonly #waiting: (() => void)[] = [];
   #nextId = 1;
   #closed = false;
 
@@ -85,6 +104,11 @@ export class Md5Pool {
     return this.#threads.map((t) => t.worker);
   }
 
+  /** Batches out to the threads, or waiting in `push` with a slot (never above MAX_IN_TRANSIT). */
+  get batchesOut(): number {
+    return this.#slotsTaken;
+  }
+
   /** A BATCH_BYTES buffer to fill, then `push` to a session. */
   buffer(): Buffer {
     const reused = this.#free.pop();
@@ -94,10 +118,12 @@ export class Md5Pool {
   #spawn(): Thread {
     const worker = new Worker(WORKER_SOURCE, { eval: true });
     worker.unref(); // never keeps the process alive on its own
-    const thread: Thread = { worker, sessions: new Map() };
+    const thread: Thread = { worker, sessions: new Map(), inTransit: 0 };
     worker.on('message', (m: { op?: 'free'; bytes: ArrayBuffer; id: number; digest: string }) => {
       if (m.op === 'free') {
-        if (this.#free.length < KEEP_BUFFERS) this.#free.push(m.bytes);
+        thread.inTransit--;
+        this.#releaseSlots(1);
+        this.#keep(m.bytes);
         return;
       }
       const session = thread.sessions.get(m.id);
@@ -109,6 +135,9 @@ export class Md5Pool {
     // 'error' listener the worker's error would be thrown in the main thread: an exit.
     const lose = (reason: string) => {
       this.#threads = this.#threads.filter((t) => t !== thread);
+      // Its batches will never come back: their slots are free again.
+      this.#releaseSlots(thread.inTransit);
+      thread.inTransit = 0;
       for (const session of thread.sessions.values()) {
         session.failure = threadLost(reason);
         session.settle?.reject(session.failure);
@@ -121,6 +150,27 @@ export class Md5Pool {
     return thread;
   }
 
+  /** Takes a slot for one batch, waiting while all MAX_IN_TRANSIT are out. */
+  #takeSlot(): Promise<void> | undefined {
+    if (this.#slotsTaken < MAX_IN_TRANSIT) {
+      this.#slotsTaken++;
+      return undefined;
+    }
+    return new Promise((resolve) => this.#waiting.push(resolve));
+  }
+
+  #releaseSlots(count: number): void {
+    this.#slotsTaken -= count;
+    while (this.#slotsTaken < MAX_IN_TRANSIT && this.#waiting.length > 0) {
+      this.#slotsTaken++;
+      this.#waiting.shift()!();
+    }
+  }
+
+  #keep(bytes: ArrayBuffer): void {
+    if (this.#free.length < KEEP_BUFFERS) this.#free.push(bytes);
+  }
+
   #pick(): Thread {
     if (this.#threads.length < this.#size) return this.#spawn();
     return this.#threads.reduce((a, b) => (b.sessions.size < a.sessions.size ? b : a));
@@ -131,7 +181,8 @@ export class Md5Pool {
     return {
       push: (buffer, length) => {
         hash.update(buffer.subarray(0, length));
-        if (this.#free.length < KEEP_BUFFERS) this.#free.push(buffer.buffer as ArrayBuffer);
+        this.#keep(buffer.buffer as ArrayBuffer);
+        return Promise.resolve();
       },
       digest: async () => hash.digest('hex'),
       drop: () => {},
@@ -147,16 +198,33 @@ export class Md5Pool {
     thread.sessions.set(id, state);
     return {
       push: (buffer, length) => {
-        if (state.failure) return;
-        const bytes = buffer.buffer as ArrayBuffer;
-        thread.worker.postMessage({ op: 'data', id, bytes, length }, [bytes]);
+        const send = () => {
+          // The thread may have died while this push waited: nothing to send it to.
+          if (state.failure || !this.#threads.includes(thread)) {
+            this.#releaseSlots(1);
+            return;
+          }
+          const bytes = buffer.buffer as ArrayBuffer;
+          thread.inTransit++;
+          thread.worker.postMessage({ op: 'data', id, bytes, length }, [bytes]);
+        };
+        const wait = this.#takeSlot();
+        if (!wait) {
+          send();
+          return Promise.resolve();
+        }
+        // Waiting pushes are woken first come, first served, so a part's batches stay in order.
+        state.sending = wait.then(send);
+        return state.sending;
       },
-      digest: () =>
-        new Promise<string>((resolve, reject) => {
+      digest: async () => {
+        await state.sending; // a batch still waiting for a slot goes first
+        return new Promise<string>((resolve, reject) => {
           if (state.failure) return reject(state.failure);
           state.settle = { resolve, reject };
           thread.worker.postMessage({ op: 'end', id });
-        }),
+        });
+      },
       drop: () => {
         if (!thread.sessions.delete(id)) return;
         thread.worker.postMessage({ op: 'drop', id });

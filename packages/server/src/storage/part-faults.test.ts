@@ -7,14 +7,14 @@ import { request } from 'node:http';
 import { connect } from 'node:net';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildApp } from '../app.js';
 import { loadConfig } from '../config.js';
 import { type Db, openDatabase } from '../db/connect.js';
 import { MiB, randomBytesSeeded, TestApi } from '../test-support/api.js';
 import { freePort, md5, tempDir } from '../test-support/portal.js';
 import { FsObjectStore } from './fs-store.js';
-import { BATCH_BYTES, Md5Pool } from './md5-pool.js';
+import { BATCH_BYTES, MAX_IN_TRANSIT, Md5Pool } from './md5-pool.js';
 import { UrlSigner } from './url-signer.js';
 
 interface LogLine {
@@ -215,6 +215,47 @@ describe('the MD5 pool', () => {
     const d = pool.session();
     d.push(fill(), bytes.length);
     expect(await d.digest()).toBe(md5(bytes));
+  });
+
+  // A busy machine can starve the hash thread; the sockets must then wait, not pile up batches.
+  it('keeps at most MAX_IN_TRANSIT batches out; a push beyond waits, and the hash keeps every batch in order', async () => {
+    const pool = new Md5Pool(1);
+    const batches = Array.from({ length: MAX_IN_TRANSIT * 3 }, (_, i) => randomBytesSeeded(BATCH_BYTES, 100 + i));
+    const session = pool.session();
+    const pushes = batches.map((bytes) => {
+      const buffer = pool.buffer();
+      bytes.copy(buffer);
+      const pushed = session.push(buffer, bytes.length);
+      expect(pool.batchesOut).toBeLessThanOrEqual(MAX_IN_TRANSIT);
+      return pushed;
+    });
+    // All pushed in one go: the thread cannot have handed a batch back yet, so the rest wait.
+    expect(pool.batchesOut).toBe(MAX_IN_TRANSIT);
+    await Promise.all(pushes);
+    expect(await session.digest()).toBe(md5(Buffer.concat(batches)));
+    await vi.waitFor(() => expect(pool.batchesOut).toBe(0));
+    await pool.close();
+  });
+
+  it('frees the slots of a thread that dies with pushes waiting, and fails that part', async () => {
+    const pool = new Md5Pool(1);
+    const bytes = randomBytesSeeded(BATCH_BYTES, 5);
+    const doomed = pool.session();
+    const pushes = Array.from({ length: MAX_IN_TRANSIT + 4 }, () => {
+      const buffer = pool.buffer();
+      bytes.copy(buffer);
+      return doomed.push(buffer, bytes.length);
+    });
+    await pool.threads[0]!.terminate();
+    await Promise.all(pushes); // the waiting pushes find the thread gone and send nothing
+    await expect(doomed.digest()).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE' });
+    expect(pool.batchesOut).toBe(0);
+    const next = pool.session();
+    const buffer = pool.buffer();
+    bytes.copy(buffer);
+    await next.push(buffer, bytes.length);
+    expect(await next.digest()).toBe(md5(bytes));
+    await pool.close();
   });
 });
 

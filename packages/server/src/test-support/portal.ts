@@ -73,6 +73,8 @@ export async function startTestPortal(
 }
 
 const CLI = fileURLToPath(new URL('../../../cli/dist/bin.js', import.meta.url));
+/** The server package's own command (`speos-portal-server`), as `npx speos-portal-server` runs it. */
+export const SERVER_BIN = fileURLToPath(new URL('../../bin/speos-portal-server.js', import.meta.url));
 
 export interface PortalProcess {
   url: string;
@@ -84,16 +86,17 @@ export interface PortalProcess {
 }
 
 /**
- * Starts `speos-portal serve` (the built CLI) as a child process, for tests that kill it.
- * Needs `npm run build` first (`npm test` does it).
+ * Starts `speos-portal serve` (the built CLI; or `speos-portal-server serve` with `SERVER_BIN`)
+ * as a child process, for tests that kill it. Needs `npm run build` first (`npm test` does it).
  */
 export async function spawnPortal(
   dataDir: string,
   env: Record<string, string> = {},
   port?: number,
+  program = CLI,
 ): Promise<PortalProcess> {
   const chosen = port ?? (await freePort());
-  const child = spawn(process.execPath, [CLI, 'serve'], {
+  const child = spawn(process.execPath, [program, 'serve'], {
     env: { ...process.env, PORT: String(chosen), DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
