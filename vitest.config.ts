@@ -14,7 +14,11 @@ export default defineConfig({
       '@speos-portal/protocol/schemas': fileURLToPath(new URL('./packages/protocol/src/schemas.ts', import.meta.url)),
       '@speos-portal/protocol/auth': fileURLToPath(new URL('./packages/protocol/src/auth.ts', import.meta.url)),
       '@speos-portal/protocol': src('protocol'),
+      // Before '@speos-portal/server', which would also match this path by prefix.
+      '@speos-portal/server/lean-heap': fileURLToPath(new URL('./packages/server/src/lean-heap.ts', import.meta.url)),
       '@speos-portal/server': src('server'),
+      // The tests' helpers (never built): '@speos-portal/test-support/portal.js' → src/portal.ts.
+      '@speos-portal/test-support': fileURLToPath(new URL('./packages/test-support/src', import.meta.url)),
       // Before '@speos-portal/client', which would also match this path by prefix.
       '@speos-portal/client/node': fileURLToPath(new URL('./packages/client/src/node/index.ts', import.meta.url)),
       '@speos-portal/client': src('client'),

@@ -7,7 +7,7 @@
 //
 // Starts a portal with an in-process worker from dist/, once per executor, and submits N
 // tiny jobs one after another (POST /tasks form; the solver is the test double
-// packages/server/src/test-support/fake-speos.mjs, one pass of 10 ms). Per job it times,
+// packages/test-support/src/fake-speos.mjs, one pass of 10 ms). Per job it times,
 // by polling the API every 20 ms: submit → the solver's first output line in the log
 // ("submit → running"), and submit → SUCCESS ("per job"). Prints a markdown table of
 // medians and maxima.
@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 const { values } = parseArgs({ options: { jobs: { type: 'string' } } });
 const JOBS = Number(values.jobs ?? 5);
 const CONF = process.env.SLURM_TEST_CONF;
-const FAKE = fileURLToPath(new URL('../packages/server/src/test-support/fake-speos.mjs', import.meta.url));
+const FAKE = fileURLToPath(new URL('../packages/test-support/src/fake-speos.mjs', import.meta.url));
 
 const { createPortal } = await import('../packages/server/dist/app.js');
 const { loadConfig } = await import('../packages/server/dist/config.js');

@@ -6,7 +6,7 @@
  *
  * The database is this file's own cluster (startPrivatePostgres), started once for the file
  * and stopped and started by the tests: the shared one other test files use never sees an
- * outage. The SPEOS solver is the TEST DOUBLE packages/server/src/test-support/fake-speos.mjs
+ * outage. The SPEOS solver is the TEST DOUBLE packages/test-support/src/fake-speos.mjs
  * (SPEOS cannot be installed here). Each scenario prints `[measured]` lines: the time from the
  * database's return to the client's or job's completion.
  */
@@ -18,25 +18,26 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { RETRY_AFTER_SECONDS } from '@speos-portal/protocol';
-import { pino } from 'pino';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { partsSaved, startCli, waitFor } from '../../packages/cli/src/test-support/cli.js';
-import { startFaultProxy } from '../../packages/client/src/test-support/fault-proxy.js';
-import { md5Stored, writeRandomFile } from '../../packages/client/src/test-support/files.js';
-import { createPortal } from '../../packages/server/src/app.js';
-import { loadConfig } from '../../packages/server/src/config.js';
-import { isDatabaseUnavailable } from '../../packages/server/src/db/availability.js';
-import { openDatabase } from '../../packages/server/src/db/connect.js';
-import { openObjectStore } from '../../packages/server/src/storage/open-store.js';
-import { TestApi } from '../../packages/server/src/test-support/api.js';
-import { freePort, startTestPortal, type TestPortal, tempDir } from '../../packages/server/src/test-support/portal.js';
+import { TestApi } from '@speos-portal/test-support/api.js';
+import { partsSaved, startCli, waitFor } from '@speos-portal/test-support/cli.js';
+import { startFaultProxy } from '@speos-portal/test-support/fault-proxy.js';
+import { md5Stored, writeRandomFile } from '@speos-portal/test-support/files.js';
+import { FAKE_SPEOS as FAKE } from '@speos-portal/test-support/paths.js';
+import { freePort, startTestPortal, type TestPortal, tempDir } from '@speos-portal/test-support/portal.js';
 import {
   destroyPrivateServices,
   type PrivatePostgres,
   postgresSkipReason,
   startPrivatePostgres,
-} from '../../packages/server/src/test-support/private-services.js';
-import { createPgDatabase, type TestDatabase } from '../../packages/server/src/test-support/services.js';
+} from '@speos-portal/test-support/private-services.js';
+import { createPgDatabase, type TestDatabase } from '@speos-portal/test-support/services.js';
+import { pino } from 'pino';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createPortal } from '../../packages/server/src/app.js';
+import { loadConfig } from '../../packages/server/src/config.js';
+import { isDatabaseUnavailable } from '../../packages/server/src/db/availability.js';
+import { openDatabase } from '../../packages/server/src/db/connect.js';
+import { openObjectStore } from '../../packages/server/src/storage/open-store.js';
 import { loadWorkerConfig } from '../../packages/server/src/worker/config.js';
 import { UNWRITTEN_LOG_FILE } from '../../packages/server/src/worker/runner.js';
 import { Worker } from '../../packages/server/src/worker/worker.js';
@@ -57,7 +58,6 @@ if (reason) console.warn(`[skipped] PostgreSQL outage tests: ${reason}`);
 const browserReason = browserSkipReason();
 
 const CLI = fileURLToPath(new URL('../../packages/cli/dist/bin.js', import.meta.url));
-const FAKE = fileURLToPath(new URL('../../packages/server/src/test-support/fake-speos.mjs', import.meta.url));
 const COMMAND = `${process.execPath} ${FAKE} {master}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /**

@@ -7,7 +7,7 @@
  *
  * The store is this file's own Swift (startPrivateSwift), started once for the file; an outage
  * kills its proxy (the S3 endpoint) and starts it again. The shared Swift other test files use
- * never sees one. The SPEOS solver is the TEST DOUBLE packages/server/src/test-support/fake-speos.mjs.
+ * never sees one. The SPEOS solver is the TEST DOUBLE packages/test-support/src/fake-speos.mjs.
  * Each scenario prints `[measured]` lines: the time from the store's return to the client's or
  * job's completion.
  */
@@ -15,24 +15,24 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { partsSaved, startCli, waitFor } from '../../packages/cli/src/test-support/cli.js';
-import { type FaultProxy, startFaultProxy } from '../../packages/client/src/test-support/fault-proxy.js';
-import { md5Stored, writeRandomFile } from '../../packages/client/src/test-support/files.js';
-import { loadConfig } from '../../packages/server/src/config.js';
-import { openDatabase } from '../../packages/server/src/db/connect.js';
-import { closeObjectStore, openObjectStore } from '../../packages/server/src/storage/open-store.js';
-import { TestApi } from '../../packages/server/src/test-support/api.js';
-import { startTestPortal, type TestPortal, tempDir } from '../../packages/server/src/test-support/portal.js';
+import { TestApi } from '@speos-portal/test-support/api.js';
+import { partsSaved, startCli, waitFor } from '@speos-portal/test-support/cli.js';
+import { type FaultProxy, startFaultProxy } from '@speos-portal/test-support/fault-proxy.js';
+import { md5Stored, writeRandomFile } from '@speos-portal/test-support/files.js';
+import { FAKE_SPEOS as FAKE } from '@speos-portal/test-support/paths.js';
+import { startTestPortal, type TestPortal, tempDir } from '@speos-portal/test-support/portal.js';
 import {
   destroyPrivateServices,
   type PrivateSwift,
   startPrivateSwift,
   swiftSkipReason,
-} from '../../packages/server/src/test-support/private-services.js';
-import { seededBytes } from '../../packages/server/src/test-support/seeded-bytes.mjs';
-import { s3PortalEnv } from '../../packages/server/src/test-support/services.js';
+} from '@speos-portal/test-support/private-services.js';
+import { seededBytes } from '@speos-portal/test-support/seeded-bytes.mjs';
+import { s3PortalEnv } from '@speos-portal/test-support/services.js';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../packages/server/src/config.js';
+import { openDatabase } from '../../packages/server/src/db/connect.js';
+import { closeObjectStore, openObjectStore } from '../../packages/server/src/storage/open-store.js';
 import { loadWorkerConfig } from '../../packages/server/src/worker/config.js';
 import { RESULTS_PENDING_FILE } from '../../packages/server/src/worker/runner.js';
 import { Worker } from '../../packages/server/src/worker/worker.js';
@@ -52,7 +52,6 @@ const reason = swiftSkipReason();
 if (reason) console.warn(`[skipped] object store outage tests: ${reason}`);
 const browserReason = browserSkipReason();
 
-const FAKE = fileURLToPath(new URL('../../packages/server/src/test-support/fake-speos.mjs', import.meta.url));
 const COMMAND = `${process.execPath} ${FAKE} {master}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /**

@@ -12,9 +12,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { startTestPortal, type TestPortal } from '@speos-portal/test-support/portal.js';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestPortal, type TestPortal } from '../../packages/server/src/test-support/portal.js';
 import { type Browser, launchBrowser, skipReason, WEB_DIST } from './support.js';
 
 const reason = skipReason();

@@ -4,16 +4,15 @@
  * notifications for a watched task. Chromium grants the notification permission through
  * the test's browser context; the page's Notification is wrapped (still calling the real
  * one) only to record what was shown, since a headless browser shows nothing to look at.
- * The solver is a TEST DOUBLE (server/src/test-support/fake-speos.mjs).
+ * The solver is a TEST DOUBLE (packages/test-support/src/fake-speos.mjs).
  */
-import { fileURLToPath } from 'node:url';
+import { TestApi } from '@speos-portal/test-support/api.js';
+import { FAKE_SPEOS as FAKE } from '@speos-portal/test-support/paths.js';
+import { startTestPortal, type TestPortal } from '@speos-portal/test-support/portal.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestApi } from '../../packages/server/src/test-support/api.js';
-import { startTestPortal, type TestPortal } from '../../packages/server/src/test-support/portal.js';
 import { type Browser, launchBrowser, MiB, skipReason, WEB_DIST } from './support.js';
 
 const reason = skipReason();
-const FAKE = fileURLToPath(new URL('../../packages/server/src/test-support/fake-speos.mjs', import.meta.url));
 
 describe.skipIf(reason !== undefined)('web UI: usage, pin and browser notifications', () => {
   let portal: TestPortal;

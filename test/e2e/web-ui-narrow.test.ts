@@ -3,16 +3,15 @@
  * screen, nothing cut off. A real Chromium against a real portal with an in-process worker;
  * the solver is the TEST DOUBLE fake-speos.mjs (SPEOS cannot be installed here).
  */
-import { fileURLToPath } from 'node:url';
+import { FAKE_SPEOS as FAKE } from '@speos-portal/test-support/paths.js';
+import { startTestPortal, type TestPortal } from '@speos-portal/test-support/portal.js';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestPortal, type TestPortal } from '../../packages/server/src/test-support/portal.js';
 import { type Browser, launchBrowser, screenshot, skipReason, submitViaApi, until, WEB_DIST } from './support.js';
 
 const reason = skipReason();
 if (reason) console.warn(`narrow-viewport browser tests skipped: ${reason}`);
 
-const FAKE = fileURLToPath(new URL('../../packages/server/src/test-support/fake-speos.mjs', import.meta.url));
 const WIDTH = 360;
 
 /** Elements that stick out of the viewport on the right, or the page's own scroll width. */

@@ -10,11 +10,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { runCli, startCli, waitFor } from '@speos-portal/test-support/cli.js';
+import { startTestProvider, type TestProvider } from '@speos-portal/test-support/oidc-provider.js';
+import { freePort, startTestPortal, type TestPortal } from '@speos-portal/test-support/portal.js';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, startCli, waitFor } from '../../packages/cli/src/test-support/cli.js';
-import { startTestProvider, type TestProvider } from '../../packages/server/src/test-support/oidc-provider.js';
-import { freePort, startTestPortal, type TestPortal } from '../../packages/server/src/test-support/portal.js';
 import { type Browser, launchBrowser, MiB, makeFile, screenshot, skipReason, WEB_DIST } from './support.js';
 
 const reason = skipReason();

@@ -7,9 +7,9 @@ import { mkdtemp, rm, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { acceptedExtensions } from '@speos-portal/protocol';
+import { startTestPortal, type TestPortal } from '@speos-portal/test-support/portal.js';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestPortal, type TestPortal } from '../../packages/server/src/test-support/portal.js';
 import {
   abortedViaApi,
   type Browser,

@@ -8,17 +8,16 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { FAKE_SPEOS as FAKE } from '@speos-portal/test-support/paths.js';
+import { startTestPortal, type TestPortal } from '@speos-portal/test-support/portal.js';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestPortal, type TestPortal } from '../../packages/server/src/test-support/portal.js';
 import { type Browser, launchBrowser, screenshot, skipReason, submitViaApi, until, WEB_DIST } from './support.js';
 
 const reason = skipReason();
 if (reason) console.warn(`worker UI browser tests skipped: ${reason}`);
 
 /** The solver TEST DOUBLE. */
-const FAKE = fileURLToPath(new URL('../../packages/server/src/test-support/fake-speos.mjs', import.meta.url));
 const TASK_ID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/;
 
 /** What fake-speos.mjs does with a master file: see its header. */

@@ -9,14 +9,15 @@ import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MIB } from '@speos-portal/protocol';
+import { partsSaved, savedStates, waitFor } from '@speos-portal/test-support/cli.js';
+import { startFaultProxy } from '@speos-portal/test-support/fault-proxy.js';
+import { md5Stored, metric, writeRandomFile } from '@speos-portal/test-support/files.js';
+import { AS_PLATFORM } from '@speos-portal/test-support/paths.js';
+import { startTestPortal, tempDir } from '@speos-portal/test-support/portal.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFaultProxy } from '../../client/src/test-support/fault-proxy.js';
-import { md5Stored, metric, writeRandomFile } from '../../client/src/test-support/files.js';
-import { startTestPortal, tempDir } from '../../server/src/test-support/portal.js';
-import { partsSaved, savedStates, waitFor } from './test-support/cli.js';
 
 const BUILT = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
-const AS_PLATFORM = pathToFileURL(fileURLToPath(new URL('./test-support/as-platform.mjs', import.meta.url))).href;
+const AS_PLATFORM_URL = pathToFileURL(AS_PLATFORM).href;
 
 let dir: string;
 beforeAll(async () => {
@@ -27,7 +28,7 @@ afterAll(async () => {
 });
 
 function startOnMac(args: string[], env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', AS_PLATFORM, BUILT, ...args], {
+  const child = spawn(process.execPath, ['--import', AS_PLATFORM_URL, BUILT, ...args], {
     env: { ...process.env, SPEOS_PORTAL_URL: '', SPEOS_PORTAL_TOKEN: '', FAKE_PLATFORM: 'darwin', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -8,13 +8,13 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
+import { AS_PLATFORM } from '@speos-portal/test-support/paths.js';
+import { tempDir } from '@speos-portal/test-support/portal.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tempDir } from '../../server/src/test-support/portal.js';
 import { cliDirs, migrateLegacyConfig, migrateLegacyState } from './dirs.js';
 
 const run = promisify(execFile);
 const BUILT_DIRS = fileURLToPath(new URL('../dist/dirs.js', import.meta.url));
-const AS_PLATFORM = fileURLToPath(new URL('./test-support/as-platform.mjs', import.meta.url));
 
 /** What the built dirs.ts answers on `platform`, with `env` as the whole environment. */
 async function dirsOn(platform: 'win32' | 'darwin', env: Record<string, string>) {

@@ -11,9 +11,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { MIB } from '@speos-portal/protocol';
+import { md5File, md5Stored, writeRandomFile } from '@speos-portal/test-support/files.js';
+import { startTestPortal, tempDir } from '@speos-portal/test-support/portal.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { md5File, md5Stored, writeRandomFile } from '../../client/src/test-support/files.js';
-import { startTestPortal, tempDir } from '../../server/src/test-support/portal.js';
 import { VERSION } from './version.js';
 
 const run = promisify(execFile);

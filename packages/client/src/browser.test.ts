@@ -7,12 +7,12 @@ import { existsSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { md5Stored } from '@speos-portal/test-support/files.js';
+import { startTestPortal, type TestPortal } from '@speos-portal/test-support/portal.js';
 import { build } from 'esbuild';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM_PATH as CHROMIUM, CHROMIUM_ARGS } from '../../../test/chromium.mjs';
-import { startTestPortal, type TestPortal } from '../../server/src/test-support/portal.js';
-import { md5Stored } from './test-support/files.js';
 
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
 if (!HAVE_CHROMIUM) {

@@ -1,7 +1,7 @@
 import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { tempDir } from '@speos-portal/test-support/portal.js';
 import { afterAll, describe, expect, it } from 'vitest';
-import { tempDir } from '../../server/src/test-support/portal.js';
 import { LocalStorageStateStore, type StorageLike } from './local-storage-store.js';
 import { defaultStateDir, JsonFileStateStore } from './node/json-file-store.js';
 import { findResumableUploads, type SavedUpload } from './state-store.js';

@@ -1,8 +1,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { TestApi } from '@speos-portal/test-support/api.js';
+import { freePort, startTestPortal } from '@speos-portal/test-support/portal.js';
 import { describe, expect, it } from 'vitest';
-import { TestApi } from '../../server/src/test-support/api.js';
-import { freePort, startTestPortal } from '../../server/src/test-support/portal.js';
 import { PortalClient } from './api-client.js';
 import { NetworkError, PortalApiError } from './errors.js';
 import { withRetry } from './with-retry.js';

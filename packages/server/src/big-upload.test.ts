@@ -4,9 +4,9 @@
  * only logs how long complete took (the benchmark in bench/ measures speed).
  */
 import { createHash } from 'node:crypto';
+import { randomBytesSeeded, TestApi } from '@speos-portal/test-support/api.js';
+import { startTestPortal, type TestPortal } from '@speos-portal/test-support/portal.js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { randomBytesSeeded, TestApi } from './test-support/api.js';
-import { startTestPortal, type TestPortal } from './test-support/portal.js';
 
 const FILE_SIZE = 524288000;
 const CHUNK = 5242880;

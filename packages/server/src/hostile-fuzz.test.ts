@@ -12,15 +12,14 @@ import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { connect } from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { randomBytesSeeded, TestApi } from '@speos-portal/test-support/api.js';
+import { FAKE_SPEOS as FAKE } from '@speos-portal/test-support/paths.js';
+import { type PortalProcess, spawnPortal, tempDir } from '@speos-portal/test-support/portal.js';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { randomBytesSeeded, TestApi } from './test-support/api.js';
-import { type PortalProcess, spawnPortal, tempDir } from './test-support/portal.js';
 
 const ALICE = 'alice-token-0123456789';
 const BOB = 'bob-token-0123456789ab';
-const FAKE = fileURLToPath(new URL('./test-support/fake-speos.mjs', import.meta.url));
 const RUNS = { json: 1500, part: 400, raw: 400, crossUser: 300 };
 
 interface Answer {

@@ -7,5 +7,7 @@ export { type Db, openDatabase } from './db/connect.js';
 export { type RunningServer, serve, startServer } from './server.js';
 export { FsObjectStore, multipartEtag } from './storage/fs-store.js';
 export type { ObjectInfo, ObjectStore, StoredPart } from './storage/object-store.js';
+export type { S3ObjectStoreOptions } from './storage/s3-store.js';
 export { UrlSigner } from './storage/url-signer.js';
+export { loadWorkerConfig } from './worker/config.js';
 export { runWorker } from './worker/main.js';

@@ -6,9 +6,9 @@
  * while the server's modules load (32 MiB on Node 22, 64 MiB on Node 24).
  */
 import { rm } from 'node:fs/promises';
+import { MiB, randomBytesSeeded, TestApi } from '@speos-portal/test-support/api.js';
+import { SERVER_BIN, spawnPortal, tempDir } from '@speos-portal/test-support/portal.js';
 import { describe, expect, it } from 'vitest';
-import { MiB, randomBytesSeeded, TestApi } from './test-support/api.js';
-import { SERVER_BIN, spawnPortal, tempDir } from './test-support/portal.js';
 
 /** Two 1 MiB semi-spaces at start; V8 may still grow them a step or two under load. */
 const LEAN_LIMIT = 8 * MiB;

@@ -5,14 +5,13 @@
  * progress, stop. Real server, real SQLite, real files, real child processes; the SPEOS
  * solver is the TEST DOUBLE test-support/fake-speos.mjs (SPEOS cannot be installed here).
  */
-import { fileURLToPath } from 'node:url';
+import { TestApi } from '@speos-portal/test-support/api.js';
+import { FAKE_SPEOS as FAKE } from '@speos-portal/test-support/paths.js';
+import { startTestPortal, type TestPortal } from '@speos-portal/test-support/portal.js';
+import { waitFor } from '@speos-portal/test-support/wait.js';
 import { strToU8, zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestApi } from './test-support/api.js';
-import { startTestPortal, type TestPortal } from './test-support/portal.js';
-import { waitFor } from './test-support/wait.js';
 
-const FAKE = fileURLToPath(new URL('./test-support/fake-speos.mjs', import.meta.url));
 const COMMAND = `${process.execPath} ${FAKE} {master} --version={version}`;
 
 let portal: TestPortal;

@@ -5,9 +5,9 @@
 
 import { rm } from 'node:fs/promises';
 import { request } from 'node:http';
+import { MiB, randomBytesSeeded, TestApi } from '@speos-portal/test-support/api.js';
+import { freePort, md5, type PortalProcess, spawnPortal, tempDir } from '@speos-portal/test-support/portal.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MiB, randomBytesSeeded, TestApi } from './test-support/api.js';
-import { freePort, md5, type PortalProcess, spawnPortal, tempDir } from './test-support/portal.js';
 
 const running: PortalProcess[] = [];
 const dirs: string[] = [];

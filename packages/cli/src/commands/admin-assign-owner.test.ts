@@ -3,10 +3,10 @@
  * every user, given to one of them. The built CLI on a real portal's SQLite database.
  */
 import { rm } from 'node:fs/promises';
+import { TestApi } from '@speos-portal/test-support/api.js';
+import { runCli } from '@speos-portal/test-support/cli.js';
+import { startTestPortal, tempDir } from '@speos-portal/test-support/portal.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestApi } from '../../../server/src/test-support/api.js';
-import { startTestPortal, tempDir } from '../../../server/src/test-support/portal.js';
-import { runCli } from '../test-support/cli.js';
 
 const ALICE = 'alice-token-0123456789';
 const BOB = 'bob-token-0123456789ab';

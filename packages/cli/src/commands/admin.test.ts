@@ -1,8 +1,9 @@
 /** `speos-portal admin usage`: the built CLI against a real portal with quotas and tokens. */
+
+import { TestApi } from '@speos-portal/test-support/api.js';
+import { runCli } from '@speos-portal/test-support/cli.js';
+import { startTestPortal, type TestPortal } from '@speos-portal/test-support/portal.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestApi } from '../../../server/src/test-support/api.js';
-import { startTestPortal, type TestPortal } from '../../../server/src/test-support/portal.js';
-import { runCli } from '../test-support/cli.js';
 
 const ADMIN = 'admin-token-0123456789';
 const ALICE = 'alice-token-0123456789';

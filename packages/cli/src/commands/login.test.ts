@@ -6,11 +6,11 @@
  */
 import { readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { runCli, startCli, waitFor } from '@speos-portal/test-support/cli.js';
+import { startTestProvider, type TestProvider } from '@speos-portal/test-support/oidc-provider.js';
+import { freePort, startTestPortal, type TestPortal, tempDir } from '@speos-portal/test-support/portal.js';
+import { asBrowser, signIn } from '@speos-portal/test-support/sign-in.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestProvider, type TestProvider } from '../../../server/src/test-support/oidc-provider.js';
-import { freePort, startTestPortal, type TestPortal, tempDir } from '../../../server/src/test-support/portal.js';
-import { asBrowser, signIn } from '../../../server/src/test-support/sign-in.js';
-import { runCli, startCli, waitFor } from '../test-support/cli.js';
 
 let provider: TestProvider;
 let portal: TestPortal;

@@ -1,7 +1,7 @@
 /**
  * `speos-portal tasks logs/stop/retry/delete/outputs` and `speos-portal worker`: the built CLI
  * against a real portal with a real worker running real child processes. The solver is a
- * TEST DOUBLE (server/src/test-support/fake-speos.mjs): SPEOS cannot be installed here, so
+ * TEST DOUBLE (packages/test-support/src/fake-speos.mjs): SPEOS cannot be installed here, so
  * a small script stands in for it — it reads the master (JSON saying what to do), prints
  * progress lines, writes result files and exits with the code asked for, or runs until
  * stopped. Needs `npm run build` (npm test does it).
@@ -9,15 +9,14 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdir, readdir, readFile, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { TaskDetail } from '@speos-portal/protocol';
+import { TestApi } from '@speos-portal/test-support/api.js';
+import { CLI_COMMAND, runCli, STANDALONE, startCli, waitFor } from '@speos-portal/test-support/cli.js';
+import { FAKE_SPEOS as FAKE } from '@speos-portal/test-support/paths.js';
+import { startTestPortal, type TestPortal, tempDir } from '@speos-portal/test-support/portal.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestApi } from '../../../server/src/test-support/api.js';
-import { startTestPortal, type TestPortal, tempDir } from '../../../server/src/test-support/portal.js';
-import { CLI_COMMAND, runCli, STANDALONE, startCli, waitFor } from '../test-support/cli.js';
 import { targetPath } from './task-outputs.js';
 
-const FAKE = fileURLToPath(new URL('../../../server/src/test-support/fake-speos.mjs', import.meta.url));
 const COMMAND = `${process.execPath} ${FAKE} {master} -t {thread_count} -p {priority}`;
 const HAS_SCRIPT = spawnSync('script', ['--version']).status === 0;
 

@@ -9,10 +9,10 @@ import { readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PortalClient } from '@speos-portal/client';
 import { MIB, type UploadRef } from '@speos-portal/protocol';
+import { partsSaved, runCli, savedStates } from '@speos-portal/test-support/cli.js';
+import { md5Stored, writeRandomFile } from '@speos-portal/test-support/files.js';
+import { startTestPortal, tempDir } from '@speos-portal/test-support/portal.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { md5Stored, writeRandomFile } from '../../../client/src/test-support/files.js';
-import { startTestPortal, tempDir } from '../../../server/src/test-support/portal.js';
-import { partsSaved, runCli, savedStates } from '../test-support/cli.js';
 
 const TMPFS_MIB = 48;
 

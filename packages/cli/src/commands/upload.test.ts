@@ -6,11 +6,11 @@ import { open, rm, stat, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { PortalClient } from '@speos-portal/client';
 import { MIB } from '@speos-portal/protocol';
+import { partsSaved, runCli, savedStates, startCli, waitFor } from '@speos-portal/test-support/cli.js';
+import { startFaultProxy } from '@speos-portal/test-support/fault-proxy.js';
+import { md5File, md5Stored, metric, writeRandomFile } from '@speos-portal/test-support/files.js';
+import { freePort, spawnPortal, startTestPortal, tempDir } from '@speos-portal/test-support/portal.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFaultProxy } from '../../../client/src/test-support/fault-proxy.js';
-import { md5File, md5Stored, metric, writeRandomFile } from '../../../client/src/test-support/files.js';
-import { freePort, spawnPortal, startTestPortal, tempDir } from '../../../server/src/test-support/portal.js';
-import { partsSaved, runCli, savedStates, startCli, waitFor } from '../test-support/cli.js';
 
 let dir: string;
 beforeAll(async () => {

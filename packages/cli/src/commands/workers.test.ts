@@ -5,11 +5,11 @@
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { TestApi } from '@speos-portal/test-support/api.js';
+import { runCli, waitFor } from '@speos-portal/test-support/cli.js';
+import { spawnPortal, startTestPortal, type TestPortal, tempDir } from '@speos-portal/test-support/portal.js';
 import stringWidth from 'string-width';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestApi } from '../../../server/src/test-support/api.js';
-import { spawnPortal, startTestPortal, type TestPortal, tempDir } from '../../../server/src/test-support/portal.js';
-import { runCli, waitFor } from '../test-support/cli.js';
 
 describe('speos-portal workers', () => {
   it('says no worker is online, and tasks show says why a job waits', async () => {

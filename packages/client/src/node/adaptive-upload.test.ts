@@ -7,11 +7,11 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { MIB } from '@speos-portal/protocol';
+import { startFaultProxy } from '@speos-portal/test-support/fault-proxy.js';
+import { md5Stored, writeRandomFile } from '@speos-portal/test-support/files.js';
+import { startTestPortal, type TestPortal, tempDir } from '@speos-portal/test-support/portal.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestPortal, type TestPortal, tempDir } from '../../../server/src/test-support/portal.js';
 import { PortalClient } from '../api-client.js';
-import { startFaultProxy } from '../test-support/fault-proxy.js';
-import { md5Stored, writeRandomFile } from '../test-support/files.js';
 import type { PartTransport, PutPartRequest } from '../transport.js';
 import { Uploader, type UploaderOptions } from '../uploader.js';
 import { NodeFileSource } from './file-source.js';

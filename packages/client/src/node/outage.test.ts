@@ -7,12 +7,12 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { MIB } from '@speos-portal/protocol';
+import { md5Stored, writeRandomFile } from '@speos-portal/test-support/files.js';
+import { freePort, startTestPortal, type TestPortal, tempDir } from '@speos-portal/test-support/portal.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startTestPortal, type TestPortal, tempDir } from '../../../server/src/test-support/portal.js';
 import { PortalClient } from '../api-client.js';
 import { UploadError } from '../errors.js';
 import { OutageWatch } from '../retry-loop.js';
-import { md5Stored, writeRandomFile } from '../test-support/files.js';
 import { Uploader } from '../uploader.js';
 import { withRetry } from '../with-retry.js';
 import { NodeFileSource } from './file-source.js';

@@ -2,14 +2,14 @@
 import { open, rm, stat, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { MIB } from '@speos-portal/protocol';
+import { startFaultProxy } from '@speos-portal/test-support/fault-proxy.js';
+import { md5Stored, metric, writeRandomFile } from '@speos-portal/test-support/files.js';
+import { startTestPortal, type TestPortal, tempDir } from '@speos-portal/test-support/portal.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestPortal, type TestPortal, tempDir } from '../../../server/src/test-support/portal.js';
 import { PortalClient } from '../api-client.js';
 import { UploadError } from '../errors.js';
 import { LocalStorageStateStore, type StorageLike } from '../local-storage-store.js';
 import type { UploadProgress } from '../progress.js';
-import { startFaultProxy } from '../test-support/fault-proxy.js';
-import { md5Stored, metric, writeRandomFile } from '../test-support/files.js';
 import { Uploader, type UploaderOptions } from '../uploader.js';
 import { NodeFileSource } from './file-source.js';
 import { NodeHttpTransport } from './http-transport.js';

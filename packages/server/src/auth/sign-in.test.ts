@@ -7,11 +7,11 @@
  */
 import { createHash } from 'node:crypto';
 import { RETRY_AFTER_SECONDS } from '@speos-portal/protocol';
+import { startTestProvider, type TestProvider } from '@speos-portal/test-support/oidc-provider.js';
+import { freePort, startTestPortal, type TestPortal } from '@speos-portal/test-support/portal.js';
+import { createPgDatabase, pgTestUrl, type TestDatabase } from '@speos-portal/test-support/services.js';
+import { asBrowser, authorizeAtProvider, CookieJar, signIn, step } from '@speos-portal/test-support/sign-in.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestProvider, type TestProvider } from '../test-support/oidc-provider.js';
-import { freePort, startTestPortal, type TestPortal } from '../test-support/portal.js';
-import { createPgDatabase, pgTestUrl, type TestDatabase } from '../test-support/services.js';
-import { asBrowser, authorizeAtProvider, CookieJar, signIn, step } from '../test-support/sign-in.js';
 import { LOGIN_COOKIE, SESSION_COOKIE } from './login-flows.js';
 
 const AUTOMATION_TOKEN = 'automation-token-0123456789';

@@ -1,6 +1,6 @@
+import { tempDir } from '@speos-portal/test-support/portal.js';
 import { sql } from 'kysely';
 import { expect, it } from 'vitest';
-import { tempDir } from '../test-support/portal.js';
 import { openDatabase } from './connect.js';
 
 it('opens SQLite in WAL mode with the configured durability (FULL unless told otherwise)', async () => {

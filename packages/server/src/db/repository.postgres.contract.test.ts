@@ -1,6 +1,7 @@
 /** The repository contract on PostgreSQL (a fresh database on the PG_TEST_URL server). */
+
+import { createPgDatabase, pgTestUrl } from '@speos-portal/test-support/services.js';
 import { describe, expect, it } from 'vitest';
-import { createPgDatabase, pgTestUrl } from '../test-support/services.js';
 import { openDatabase } from './connect.js';
 import { runRepositoryContract } from './repository.contract.js';
 

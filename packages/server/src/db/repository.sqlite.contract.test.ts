@@ -1,6 +1,6 @@
 /** The repository contract on SQLite (the embedded default), in a fresh data directory. */
 import { rm } from 'node:fs/promises';
-import { tempDir } from '../test-support/portal.js';
+import { tempDir } from '@speos-portal/test-support/portal.js';
 import { openDatabase } from './connect.js';
 import { runRepositoryContract } from './repository.contract.js';
 

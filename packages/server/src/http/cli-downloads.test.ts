@@ -2,8 +2,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { startTestPortal, type TestPortal, tempDir } from '@speos-portal/test-support/portal.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestPortal, type TestPortal, tempDir } from '../test-support/portal.js';
 
 let dir: string;
 let portal: TestPortal;

@@ -4,9 +4,9 @@
  * no browser renders them as a page of this origin.
  */
 import { connect } from 'node:net';
+import { randomBytesSeeded, TestApi } from '@speos-portal/test-support/api.js';
+import { startTestPortal, type TestPortal } from '@speos-portal/test-support/portal.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { randomBytesSeeded, TestApi } from '../test-support/api.js';
-import { startTestPortal, type TestPortal } from '../test-support/portal.js';
 
 let portal: TestPortal;
 let api: TestApi;

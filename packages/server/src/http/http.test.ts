@@ -1,7 +1,7 @@
 import { ERROR_CODES } from '@speos-portal/protocol';
+import { randomBytesSeeded, TestApi } from '@speos-portal/test-support/api.js';
+import { startTestPortal, type TestPortal } from '@speos-portal/test-support/portal.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { randomBytesSeeded, TestApi } from '../test-support/api.js';
-import { startTestPortal, type TestPortal } from '../test-support/portal.js';
 
 const ALICE = 'alice-token-0123456789';
 const BOB = 'bob-token-0123456789ab';
@@ -187,7 +187,7 @@ describe('operations and documentation', () => {
 describe('the web UI at /', () => {
   it('serves the built UI, public even with auth on, without shadowing the API', async () => {
     const { mkdir, writeFile } = await import('node:fs/promises');
-    const { tempDir } = await import('../test-support/portal.js');
+    const { tempDir } = await import('@speos-portal/test-support/portal.js');
     const web = await tempDir('speos-web-');
     await mkdir(`${web}/assets`);
     await writeFile(`${web}/index.html`, '<!doctype html><div id="root"></div>');

@@ -8,18 +8,17 @@
 import { createHmac } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import { fileURLToPath } from 'node:url';
+import { TestApi } from '@speos-portal/test-support/api.js';
+import { FAKE_SPEOS as FAKE } from '@speos-portal/test-support/paths.js';
+import { freePort, tempDir } from '@speos-portal/test-support/portal.js';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createPortal } from '../app.js';
 import { createApiToken } from '../auth/tokens.js';
 import { upsertUser } from '../auth/users.js';
 import { loadConfig } from '../config.js';
-import { TestApi } from '../test-support/api.js';
-import { freePort, tempDir } from '../test-support/portal.js';
 import { loadWorkerConfig } from '../worker/config.js';
 
-const FAKE = fileURLToPath(new URL('../test-support/fake-speos.mjs', import.meta.url));
 const COMMAND = `${process.execPath} ${FAKE} {master} -t {thread_count} -p {priority}`;
 const SECRET = 'webhook-secret-0123456789';
 

@@ -3,10 +3,11 @@
  * is stored, each user has their own quota, concurrent inits cannot overshoot it together
  * (SQLite and, where it runs, PostgreSQL + S3), and usage is shown to the user and to admins.
  */
+
+import { MiB, randomBytesSeeded, TestApi } from '@speos-portal/test-support/api.js';
+import { startTestPortal, type TestPortal } from '@speos-portal/test-support/portal.js';
+import { createPgDatabase, pgTestUrl, s3PortalEnv, s3TestOptions } from '@speos-portal/test-support/services.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MiB, randomBytesSeeded, TestApi } from '../test-support/api.js';
-import { startTestPortal, type TestPortal } from '../test-support/portal.js';
-import { createPgDatabase, pgTestUrl, s3PortalEnv, s3TestOptions } from '../test-support/services.js';
 
 const TOKENS = {
   alice: 'alice-token-0123456789',

@@ -2,9 +2,10 @@
  * Bad pins on a real portal with two users: another person's task, a task that does not
  * exist and an id that is not one are refused with the error envelope, and change nothing.
  */
+
+import { TestApi } from '@speos-portal/test-support/api.js';
+import { startTestPortal, type TestPortal } from '@speos-portal/test-support/portal.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestApi } from '../test-support/api.js';
-import { startTestPortal, type TestPortal } from '../test-support/portal.js';
 
 const TOKENS = { alice: 'alice-token-0123456789', bob: 'bob-token-0123456789ab' };
 

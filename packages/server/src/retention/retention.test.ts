@@ -6,17 +6,16 @@
  * The solver is a TEST DOUBLE (test-support/fake-speos.mjs): SPEOS cannot be installed here.
  */
 import { rm } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+import { TestApi } from '@speos-portal/test-support/api.js';
+import { FAKE_SPEOS as FAKE } from '@speos-portal/test-support/paths.js';
+import { freePort, tempDir } from '@speos-portal/test-support/portal.js';
+import { createPgDatabase, pgTestUrl, s3PortalEnv, s3TestOptions } from '@speos-portal/test-support/services.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPortal } from '../app.js';
 import { loadConfig } from '../config.js';
-import { TestApi } from '../test-support/api.js';
-import { freePort, tempDir } from '../test-support/portal.js';
-import { createPgDatabase, pgTestUrl, s3PortalEnv, s3TestOptions } from '../test-support/services.js';
 import { loadWorkerConfig } from '../worker/config.js';
 import { sweepRetention } from './sweep.js';
 
-const FAKE = fileURLToPath(new URL('../test-support/fake-speos.mjs', import.meta.url));
 const COMMAND = `${process.execPath} ${FAKE} {master} -t {thread_count} -p {priority}`;
 /** Files and logs are kept 5 s. */
 const RETENTION_DAYS = String(5 / 86400);

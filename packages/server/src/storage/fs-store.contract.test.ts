@@ -3,9 +3,9 @@
  * by the portal's own part route, so the contract's PUTs travel real HTTP.
  */
 import { rm } from 'node:fs/promises';
+import { freePort, tempDir } from '@speos-portal/test-support/portal.js';
 import { createPortal } from '../app.js';
 import { loadConfig } from '../config.js';
-import { freePort, tempDir } from '../test-support/portal.js';
 import { runObjectStoreContract } from './object-store.contract.js';
 
 runObjectStoreContract('fs', async () => {

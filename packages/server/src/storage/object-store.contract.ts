@@ -7,8 +7,8 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { ApiError, type ErrorCode } from '@speos-portal/protocol';
+import { asBody } from '@speos-portal/test-support/api.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { asBody } from '../test-support/api.js';
 import { multipartEtag } from './fs-store.js';
 import type { ObjectStore } from './object-store.js';
 

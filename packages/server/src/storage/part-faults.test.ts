@@ -6,13 +6,13 @@
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import path from 'node:path';
+import { MiB, randomBytesSeeded, TestApi } from '@speos-portal/test-support/api.js';
+import { freePort, md5, tempDir } from '@speos-portal/test-support/portal.js';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildApp } from '../app.js';
 import { loadConfig } from '../config.js';
 import { type Db, openDatabase } from '../db/connect.js';
-import { MiB, randomBytesSeeded, TestApi } from '../test-support/api.js';
-import { freePort, md5, tempDir } from '../test-support/portal.js';
 import { FsObjectStore } from './fs-store.js';
 import { BATCH_BYTES, MAX_IN_TRANSIT, Md5Pool } from './md5-pool.js';
 import { UrlSigner } from './url-signer.js';

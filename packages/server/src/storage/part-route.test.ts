@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import path from 'node:path';
+import { asBody, MiB, randomBytesSeeded, TestApi } from '@speos-portal/test-support/api.js';
+import { md5, startTestPortal, type TestPortal } from '@speos-portal/test-support/portal.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { asBody, MiB, randomBytesSeeded, TestApi } from '../test-support/api.js';
-import { md5, startTestPortal, type TestPortal } from '../test-support/portal.js';
 
 let portal: TestPortal;
 let api: TestApi;

@@ -1,6 +1,7 @@
 /** The S3 store against a real S3-compatible server (Swift + s3api from scripts/services). */
+
+import { s3TestOptions } from '@speos-portal/test-support/services.js';
 import { describe } from 'vitest';
-import { s3TestOptions } from '../test-support/services.js';
 import { runObjectStoreContract } from './object-store.contract.js';
 import { S3ObjectStore } from './s3-store.js';
 

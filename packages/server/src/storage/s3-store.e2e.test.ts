@@ -4,18 +4,18 @@
  * database and one bucket, then the start-up checks.
  */
 import { createHash } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPortal } from '../app.js';
-import { loadConfig } from '../config.js';
-import { MiB, randomBytesSeeded, TestApi } from '../test-support/api.js';
-import { startTestPortal, type TestPortal } from '../test-support/portal.js';
+import { MiB, randomBytesSeeded, TestApi } from '@speos-portal/test-support/api.js';
+import { startTestPortal, type TestPortal } from '@speos-portal/test-support/portal.js';
 import {
   createPgDatabase,
   pgTestUrl,
   s3PortalEnv,
   s3TestOptions,
   type TestDatabase,
-} from '../test-support/services.js';
+} from '@speos-portal/test-support/services.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPortal } from '../app.js';
+import { loadConfig } from '../config.js';
 
 const s3 = s3TestOptions('S3 + PostgreSQL end to end');
 const pgServer = pgTestUrl('S3 + PostgreSQL end to end');

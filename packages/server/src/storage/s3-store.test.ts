@@ -5,10 +5,10 @@
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { ApiError } from '@speos-portal/protocol';
+import { asBody } from '@speos-portal/test-support/api.js';
+import { freePort } from '@speos-portal/test-support/portal.js';
+import { s3TestOptions } from '@speos-portal/test-support/services.js';
 import { afterAll, describe, expect, it } from 'vitest';
-import { asBody } from '../test-support/api.js';
-import { freePort } from '../test-support/portal.js';
-import { s3TestOptions } from '../test-support/services.js';
 import { multipartEtag } from './fs-store.js';
 import { corsRulesProblem, mapS3Error, S3ObjectStore } from './s3-store.js';
 

@@ -1,7 +1,7 @@
+import { tempDir } from '@speos-portal/test-support/portal.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../db/connect.js';
 import { openDatabase } from '../db/connect.js';
-import { tempDir } from '../test-support/portal.js';
 import { appendLog, logTail, readLog } from './logs.js';
 import { insertTask, newTaskRow } from './repository.js';
 

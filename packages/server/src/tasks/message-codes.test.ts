@@ -4,12 +4,10 @@
  * in-process worker; the solver is the TEST DOUBLE fake-speos.mjs (SPEOS cannot be
  * installed here).
  */
-import { fileURLToPath } from 'node:url';
+import { TestApi } from '@speos-portal/test-support/api.js';
+import { FAKE_SPEOS as FAKE } from '@speos-portal/test-support/paths.js';
+import { startTestPortal, type TestPortal } from '@speos-portal/test-support/portal.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestApi } from '../test-support/api.js';
-import { startTestPortal, type TestPortal } from '../test-support/portal.js';
-
-const FAKE = fileURLToPath(new URL('../test-support/fake-speos.mjs', import.meta.url));
 
 describe('message codes of real runs', () => {
   let portal: TestPortal;

@@ -10,13 +10,14 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { crc32 } from 'node:zlib';
+import { TestApi } from '@speos-portal/test-support/api.js';
+import { missingTools } from '@speos-portal/test-support/archive-tools.js';
+import { FAKE_SPEOS } from '@speos-portal/test-support/paths.js';
+import { startTestPortal, type TestPortal, tempDir } from '@speos-portal/test-support/portal.js';
 import { unzipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import yauzl from 'yauzl';
 import { openDatabase } from '../db/connect.js';
-import { TestApi } from '../test-support/api.js';
-import { missingTools } from '../test-support/archive-tools.js';
-import { startTestPortal, type TestPortal, tempDir } from '../test-support/portal.js';
 import { OutputsZip, type ZipSource } from './outputs-zip.js';
 
 const exec = promisify(execFile);
@@ -182,7 +183,7 @@ describe('the outputs.zip layout', () => {
 describe('GET /tasks/{id}/outputs.zip', () => {
   let portal: TestPortal;
   let api: TestApi;
-  const FAKE = new URL('../test-support/fake-speos.mjs', import.meta.url).pathname;
+  const FAKE = FAKE_SPEOS;
 
   beforeAll(async () => {
     portal = await startTestPortal({ SPEOS_COMMAND: `${process.execPath} ${FAKE} {master}` });

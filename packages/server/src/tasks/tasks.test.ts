@@ -1,6 +1,6 @@
+import { randomBytesSeeded, TestApi } from '@speos-portal/test-support/api.js';
+import { md5, startTestPortal, type TestPortal } from '@speos-portal/test-support/portal.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { randomBytesSeeded, TestApi } from '../test-support/api.js';
-import { md5, startTestPortal, type TestPortal } from '../test-support/portal.js';
 
 let portal: TestPortal;
 let api: TestApi;

@@ -4,13 +4,13 @@
  * run, on S3 + PostgreSQL (where one instance at a time sweeps).
  */
 import { rm } from 'node:fs/promises';
+import { asBody, MiB, randomBytesSeeded, TestApi } from '@speos-portal/test-support/api.js';
+import { freePort, tempDir } from '@speos-portal/test-support/portal.js';
+import { createPgDatabase, pgTestUrl, s3PortalEnv, s3TestOptions } from '@speos-portal/test-support/services.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPortal } from '../app.js';
 import { loadConfig } from '../config.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import { asBody, MiB, randomBytesSeeded, TestApi } from '../test-support/api.js';
-import { freePort, tempDir } from '../test-support/portal.js';
-import { createPgDatabase, pgTestUrl, s3PortalEnv, s3TestOptions } from '../test-support/services.js';
 import { expireUploads } from './expiry.js';
 
 const HOUR = 3600 * 1000;

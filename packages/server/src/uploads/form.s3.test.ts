@@ -6,16 +6,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MiB, randomBytesSeeded, TestApi } from '../test-support/api.js';
-import { startTestPortal, type TestPortal } from '../test-support/portal.js';
+import { MiB, randomBytesSeeded, TestApi } from '@speos-portal/test-support/api.js';
+import { startTestPortal, type TestPortal } from '@speos-portal/test-support/portal.js';
 import {
   createPgDatabase,
   pgTestUrl,
   s3PortalEnv,
   s3TestOptions,
   type TestDatabase,
-} from '../test-support/services.js';
+} from '@speos-portal/test-support/services.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const s3 = s3TestOptions('form submission on S3 + PostgreSQL');
 const pgServer = pgTestUrl('form submission on S3 + PostgreSQL');

@@ -5,9 +5,9 @@
  */
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
+import { MiB, randomBytesSeeded, TestApi } from '@speos-portal/test-support/api.js';
+import { startTestPortal, type TestPortal } from '@speos-portal/test-support/portal.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MiB, randomBytesSeeded, TestApi } from '../test-support/api.js';
-import { startTestPortal, type TestPortal } from '../test-support/portal.js';
 
 const MAX = 6 * MiB;
 const ALICE = 'alice-token-0123456789';

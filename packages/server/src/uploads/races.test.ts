@@ -4,11 +4,11 @@
  * Each test prints its figures (rounds, requests, outcomes) for the closing note.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { randomBytesSeeded, TestApi } from '@speos-portal/test-support/api.js';
+import { md5, startTestPortal, type TestPortal } from '@speos-portal/test-support/portal.js';
+import { s3PortalEnv, s3TestOptions } from '@speos-portal/test-support/services.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Db, openDatabase } from '../db/connect.js';
-import { randomBytesSeeded, TestApi } from '../test-support/api.js';
-import { md5, startTestPortal, type TestPortal } from '../test-support/portal.js';
-import { s3PortalEnv, s3TestOptions } from '../test-support/services.js';
 
 const ROUNDS = 50;
 const AT_ONCE = 12;

@@ -7,15 +7,14 @@
  */
 import { copyFile, mkdir, readFile, rm, symlink, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { TestApi } from '@speos-portal/test-support/api.js';
+import { missingTools, RAR_FIXTURES, run, type Tool, writeTree } from '@speos-portal/test-support/archive-tools.js';
+import { FAKE_SPEOS as FAKE } from '@speos-portal/test-support/paths.js';
+import { startTestPortal, type TestPortal, tempDir } from '@speos-portal/test-support/portal.js';
 import { strToU8, zipSync } from 'fflate';
 import iconv from 'iconv-lite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestApi } from '../test-support/api.js';
-import { missingTools, RAR_FIXTURES, run, type Tool, writeTree } from '../test-support/archive-tools.js';
-import { startTestPortal, type TestPortal, tempDir } from '../test-support/portal.js';
 
-const FAKE = fileURLToPath(new URL('../test-support/fake-speos.mjs', import.meta.url));
 const COMMAND = `${process.execPath} ${FAKE} {master}`;
 
 let portal: TestPortal;

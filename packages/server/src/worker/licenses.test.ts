@@ -8,18 +8,18 @@ import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { TestApi } from '@speos-portal/test-support/api.js';
+import { FAKE_SPEOS as FAKE } from '@speos-portal/test-support/paths.js';
+import { startTestPortal, type TestPortal, tempDir } from '@speos-portal/test-support/portal.js';
+import { createPgDatabase, pgTestUrl, type TestDatabase } from '@speos-portal/test-support/services.js';
+import { waitFor } from '@speos-portal/test-support/wait.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../clock.js';
 import { loadConfig } from '../config.js';
 import { openObjectStore } from '../storage/open-store.js';
-import { TestApi } from '../test-support/api.js';
-import { startTestPortal, type TestPortal, tempDir } from '../test-support/portal.js';
-import { createPgDatabase, pgTestUrl, type TestDatabase } from '../test-support/services.js';
-import { waitFor } from '../test-support/wait.js';
 import { loadWorkerConfig, parseLicenses } from './config.js';
 import { Worker } from './worker.js';
 
-const FAKE = fileURLToPath(new URL('../test-support/fake-speos.mjs', import.meta.url));
 const COMMAND = `${process.execPath} ${FAKE} {master}`;
 const SERVER_DIST = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
 

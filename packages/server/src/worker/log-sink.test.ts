@@ -6,11 +6,11 @@
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
+import { tempDir } from '@speos-portal/test-support/portal.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Db, openDatabase } from '../db/connect.js';
 import { appendLog, readLog } from '../tasks/logs.js';
 import { insertTask, newTaskRow } from '../tasks/repository.js';
-import { tempDir } from '../test-support/portal.js';
 import { FLUSH_BYTES, LogSink, MEMORY_LIMIT } from './log-sink.js';
 
 let dir: string;

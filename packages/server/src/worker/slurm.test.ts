@@ -12,10 +12,11 @@ import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { TestApi } from '@speos-portal/test-support/api.js';
+import { FAKE_SPEOS as FAKE } from '@speos-portal/test-support/paths.js';
+import { startTestPortal, type TestPortal, tempDir } from '@speos-portal/test-support/portal.js';
+import { waitFor } from '@speos-portal/test-support/wait.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestApi } from '../test-support/api.js';
-import { startTestPortal, type TestPortal, tempDir } from '../test-support/portal.js';
-import { waitFor } from '../test-support/wait.js';
 import { readQueue, runSlurm } from './executors/slurm/commands.js';
 
 const CONF = process.env.SLURM_TEST_CONF;
@@ -26,7 +27,6 @@ if (!CONF) {
   );
 }
 
-const FAKE = fileURLToPath(new URL('../test-support/fake-speos.mjs', import.meta.url));
 const COMMAND = `${process.execPath} ${FAKE} {master} -t {thread_count}`;
 const SLURM_SH = fileURLToPath(new URL('../../../../scripts/services/slurm.sh', import.meta.url));
 const SERVER_DIST = fileURLToPath(new URL('../../dist/index.js', import.meta.url));

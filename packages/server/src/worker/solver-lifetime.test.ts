@@ -9,13 +9,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { TestApi } from '@speos-portal/test-support/api.js';
+import { FAKE_SPEOS as FAKE } from '@speos-portal/test-support/paths.js';
+import { freePort, type PortalProcess, spawnPortal, tempDir } from '@speos-portal/test-support/portal.js';
+import { waitFor } from '@speos-portal/test-support/wait.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TestApi } from '../test-support/api.js';
-import { freePort, type PortalProcess, spawnPortal, tempDir } from '../test-support/portal.js';
-import { waitFor } from '../test-support/wait.js';
 
-const FAKE = fileURLToPath(new URL('../test-support/fake-speos.mjs', import.meta.url));
 const COMMAND = `${process.execPath} ${FAKE} {master} -t {thread_count}`;
 
 /** Running, not a zombie waiting to be reaped. */

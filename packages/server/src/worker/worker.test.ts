@@ -9,18 +9,18 @@ import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { TestApi } from '@speos-portal/test-support/api.js';
+import { FAKE_SPEOS as FAKE } from '@speos-portal/test-support/paths.js';
+import { startTestPortal, type TestPortal, tempDir } from '@speos-portal/test-support/portal.js';
+import { waitFor } from '@speos-portal/test-support/wait.js';
 import { strToU8, unzipSync, zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config.js';
 import { openDatabase } from '../db/connect.js';
 import { openObjectStore } from '../storage/open-store.js';
-import { TestApi } from '../test-support/api.js';
-import { startTestPortal, type TestPortal, tempDir } from '../test-support/portal.js';
-import { waitFor } from '../test-support/wait.js';
 import { loadWorkerConfig } from './config.js';
 import { Worker } from './worker.js';
 
-const FAKE = fileURLToPath(new URL('../test-support/fake-speos.mjs', import.meta.url));
 const COMMAND = `${process.execPath} ${FAKE} {master} -t {thread_count} -p {priority} --job={job_name}`;
 
 const alive = (pid: number) => {

@@ -3,19 +3,18 @@
  * Worker running real child processes. The solver is a TEST DOUBLE
  * (test-support/fake-speos.mjs): SPEOS cannot be installed here.
  */
-import { fileURLToPath } from 'node:url';
+import { TestApi } from '@speos-portal/test-support/api.js';
+import { FAKE_SPEOS as FAKE } from '@speos-portal/test-support/paths.js';
+import { startTestPortal, type TestPortal } from '@speos-portal/test-support/portal.js';
+import { createPgDatabase, pgTestUrl, type TestDatabase } from '@speos-portal/test-support/services.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { closeObjectStore, openObjectStore } from '../storage/open-store.js';
-import { TestApi } from '../test-support/api.js';
-import { startTestPortal, type TestPortal } from '../test-support/portal.js';
-import { createPgDatabase, pgTestUrl, type TestDatabase } from '../test-support/services.js';
 import { loadWorkerConfig } from '../worker/config.js';
 import { Worker } from '../worker/worker.js';
 import { announceWorker } from './registry.js';
 
-const FAKE = fileURLToPath(new URL('../test-support/fake-speos.mjs', import.meta.url));
 const COMMAND = `${process.execPath} ${FAKE} {master}`;
 
 async function waitFor<T>(read: () => Promise<T>, ok: (value: T) => boolean, what: string): Promise<T> {

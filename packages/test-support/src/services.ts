@@ -4,8 +4,8 @@
  * When they are unset the tests that need them are skipped, with a note saying how to run them.
  */
 import { randomBytes } from 'node:crypto';
+import type { S3ObjectStoreOptions } from '@speos-portal/server';
 import pg from 'pg';
-import type { S3ObjectStoreOptions } from '../storage/s3-store.js';
 
 const HOW = 'run `bash scripts/services/up.sh && source .tmp/services.env` first';
 

@@ -8,7 +8,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const BIN = process.env.SPEOS_CLI_UNDER_TEST || fileURLToPath(new URL('../../dist/bin.js', import.meta.url));
+export const BIN = process.env.SPEOS_CLI_UNDER_TEST || fileURLToPath(new URL('../../cli/dist/bin.js', import.meta.url));
 
 /** A standalone form (tarball, executable) has no server side: `serve`/`worker` only say so. */
 export const STANDALONE = Boolean(process.env.SPEOS_CLI_UNDER_TEST);
