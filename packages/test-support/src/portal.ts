@@ -42,16 +42,43 @@ export interface TestPortal {
  */
 export async function startTestPortal(
   env: Record<string, string> = {},
-  options: { clock?: Clock; dataDir?: string; port?: number } = {},
+  options: {
+    clock?: Clock;
+    dataDir?: string;
+    port?: number;
+    /** How a port is chosen when none is given (a test of the retry below replaces it). */
+    choosePort?: () => Promise<number>;
+  } = {},
 ): Promise<TestPortal> {
   const dataDir = options.dataDir ?? (await tempDir());
-  // A port chosen beforehand lets a test register the portal's URL with an OpenID provider first.
-  const port = options.port ?? (await freePort());
-  const config = loadConfig({ PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'silent', ...env });
-  // SPEOS_COMMAND_* in env starts an in-process worker, as `serve` does.
-  const worker = loadWorkerConfig({ WORKER_POLL_SECONDS: '0.2', ...env }, dataDir);
-  const { app, db } = await createPortal(config, { worker, ...(options.clock ? { clock: options.clock } : {}) });
-  await app.listen({ port, host: '127.0.0.1' });
+  // The portal must know its port before it is built (PUBLIC_URL goes into upload URLs,
+  // the CSP and the origin check), so it cannot simply listen on port 0: a free port is
+  // chosen first, and in the rare case another process takes it in between, another one.
+  // A port given by the test (a restart, an OpenID provider's registered URL) is kept.
+  for (let attempt = 1; ; attempt++) {
+    const port = options.port ?? (await (options.choosePort ?? freePort)());
+    const config = loadConfig({ PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'silent', ...env });
+    // SPEOS_COMMAND_* in env starts an in-process worker, as `serve` does.
+    const worker = loadWorkerConfig({ WORKER_POLL_SECONDS: '0.2', ...env }, dataDir);
+    const { app, db } = await createPortal(config, { worker, ...(options.clock ? { clock: options.clock } : {}) });
+    try {
+      await app.listen({ port, host: '127.0.0.1' });
+    } catch (error) {
+      await app.close();
+      if (portTaken(error) && options.port === undefined && attempt < PORT_ATTEMPTS) continue;
+      throw error;
+    }
+    return portalOn(port, dataDir, app, db, options.dataDir === undefined);
+  }
+}
+
+const PORT_ATTEMPTS = 5;
+
+function portTaken(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException)?.code === 'EADDRINUSE';
+}
+
+function portalOn(port: number, dataDir: string, app: FastifyInstance, db: Db, ownsDataDir: boolean): TestPortal {
   return {
     url: `http://127.0.0.1:${port}`,
     dataDir,
@@ -63,7 +90,7 @@ export async function startTestPortal(
       const timer = setTimeout(() => app.server.closeAllConnections(), 1000);
       await app.close();
       clearTimeout(timer);
-      if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
+      if (ownsDataDir) await rm(dataDir, { recursive: true, force: true });
     },
   };
 }
@@ -91,9 +118,24 @@ export async function spawnPortal(
   port?: number,
   program = CLI,
 ): Promise<PortalProcess> {
-  const chosen = port ?? (await freePort());
+  // As in startTestPortal: a free port is chosen first, and another if it was taken meanwhile.
+  for (let attempt = 1; ; attempt++) {
+    const started = await spawnPortalOn(port ?? (await freePort()), dataDir, env, program);
+    if (started.ok) return started.portal;
+    if (port !== undefined || attempt >= PORT_ATTEMPTS || !started.output.includes('EADDRINUSE')) {
+      throw new Error(`portal exited early: ${started.output}`);
+    }
+  }
+}
+
+async function spawnPortalOn(
+  port: number,
+  dataDir: string,
+  env: Record<string, string>,
+  program: string,
+): Promise<{ ok: true; portal: PortalProcess } | { ok: false; output: string }> {
   const child = spawn(process.execPath, [program, 'serve'], {
-    env: { ...process.env, PORT: String(chosen), DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...env },
+    env: { ...process.env, PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -106,10 +148,10 @@ export async function spawnPortal(
   const exited = new Promise<number | string>((resolve) =>
     child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)),
   );
-  const url = `http://127.0.0.1:${chosen}`;
+  const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000; // a loaded CI machine can take long to start Node
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`portal exited early: ${output}`);
+    if (child.exitCode !== null) return { ok: false, output };
     try {
       const res = await fetch(`${url}/healthz`);
       if (res.ok) break;
@@ -117,7 +159,7 @@ export async function spawnPortal(
     if (Date.now() > deadline) throw new Error(`portal did not start: ${output}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { url, child, output: () => output, exited };
+  return { ok: true, portal: { url, child, output: () => output, exited } };
 }
 
 export const md5 = (data: Buffer | Uint8Array) => createHash('md5').update(data).digest('hex');
