@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { TaskStatus } from '@speos-portal/protocol';
 import type { Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findUploadsById, retriedTaskIds } from '../tasks/presentation-rows.js';
 import {
   appendHistory,
   attachUploadToTask,
@@ -16,7 +17,6 @@ import {
   findSubmittedTaskHolding,
   findTask,
   findUpload,
-  findUploadsById,
   insertTask,
   insertUpload,
   listTasks,
@@ -24,7 +24,6 @@ import {
   newTaskRow,
   objectKeyInUse,
   removePlaceholderTask,
-  retriedTaskIds,
   statusHistory,
   transitionTask,
   uploadDecidesTask,

@@ -10,7 +10,7 @@ import type { TaskStatus } from '@speos-portal/protocol';
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from '../db/schema.js';
 import { presentTask } from '../tasks/present.js';
-import { findUploadsById, retriedTaskIds } from '../tasks/repository.js';
+import { findUploadsById, retriedTaskIds } from '../tasks/presentation-rows.js';
 
 type Executor = Kysely<Database> | Transaction<Database>;
 

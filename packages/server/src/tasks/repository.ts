@@ -25,12 +25,6 @@ export async function findUpload(db: Executor, uploadId: string, owner: Owner): 
   return query.executeTakeFirst();
 }
 
-export async function findUploadsById(db: Executor, uploadIds: string[]): Promise<Map<string, UploadRow>> {
-  if (uploadIds.length === 0) return new Map();
-  const rows = await db.selectFrom('uploads').selectAll().where('upload_id', 'in', uploadIds).execute();
-  return new Map(rows.map((r) => [r.upload_id, r]));
-}
-
 /** A task row in UPLOADING with every optional field empty, for `insertTask`. */
 export function newTaskRow(fields: Pick<NewTask, 'task_id' | 'owner' | 'created_at'> & Partial<NewTask>): NewTask {
   return {
@@ -241,23 +235,6 @@ export async function statusHistory(db: Executor, taskId: string) {
     .where('task_id', '=', taskId)
     .orderBy('seq')
     .execute();
-}
-
-export async function retriedTaskIds(db: Executor, taskIds: string[]): Promise<Map<string, string[]>> {
-  const result = new Map<string, string[]>();
-  if (taskIds.length === 0) return result;
-  const rows = await db
-    .selectFrom('tasks')
-    .select(['task_id', 'parent_task_id'])
-    .where('parent_task_id', 'in', taskIds)
-    .orderBy('created_at')
-    .execute();
-  for (const row of rows) {
-    const list = result.get(row.parent_task_id!) ?? [];
-    list.push(row.task_id);
-    result.set(row.parent_task_id!, list);
-  }
-  return result;
 }
 
 export interface TaskFilter {

@@ -17,8 +17,9 @@ import type { TaskRow, UploadRow } from '../db/schema.js';
 import { assertFilesKept } from '../retention/guards.js';
 import { listWorkers, queueReason, type WorkerState } from '../workers/registry.js';
 import { presentTask } from './present.js';
+import { findUploadsById, retriedTaskIds } from './presentation-rows.js';
 import { queuePlaces } from './queue-position.js';
-import { findTask, findUploadsById, listTasks, type Owner, retriedTaskIds, statusHistory } from './repository.js';
+import { findTask, listTasks, type Owner, statusHistory } from './repository.js';
 
 /**
  * What `GET /tasks` lists without a status filter: submitted tasks. Uploads not yet

@@ -19,7 +19,7 @@ import type { TaskRow, UploadRow } from '../db/schema.js';
 import type { Logger } from '../logger.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { appendLog, logTail } from '../tasks/logs.js';
-import { findUploadsById } from '../tasks/repository.js';
+import { findUploadsById } from '../tasks/presentation-rows.js';
 import { buildCommand, solverOptions } from './command.js';
 import type { WorkerConfig } from './config.js';
 import type { Executor, QueueState, SolverExit, SolverRun } from './executors/executor.js';
