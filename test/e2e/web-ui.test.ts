@@ -108,7 +108,8 @@ describe.skipIf(reason !== undefined)('web UI in Chromium', () => {
     expect(await page.locator(`[id="${describedBy.split(' ').at(-1)}"]`).textContent()).toBe(
       'Use 1 to 200 characters.',
     );
-    expect(await jobName.evaluate((el) => el === document.activeElement)).toBe(true);
+    // Focus moves to the first invalid field on the frame after the errors show.
+    await expect.poll(() => jobName.evaluate((el) => el === document.activeElement)).toBe(true);
     await expect.poll(() => page.getByText('Enter a number from 1 to 64.').count()).toBe(1);
     await screenshot(page, 'submit-invalid-en');
 
@@ -141,7 +142,8 @@ describe.skipIf(reason !== undefined)('web UI in Chromium', () => {
     await page.keyboard.type('From the keyboard');
     await page.keyboard.press('Enter'); // submits the form: no file yet, so the file field says so
     await page.getByText('Choose the master file.').waitFor();
-    expect(await focusedLabel()).toBe('Master file');
+    // The form moves focus to the first invalid field on the frame after it shows the errors.
+    await expect.poll(focusedLabel, { timeout: 5000 }).toBe('Master file');
     await page.close();
   });
 

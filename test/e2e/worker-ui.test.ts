@@ -328,7 +328,8 @@ describe.skipIf(reason !== undefined)('task page with a worker (fake solver) in 
     await screenshot(page, 'confirm-stop-en', { fullPage: false });
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'hidden' });
-    expect(await stop.evaluate((el) => el === document.activeElement)).toBe(true);
+    // Focus returns in the dialog's close event, which the browser dispatches after hiding it.
+    await expect.poll(() => stop.evaluate((el) => el === document.activeElement)).toBe(true);
     expect((await apiTask(id)).status).toBe('RUNNING');
 
     // In Chinese, from the keyboard: Enter opens, Tab reaches the confirm button, Enter confirms.
