@@ -10,20 +10,25 @@
  * (SPEOS cannot be installed here). Each scenario prints `[measured]` lines: the time from the
  * database's return to the client's or job's completion.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { RETRY_AFTER_SECONDS } from '@speos-portal/protocol';
 import { TestApi } from '@speos-portal/test-support/api.js';
 import { partsSaved, startCli, waitFor } from '@speos-portal/test-support/cli.js';
 import { startFaultProxy } from '@speos-portal/test-support/fault-proxy.js';
 import { md5Stored, writeRandomFile } from '@speos-portal/test-support/files.js';
 import { FAKE_SPEOS as FAKE } from '@speos-portal/test-support/paths.js';
-import { freePort, startTestPortal, type TestPortal, tempDir } from '@speos-portal/test-support/portal.js';
+import {
+  CLI,
+  freePort,
+  startServe,
+  startTestPortal,
+  type TestPortal,
+  tempDir,
+} from '@speos-portal/test-support/portal.js';
 import {
   destroyPrivateServices,
   type PrivatePostgres,
@@ -57,7 +62,6 @@ const reason = postgresSkipReason();
 if (reason) console.warn(`[skipped] PostgreSQL outage tests: ${reason}`);
 const browserReason = browserSkipReason();
 
-const CLI = fileURLToPath(new URL('../../packages/cli/dist/bin.js', import.meta.url));
 const COMMAND = `${process.execPath} ${FAKE} {master}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /**
@@ -185,22 +189,9 @@ describe.skipIf(reason !== undefined)('a PostgreSQL outage', () => {
       const dataDir = await tempDir('speos-pg-start-');
       const outage = await takeDown();
       const port = await freePort();
-      const serve = (env: Record<string, string>) => {
-        const child = spawn(process.execPath, [CLI, 'serve'], {
-          env: { ...process.env, PORT: String(port), DATA_DIR: dataDir, DATABASE_URL: url, LOG_LEVEL: 'info', ...env },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        let output = '';
-        child.stdout?.on('data', (d) => {
-          output += d;
-        });
-        child.stderr?.on('data', (d) => {
-          output += d;
-        });
-        const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-        return { child, output: () => output, exited };
-      };
-      let waiting: { child: ChildProcess; exited: Promise<number | null> } | undefined;
+      const serve = (env: Record<string, string>) =>
+        startServe(CLI, { PORT: String(port), DATA_DIR: dataDir, DATABASE_URL: url, LOG_LEVEL: 'info', ...env });
+      let waiting: ReturnType<typeof startServe> | undefined;
       try {
         const impatient = serve({ DATABASE_WAIT_SECONDS: '1' });
         expect(await impatient.exited).toBe(1);

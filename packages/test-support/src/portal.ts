@@ -51,12 +51,7 @@ export async function startTestPortal(
   } = {},
 ): Promise<TestPortal> {
   const dataDir = options.dataDir ?? (await tempDir());
-  // The portal must know its port before it is built (PUBLIC_URL goes into upload URLs,
-  // the CSP and the origin check), so it cannot simply listen on port 0: a free port is
-  // chosen first, and in the rare case another process takes it in between, another one.
-  // A port given by the test (a restart, an OpenID provider's registered URL) is kept.
-  for (let attempt = 1; ; attempt++) {
-    const port = options.port ?? (await (options.choosePort ?? freePort)());
+  return onFreePort(options.port, options.choosePort ?? freePort, async (port) => {
     const config = loadConfig({ PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'silent', ...env });
     // SPEOS_COMMAND_* in env starts an in-process worker, as `serve` does.
     const worker = loadWorkerConfig({ WORKER_POLL_SECONDS: '0.2', ...env }, dataDir);
@@ -65,17 +60,34 @@ export async function startTestPortal(
       await app.listen({ port, host: '127.0.0.1' });
     } catch (error) {
       await app.close();
-      if (portTaken(error) && options.port === undefined && attempt < PORT_ATTEMPTS) continue;
       throw error;
     }
     return portalOn(port, dataDir, app, db, options.dataDir === undefined);
-  }
+  });
 }
 
 const PORT_ATTEMPTS = 5;
 
-function portTaken(error: unknown): boolean {
-  return (error as NodeJS.ErrnoException)?.code === 'EADDRINUSE';
+/**
+ * Runs `start` on `given`, else on a chosen free port. A portal must know its port before it
+ * is built (PUBLIC_URL goes into upload URLs, the CSP and the origin check), so it cannot
+ * simply listen on port 0; in the rare case another process takes the chosen port before
+ * `start` listens (EADDRINUSE), another one is chosen. A port given by the test (a restart,
+ * an OpenID provider's registered URL) is kept.
+ */
+async function onFreePort<T>(
+  given: number | undefined,
+  choose: () => Promise<number>,
+  start: (port: number) => Promise<T>,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start(given ?? (await choose()));
+    } catch (error) {
+      const taken = (error as NodeJS.ErrnoException)?.code === 'EADDRINUSE';
+      if (!taken || given !== undefined || attempt >= PORT_ATTEMPTS) throw error;
+    }
+  }
 }
 
 function portalOn(port: number, dataDir: string, app: FastifyInstance, db: Db, ownsDataDir: boolean): TestPortal {
@@ -95,7 +107,7 @@ function portalOn(port: number, dataDir: string, app: FastifyInstance, db: Db, o
   };
 }
 
-const CLI = fileURLToPath(new URL('../../cli/dist/bin.js', import.meta.url));
+export const CLI = fileURLToPath(new URL('../../cli/dist/bin.js', import.meta.url));
 /** The server package's own command (`speos-portal-server`), as `npx speos-portal-server` runs it. */
 export const SERVER_BIN = fileURLToPath(new URL('../../server/bin/speos-portal-server.js', import.meta.url));
 
@@ -118,24 +130,37 @@ export async function spawnPortal(
   port?: number,
   program = CLI,
 ): Promise<PortalProcess> {
-  // As in startTestPortal: a free port is chosen first, and another if it was taken meanwhile.
-  for (let attempt = 1; ; attempt++) {
-    const started = await spawnPortalOn(port ?? (await freePort()), dataDir, env, program);
-    if (started.ok) return started.portal;
-    if (port !== undefined || attempt >= PORT_ATTEMPTS || !started.output.includes('EADDRINUSE')) {
-      throw new Error(`portal exited early: ${started.output}`);
+  return onFreePort(port, freePort, async (chosen) => {
+    const serve = startServe(program, { PORT: String(chosen), DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...env });
+    const url = `http://127.0.0.1:${chosen}`;
+    const deadline = Date.now() + 60_000; // a loaded CI machine can take long to start Node
+    for (;;) {
+      if (serve.child.exitCode !== null) {
+        const error: NodeJS.ErrnoException = new Error(`portal exited early: ${serve.output()}`);
+        if (serve.output().includes('EADDRINUSE')) error.code = 'EADDRINUSE';
+        throw error;
+      }
+      try {
+        const res = await fetch(`${url}/healthz`);
+        if (res.ok) break;
+      } catch {}
+      if (Date.now() > deadline) throw new Error(`portal did not start: ${serve.output()}`);
+      await new Promise((r) => setTimeout(r, 100));
     }
-  }
+    return { url, ...serve };
+  });
 }
 
-async function spawnPortalOn(
-  port: number,
-  dataDir: string,
-  env: Record<string, string>,
+/**
+ * Starts `<program> serve` (`CLI` or `SERVER_BIN`) with `env` on top of this process's, and
+ * collects its output; does not wait for it to answer (for tests of how it fails to start).
+ */
+export function startServe(
   program: string,
-): Promise<{ ok: true; portal: PortalProcess } | { ok: false; output: string }> {
+  env: Record<string, string>,
+): Pick<PortalProcess, 'child' | 'output' | 'exited'> {
   const child = spawn(process.execPath, [program, 'serve'], {
-    env: { ...process.env, PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...env },
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -148,18 +173,7 @@ async function spawnPortalOn(
   const exited = new Promise<number | string>((resolve) =>
     child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)),
   );
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000; // a loaded CI machine can take long to start Node
-  for (;;) {
-    if (child.exitCode !== null) return { ok: false, output };
-    try {
-      const res = await fetch(`${url}/healthz`);
-      if (res.ok) break;
-    } catch {}
-    if (Date.now() > deadline) throw new Error(`portal did not start: ${output}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { ok: true, portal: { url, child, output: () => output, exited } };
+  return { child, output: () => output, exited };
 }
 
 export const md5 = (data: Buffer | Uint8Array) => createHash('md5').update(data).digest('hex');

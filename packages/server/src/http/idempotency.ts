@@ -62,7 +62,10 @@ function stableJson(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
-/** What identifies a request for its key: the operation and everything it was sent with. */
+/**
+ * What identifies a request for its key: the operation and the fields it acts on. Callers pass
+ * those fields, not a whole body: ignored fields must not change it, and stableJson recurses.
+ */
 export function fingerprint(request: unknown): string {
   return createHash('sha256').update(stableJson(request)).digest('hex');
 }

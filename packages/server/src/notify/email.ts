@@ -84,6 +84,10 @@ export class Mailer {
   }
 
   close(): void {
-    void this.#transport?.then((transport) => transport.close());
+    // A transport never loaded (no mail sent, or nodemailer failed to load) has nothing to close.
+    this.#transport?.then(
+      (transport) => transport.close(),
+      () => {},
+    );
   }
 }

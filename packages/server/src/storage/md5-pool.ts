@@ -199,8 +199,8 @@ export class Md5Pool {
     return {
       push: (buffer, length) => {
         const send = () => {
-          // The thread may have died while this push waited: nothing to send it to.
-          if (state.failure || !this.#threads.includes(thread)) {
+          // The thread may have died while this push waited (its sessions are failed): nothing to send it to.
+          if (state.failure) {
             this.#releaseSlots(1);
             return;
           }
