@@ -8,10 +8,12 @@
 //   cli-N     the same with --concurrency N (only when asked: --variants cli-8)
 //   cli-chunkN  the CLI's defaults against a server with CHUNK_SIZE N MiB (--variants cli-chunk16)
 //   chromium  the web UI's uploader in Debian's Chromium
+//   chromium-chunkN  the same against a server with CHUNK_SIZE N MiB (--variants chromium-chunk16)
 //   tus       tus-js-client → @tus/server (5 MiB chunks, one at a time)
 //   seq       the original frontend's loop: one part at a time, no retry (seq-upload.mjs)
 // Variants run interleaved round by round. Reported: MiB/s as a fraction of the link rate,
-// and of curl's in the same run; client CPU seconds per GiB; server peak RSS; load average.
+// and of curl's in the same run; client CPU seconds per GiB; server peak RSS; load average;
+// with --trace also the rate while the file's bytes were being sent (sendingSeconds).
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -184,6 +186,30 @@ function runClient(argv) {
 }
 
 let nextPort = 9000;
+/**
+ * From a proxy trace: the seconds from the first request that carries the file's bytes (PUT,
+ * or tus's PATCH) until the client received the last answer to one, so a table can show the
+ * rate while sending apart from the serial calls before and after (process start, config,
+ * init, complete, confirm). Answers follow their request on the same connection.
+ */
+function sendingSeconds(traceText) {
+  const lastMethod = new Map();
+  let first;
+  let last;
+  for (const line of traceText.split('\n')) {
+    const m = /^\s*([\d.]+) ms {2}conn (\d+) {2}(→ (\S+)|← \d+ \(arrives (\d+) ms later\))/.exec(line);
+    if (!m) continue;
+    const [, at, conn, , method, oneWay] = m;
+    if (method) {
+      lastMethod.set(conn, method);
+      if ((method === 'PUT' || method === 'PATCH') && first === undefined) first = Number(at);
+    } else if (lastMethod.get(conn) === 'PUT' || lastMethod.get(conn) === 'PATCH') {
+      last = Number(at) + Number(oneWay);
+    }
+  }
+  return first !== undefined && last !== undefined && last > first ? (last - first) / 1000 : undefined;
+}
+
 /** With --trace: the file the next proxy writes its trace to (bench/results/trace-…). */
 let currentTrace;
 
@@ -289,6 +315,14 @@ for (const name of VARIANTS) {
         cliUpload(file, link, profile, [], CLI, { CHUNK_SIZE: String(Number(chunk[1]) * MiB) }),
     };
   }
+  const browserChunk = /^chromium-chunk(\d+)$/.exec(name);
+  if (browserChunk) {
+    variants[name] = {
+      label: `web UI in Chromium, server CHUNK_SIZE ${browserChunk[1]} MiB`,
+      run: (file, link, profile) =>
+        chromiumUpload(file, link, profile, { CHUNK_SIZE: String(Number(browserChunk[1]) * MiB) }),
+    };
+  }
   const m = /^cli-(\d+)$/.exec(name);
   if (m) {
     variants[name] = {
@@ -325,8 +359,9 @@ function treeCpuSeconds(rootPid) {
     try {
       const text = readFileSync(`/proc/${entry}/stat`, 'utf8');
       const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      const type = cmd.find((a) => a.startsWith('--type='))?.slice(7) ?? 'browser';
+      // Chromium rewrites its children's command lines as one space-separated string.
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      const type = /(?:^| )--type=(\S+)/.exec(cmd)?.[1] ?? 'browser';
       const ticks = fields.slice(11, 15).reduce((a, f) => a + Number(f), 0);
       stats.set(Number(entry), { ppid: Number(fields[1]), ticks, type });
     } catch {}
@@ -357,9 +392,9 @@ function chromiumRootPid(profileDir) {
   return undefined;
 }
 
-async function chromiumUpload(file, link, profile) {
+async function chromiumUpload(file, link, profile, serverEnv = {}) {
   const { chromium } = await import('playwright-core');
-  const portal = await startPortal(link, profile, true);
+  const portal = await startPortal(link, profile, true, serverEnv);
   const profileDir = mkdtempSync(path.join(work, 'chromium-'));
   let browser;
   try {
@@ -459,9 +494,12 @@ async function main() {
           try {
             const r = await variants[v].run(file, link, profile);
             const sample = { ...r, mibps: SIZE / MiB / r.seconds, load1: (before + load()) / 2 };
+            const sending =
+              currentTrace && existsSync(currentTrace) && sendingSeconds(readFileSync(currentTrace, 'utf8'));
+            if (sending) sample.sendingMibps = SIZE / MiB / sending;
             samples[v].push(sample);
             console.error(
-              `${name} round ${round} ${v}: ${fmt(sample.mibps, 1)} MiB/s (${fmt(sample.mibps / linkMiBps, 2)}× link), CPU ${fmt(r.cpu, 1)} s${r.cpuByType ? ` ${JSON.stringify(r.cpuByType)}` : ''}, server ${fmt(r.serverRss)} MiB, resets ${r.resets}, load ${fmt(sample.load1, 1)}`,
+              `${name} round ${round} ${v}: ${fmt(sample.mibps, 1)} MiB/s (${fmt(sample.mibps / linkMiBps, 2)}× link${sample.sendingMibps ? `; ${fmt(sample.sendingMibps / linkMiBps, 2)}× while sending` : ''}), CPU ${fmt(r.cpu, 1)} s${r.cpuByType ? ` ${JSON.stringify(r.cpuByType)}` : ''}, server ${fmt(r.serverRss)} MiB, resets ${r.resets}, load ${fmt(sample.load1, 1)}`,
             );
           } catch (error) {
             console.error(`${name} round ${round} ${v} failed: ${error.message}`);
@@ -480,6 +518,9 @@ async function main() {
           mibps: speed(v),
           of_link: speed(v) / linkMiBps,
           of_curl: speed(v) / speed('curl'),
+          sending_of_link: s.some((x) => x.sendingMibps)
+            ? median(s.filter((x) => x.sendingMibps).map((x) => x.sendingMibps)) / linkMiBps
+            : Number.NaN,
           cpu_s_per_gib: s.length ? median(s.map((x) => (x.cpu / (SIZE / MiB)) * 1024)) : Number.NaN,
           server_peak_rss_mib: s.length ? Math.max(...s.map((x) => x.serverRss)) : Number.NaN,
           resets: s.reduce((a, x) => a + (x.resets ?? 0), 0),
@@ -493,14 +534,14 @@ async function main() {
         '',
         `### ${name}: ${profile.mbit} Mbit/s (${fmt(linkMiBps, 1)} MiB/s), ${profile.rttMs} ms RTT${profile.resets ? `, ${profile.resets * 100} % resets` : ''} — curl -w: new connection ${fmt(rtt.newConnectionMs)} ms, reused ${fmt(rtt.reusedConnectionMs)} ms`,
         '',
-        '| variant | MiB/s | × link | × curl | client CPU s/GiB | server peak RSS MiB | resets | load avg |',
-        '|---|---|---|---|---|---|---|---|',
+        `| variant | MiB/s | × link | × curl |${args.trace ? ' × link while sending |' : ''} client CPU s/GiB | server peak RSS MiB | resets | load avg |`,
+        `|---|---|---|---|${args.trace ? '---|' : ''}---|---|---|---|`,
       );
       for (const v of VARIANTS) {
         const r = rows[v];
         const failed = r.failed.length ? ` (${r.failed.length} failed)` : '';
         out.push(
-          `| ${r.label}${failed} | ${fmt(r.mibps, 1)} | ${fmt(r.of_link, 2)} | ${fmt(r.of_curl, 2)} | ${fmt(r.cpu_s_per_gib, 1)} | ${fmt(r.server_peak_rss_mib)} | ${r.resets} | ${fmt(r.load1, 1)} |`,
+          `| ${r.label}${failed} | ${fmt(r.mibps, 1)} | ${fmt(r.of_link, 2)} | ${fmt(r.of_curl, 2)} |${args.trace ? ` ${fmt(r.sending_of_link, 2)} |` : ''} ${fmt(r.cpu_s_per_gib, 1)} | ${fmt(r.server_peak_rss_mib)} | ${r.resets} | ${fmt(r.load1, 1)} |`,
         );
       }
     } finally {
