@@ -4,10 +4,19 @@
  * Each part costs its transfer plus one round trip (its answer) plus the server's own work;
  * with too few parts in flight those round trips leave the link idle, with too many the
  * parts only share the link and a failure costs more. So: start with a few, double while a
- * window of finished parts shows the throughput rising, then hold; halve after a failure
- * (error, stall) and step down when throughput falls well below the best seen; never above
- * `max` (the memory cap and the transport's connections). After a failure it grows back, but
- * no higher than the level where growing stopped paying.
+ * window of finished parts shows the throughput rising, then hold; now and then probe one
+ * level up again, and go back if it did not pay; halve after a failure (error, stall); never
+ * above `max` (the memory cap and the transport's connections). After a failure it grows
+ * back, but no higher than the level where growing stopped paying, until the next probe.
+ *
+ * Throughput at a level is measured the way Little's law gives it: parts in flight × bytes
+ * per part ÷ the parts' own durations, counting only parts started at that level. Counting
+ * bytes finished per window of wall time instead was fooled by parts that share the link
+ * finishing together, and a held level was stepped down whenever a window looked 40 %
+ * slower than the best: on a 1 Gbit/s, 100 ms link the limit went from 8 to 3 on that noise
+ * alone (a `--trace` of the network bench, docs/performance.md). A server's pauses still make
+ * single windows look slow, so a slow window changes nothing by itself: only failures lower
+ * the limit, and a probe that found no gain only costs one window.
  *
  * A pure function of (state, observation): the uploader feeds it, tests drive it with numbers.
  */
@@ -46,7 +55,7 @@ export interface ConcurrencyState {
   /** Where growing stopped paying (the level held), undefined until then. */
   plateau: number | undefined;
   min: number;
-  /** `grow`: doubling while throughput rises; `hold`: found the level, watching it. */
+  /** `grow`: doubling while throughput rises; `hold`: found the level, probing now and then. */
   phase: 'grow' | 'hold';
   /**
    * The first window is not measured: it holds connection set-up and the first parts'
@@ -55,18 +64,25 @@ export interface ConcurrencyState {
   warmup: boolean;
   /** Throughput (bytes/s) of the last window measured, 0 before the first. */
   lastRate: number;
-  /** Best window throughput at the current level (bytes/s). */
-  bestRate: number;
-  /** Start of the current window (ms) and bytes finished in it. */
-  windowStart: number;
+  /** The held level a probe started from: where to go back to if the probe did not pay. */
+  probeFrom: number | undefined;
+  /** Windows measured since the level was last held or probed. */
+  heldWindows: number;
+  /** When the current limit took effect (ms): parts started before it are not measured. */
+  levelSince: number;
+  /** The current window: parts started at this level and finished, their bytes and durations. */
   windowBytes: number;
   windowParts: number;
+  windowMs: number;
   minGain: number;
 }
 
+/** Windows held before probing one level up again. */
+export const PROBE_AFTER_WINDOWS = 4;
+
 export type ConcurrencyEvent =
-  /** A part was stored; `now` in ms. */
-  | { type: 'part-done'; bytes: number; now: number }
+  /** A part was stored; `startedAt` (when it was started, first attempt) and `now` in ms. */
+  | { type: 'part-done'; bytes: number; startedAt: number; now: number }
   /** A part attempt failed (network error, stall, 5xx) and will be retried. */
   | { type: 'failure'; now: number };
 
@@ -88,10 +104,10 @@ export function initialConcurrency(
     phase: 'grow',
     warmup: true,
     lastRate: 0,
-    bestRate: 0,
-    windowStart: now,
-    windowBytes: 0,
-    windowParts: 0,
+    probeFrom: undefined,
+    heldWindows: 0,
+    levelSince: now,
+    ...freshWindow(),
     minGain: options.minGain ?? 0.1,
   };
 }
@@ -102,31 +118,62 @@ export function nextConcurrency(state: ConcurrencyState, event: ConcurrencyEvent
     // Back off at once and measure afresh from here (the old window mixed both levels); grow
     // back while that pays, as a lost connection says little about the right level.
     const limit = Math.max(state.min, Math.floor(state.limit / 2));
-    return { ...state, limit, phase: 'grow', lastRate: 0, bestRate: 0, ...freshWindow(event.now) };
+    return {
+      ...state,
+      limit,
+      phase: 'grow',
+      lastRate: 0,
+      probeFrom: undefined,
+      heldWindows: 0,
+      levelSince: event.now,
+      ...freshWindow(),
+    };
   }
-  const s = { ...state, windowBytes: state.windowBytes + event.bytes, windowParts: state.windowParts + 1 };
+  // A part started before the level changed ran beside a different number of others.
+  if (event.startedAt < state.levelSince) return state;
+  const s = {
+    ...state,
+    windowBytes: state.windowBytes + event.bytes,
+    windowParts: state.windowParts + 1,
+    windowMs: state.windowMs + Math.max(0, event.now - event.startedAt),
+  };
   // A window is as many finished parts as there are in flight: every connection had its turn.
   if (s.windowParts < s.limit) return s;
-  const elapsed = event.now - s.windowStart;
-  if (elapsed <= 0) return { ...s, ...freshWindow(event.now) };
-  const rate = (s.windowBytes * 1000) / elapsed;
-  if (s.warmup) return { ...s, warmup: false, ...freshWindow(event.now) };
-  const next = { ...s, lastRate: rate, ...freshWindow(event.now) };
+  if (s.windowMs <= 0) return { ...s, ...freshWindow() };
+  // Little's law: `limit` parts always in flight, each taking windowMs / windowParts.
+  const rate = (s.limit * s.windowBytes * 1000) / s.windowMs;
+  if (s.warmup) return { ...s, warmup: false, ...freshWindow() };
+  const next = { ...s, lastRate: rate, ...freshWindow() };
+  const changeTo = (limit: number) => (limit === s.limit ? {} : { limit, levelSince: event.now });
   if (s.phase === 'grow') {
     const rising = s.lastRate === 0 || rate > s.lastRate * (1 + s.minGain);
     const top = Math.min(s.max, s.plateau ?? s.max);
-    if (rising && s.limit < top) return { ...next, limit: Math.min(top, s.limit * 2), bestRate: rate };
-    if (rising) return { ...next, phase: 'hold', plateau: s.limit, bestRate: rate };
-    // No gain from the last doubling: go back halfway to the level before it and hold there.
-    const limit = Math.max(s.min, Math.ceil((s.limit * 3) / 4));
-    return { ...next, phase: 'hold', limit, plateau: limit, bestRate: Math.max(rate, s.lastRate) };
+    if (rising && s.limit < top) {
+      // A probe that paid: this level is the one to come back to if the next doubling does not.
+      const probeFrom = s.probeFrom === undefined ? undefined : s.limit;
+      return { ...next, probeFrom, ...changeTo(Math.min(top, s.limit * 2)) };
+    }
+    const held = { ...next, phase: 'hold' as const, probeFrom: undefined, heldWindows: 0 };
+    if (rising) return { ...held, plateau: s.limit };
+    // No gain from the last doubling: back to the level a probe started from, or, while
+    // first growing, halfway to the level before it; hold there.
+    const limit = s.probeFrom ?? Math.max(s.min, Math.ceil((s.limit * 3) / 4));
+    return { ...held, ...changeTo(limit), plateau: limit, lastRate: Math.max(rate, s.lastRate) };
   }
-  // Holding: a clear drop (another flow on the link, a slow store) steps down by one, but
-  // only after a window that could tell; a recovery is simply the new best.
-  if (rate < s.bestRate * 0.6 && s.limit > s.min) return { ...next, limit: s.limit - 1, bestRate: rate };
-  return { ...next, bestRate: Math.max(s.bestRate, rate) };
+  // Holding. Probe one level up now and then: the decision to hold may have been made in a
+  // window the server paused in, and the link may have changed since.
+  const heldWindows = s.heldWindows + 1;
+  if (heldWindows < PROBE_AFTER_WINDOWS || s.limit >= s.max) return { ...next, heldWindows };
+  return {
+    ...next,
+    phase: 'grow',
+    probeFrom: s.limit,
+    plateau: undefined,
+    heldWindows: 0,
+    ...changeTo(Math.min(s.max, s.limit * 2)),
+  };
 }
 
-function freshWindow(now: number): Pick<ConcurrencyState, 'windowStart' | 'windowBytes' | 'windowParts'> {
-  return { windowStart: now, windowBytes: 0, windowParts: 0 };
+function freshWindow(): Pick<ConcurrencyState, 'windowBytes' | 'windowParts' | 'windowMs'> {
+  return { windowBytes: 0, windowParts: 0, windowMs: 0 };
 }

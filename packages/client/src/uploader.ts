@@ -474,10 +474,11 @@ export class Uploader extends Emitter<UploaderEvents> {
           while (next < pending.length && active < this.#concurrencyLimit()) {
             const part = pending[next++]!;
             active++;
+            const startedAt = Date.now();
             this.#uploadPart(part, run.signal).then(
               () => {
                 active--;
-                this.#adapt({ type: 'part-done', bytes: part.size, now: Date.now() });
+                this.#adapt({ type: 'part-done', bytes: part.size, startedAt, now: Date.now() });
                 launch();
               },
               (error: unknown) => {
