@@ -31,14 +31,16 @@ parentPort.on('message', (m) => {
 `;
 
 /**
- * Size of the buffers the pool lends (and of the server's write batches). 256 KiB keeps
- * syscalls and messages few (20 per 5 MiB part) while a part in flight holds little memory.
+ * Size of the buffers the pool lends (and of the server's write batches): every part in
+ * flight fills one. 128 KiB keeps syscalls and messages few (40 per 5 MiB part); against
+ * 256 KiB it lowered the peak of a 1 GiB upload from 32 connections by 4–6 MiB at the same
+ * speed (docs/performance.md, "Server memory").
  */
-export const BATCH_BYTES = 256 * 1024;
+export const BATCH_BYTES = 128 * 1024;
 /**
  * Batches handed to the hash threads and not yet back. On a busy machine the threads can
  * fall behind the sockets (measured on loopback: over 100 batches queued); a part that
- * would send more waits instead, so memory stays bounded (4 MiB) whatever the load.
+ * would send more waits instead, so memory stays bounded (2 MiB) whatever the load.
  * Parts still filling their batch never wait here: a slow client cannot hold others up.
  */
 export const MAX_IN_TRANSIT = 16;
