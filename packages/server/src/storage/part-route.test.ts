@@ -4,6 +4,7 @@ import path from 'node:path';
 import { asBody, MiB, randomBytesSeeded, TestApi } from '@speos-portal/test-support/api.js';
 import { md5, startTestPortal, type TestPortal } from '@speos-portal/test-support/portal.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { releaseChunk } from './part-route.js';
 
 let portal: TestPortal;
 let api: TestApi;
@@ -243,5 +244,20 @@ describe('PUT with Expect: 100-continue', () => {
       req.flushHeaders();
     });
     expect(status).toEqual({ status: 200, etag: `"${md5(body)}"` });
+  });
+});
+
+describe('releaseChunk', () => {
+  it('frees a chunk that is its whole buffer, and leaves shared or partial ones alone', () => {
+    const whole = Buffer.from(new ArrayBuffer(16));
+    releaseChunk(whole);
+    expect(whole.buffer.byteLength).toBe(0); // detached: its memory is given back now
+    const part = Buffer.from(new ArrayBuffer(16), 4, 8);
+    releaseChunk(part);
+    expect(part.buffer.byteLength).toBe(16);
+    // No `transfer` on this buffer, as on Node 20: nothing happens, nothing throws (it was a 500).
+    const shared = Buffer.from(new SharedArrayBuffer(16));
+    expect(() => releaseChunk(shared)).not.toThrow();
+    expect(shared.byteLength).toBe(16);
   });
 });

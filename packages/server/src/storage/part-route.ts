@@ -141,12 +141,15 @@ export const partRoute: FastifyPluginAsync<PartRouteOptions> = async (app, { sto
  * Detaching with `transfer(0)` frees the memory at once. Only a chunk that is its whole buffer
  * (so no other view sees it), and only once the store asked for the next chunk: `receivePart`
  * copies each chunk before that.
+ *
+ * `transfer` is ES2024 (Node ≥ 22, which the README requires). Node 20 lacks it, and so does a
+ * SharedArrayBuffer: there the chunk waits for the collector as before. Calling it blindly
+ * turned every part PUT on Node 20 into a 500.
  */
-function releaseChunk(chunk: Buffer): void {
-  if (chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength) {
-    // ES2024, in every Node this package supports (≥ 22); the repository's lib is ES2023.
-    (chunk.buffer as ArrayBuffer & { transfer(length: number): ArrayBuffer }).transfer(0);
-  }
+export function releaseChunk(chunk: Buffer): void {
+  const buffer = chunk.buffer as ArrayBufferLike & { transfer?: (length: number) => ArrayBuffer };
+  if (typeof buffer.transfer !== 'function') return;
+  if (chunk.byteOffset === 0 && chunk.byteLength === buffer.byteLength) buffer.transfer(0);
 }
 
 const PART_PATH = /^(?:\/api)?\/storage\/uploads\/([0-9a-f]{32})\/parts\/(\d+)$/;
