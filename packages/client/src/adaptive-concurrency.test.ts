@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   type ConcurrencyState,
   initialConcurrency,
+  initialForRtt,
   nextConcurrency,
   PROBE_AFTER_WINDOWS,
 } from './adaptive-concurrency.js';
@@ -187,5 +188,17 @@ describe('adaptive concurrency', () => {
     s = nextConcurrency(s, { type: 'part-done', bytes: PART, startedAt: 5, now: 5 });
     expect(s.limit).toBe(2);
     expect(Number.isFinite(s.lastRate)).toBe(true);
+  });
+});
+
+describe('the first level from a measured round trip', () => {
+  it('starts at 8 from 50 ms up, and at the default elsewhere', () => {
+    expect(initialForRtt(undefined)).toBeUndefined();
+    expect(initialForRtt(1)).toBeUndefined();
+    expect(initialForRtt(49)).toBeUndefined();
+    expect(initialForRtt(50)).toBe(8);
+    expect(initialForRtt(300)).toBe(8);
+    expect(initialConcurrency(PART, 0, { initial: initialForRtt(100) }).limit).toBe(8);
+    expect(initialConcurrency(PART, 0, { initial: initialForRtt(20) }).limit).toBe(4);
   });
 });

@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import {
   type ConfirmFields,
   findResumableUploads,
+  initialForRtt,
   type PortalClient,
   type SavedUpload,
   UploadError,
@@ -49,7 +50,8 @@ Options:
                        .tar.gz .tar.bz2 .tar.xz …)
   --server URL         portal URL (env SPEOS_PORTAL_URL, default http://localhost:8000)
   --token T            bearer token (env SPEOS_PORTAL_TOKEN)
-  --concurrency N      parts in flight at once (default: adapted to the link, 4 at first, up to 32)
+  --concurrency N      parts in flight at once (default: adapted to the link, 4 at first,
+                       8 if the server is 50 ms or more away, up to 32)
   --stall-timeout S    retry a part that made no progress for S seconds (default 30)
   --max-wait DURATION  how long to wait for a server or storage that does not answer
                        (network errors, 502/503/504) before failing: 90s, 10m, 2h
@@ -164,7 +166,11 @@ export async function uploadCommand(argv: string[]): Promise<void> {
   // The parts' connections open while config and init are under way (with the built-in
   // storage the parts go to this server); docs/performance.md has the trace that showed the
   // round trip this saves.
-  void transport.preconnect(`${api.baseUrl}/healthz`, concurrency ?? 4);
+  // What it measures, if done by the time the parts start, picks the first level (never waited for).
+  let roundTripMs: number | undefined;
+  void transport.preconnect(`${api.baseUrl}/healthz`, concurrency ?? 4).then((ms) => {
+    roundTripMs = ms;
+  });
   let config: Awaited<ReturnType<typeof fetchConfig>>;
   let store: JsonFileStateStore;
   try {
@@ -215,6 +221,7 @@ export async function uploadCommand(argv: string[]): Promise<void> {
       fileType,
       taskId,
       concurrency,
+      adaptive: { initial: initialForRtt(roundTripMs) },
       stallTimeoutMs: stallSeconds * 1000,
       retry: { maxWaitMs },
       keepState: true, // removed only after confirm, so a crash before it resumes instead of re-sending

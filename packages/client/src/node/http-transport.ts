@@ -33,26 +33,31 @@ export class NodeHttpTransport implements PartTransport {
    * small GET of `url` each, so the first parts find them open instead of each paying a TCP
    * (and TLS) handshake — a round trip that concurrency does not hide. Run it beside the
    * control-plane calls that precede the parts. Never fails: the parts connect by themselves.
+   * Resolves to the round-trip time it saw (ms): half the quickest GET, which took two (the
+   * connection's set-up and the request); undefined when none answered.
    */
-  async preconnect(url: string, count: number): Promise<void> {
+  async preconnect(url: string, count: number): Promise<number | undefined> {
     let target: URL;
     try {
       target = new URL(url);
     } catch {
-      return;
+      return undefined;
     }
     const secure = target.protocol === 'https:';
     const one = () =>
-      new Promise<void>((resolve) => {
+      new Promise<number | undefined>((resolve) => {
+        const started = performance.now();
         const req = (secure ? https : http).get(target, { agent: secure ? this.#https : this.#http }, (res) => {
           res.resume();
-          res.on('end', resolve);
-          res.on('error', () => resolve());
+          res.on('end', () => resolve(performance.now() - started));
+          res.on('error', () => resolve(undefined));
         });
-        req.on('error', () => resolve());
+        req.on('error', () => resolve(undefined));
         req.setTimeout(10_000, () => req.destroy());
       });
-    await Promise.all(Array.from({ length: Math.min(count, this.maxParallel) }, one));
+    const times = await Promise.all(Array.from({ length: Math.min(count, this.maxParallel) }, one));
+    const answered = times.filter((t) => t !== undefined);
+    return answered.length ? Math.min(...answered) / 2 : undefined;
   }
 
   /** Closes idle keep-alive sockets, so the process can exit. */
