@@ -166,7 +166,8 @@ export async function uploadCommand(argv: string[]): Promise<void> {
   // The parts' connections open while config and init are under way (with the built-in
   // storage the parts go to this server); docs/performance.md has the trace that showed the
   // round trip this saves.
-  // What it measures, if done by the time the parts start, picks the first level (never waited for).
+  // The round trip it measures picks the first level. Read when the parts start (a getter
+  // below), after config and init: by then it has answered; it is never waited for.
   let roundTripMs: number | undefined;
   void transport.preconnect(`${api.baseUrl}/healthz`, concurrency ?? 4).then((ms) => {
     roundTripMs = ms;
@@ -221,7 +222,11 @@ export async function uploadCommand(argv: string[]): Promise<void> {
       fileType,
       taskId,
       concurrency,
-      adaptive: { initial: initialForRtt(roundTripMs) },
+      adaptive: {
+        get initial() {
+          return initialForRtt(roundTripMs);
+        },
+      },
       stallTimeoutMs: stallSeconds * 1000,
       retry: { maxWaitMs },
       keepState: true, // removed only after confirm, so a crash before it resumes instead of re-sending
