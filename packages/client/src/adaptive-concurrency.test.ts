@@ -60,6 +60,15 @@ function simulate(start: ConcurrencyState, rttMs: number, rate: number, parts: n
 const modelRate = (limit: number, rttMs: number, rate: number) =>
   (limit * PART) / ((limit * PART) / rate + rttMs / 1000);
 
+/** A controller past its warm-up, holding `limit` as the level that paid. */
+const heldAt = (limit: number): ConcurrencyState => ({
+  ...initialConcurrency(PART, 0),
+  warmup: false,
+  phase: 'hold',
+  limit,
+  plateau: limit,
+});
+
 describe('adaptive concurrency', () => {
   it('starts at a few parts, within min and max', () => {
     expect(initialConcurrency(PART, 0).limit).toBe(4);
@@ -110,30 +119,18 @@ describe('adaptive concurrency', () => {
 
   it('probes one level up after holding a while, and goes back when it does not pay', () => {
     // A full link without latency: 8 parts or 16, the throughput is the same.
-    const start: ConcurrencyState = {
-      ...initialConcurrency(PART, 0),
-      warmup: false,
-      phase: 'hold',
-      limit: 8,
-      plateau: 8,
-    };
-    const { limits } = simulate(start, 0.1, 125e6, 8 * PROBE_AFTER_WINDOWS * 3);
+    const { limits } = simulate(heldAt(8), 0.1, 125e6, 8 * PROBE_AFTER_WINDOWS * 3);
     expect(new Set(limits)).toEqual(new Set([8, 16])); // probed, came back to 8, not 12
     expect(limits.at(-1)).toBe(8);
   });
 
   it('keeps a probe that pays, and comes back to the last level that paid', () => {
     // 1 Gbit/s, 100 ms: 4 is far too few. Held at 4, the probes climb.
-    const start: ConcurrencyState = {
-      ...initialConcurrency(PART, 0),
-      warmup: false,
-      phase: 'hold',
-      limit: 4,
-      plateau: 4,
-    };
-    const { state, limits } = simulate(start, 100, 125e6, 300);
+    const { state, limits } = simulate(heldAt(4), 100, 125e6, 300);
     expect(Math.max(...limits)).toBeGreaterThanOrEqual(16);
     expect(state.limit).toBeGreaterThanOrEqual(16);
+    // 32 gains under 10 % over 16 here: each probe to 32 comes back to 16, not to 24.
+    expect(new Set(limits.slice(limits.indexOf(32)))).toEqual(new Set([16, 32]));
   });
 
   it('holds its level through bursty answers (server pauses) on a long fat link', () => {

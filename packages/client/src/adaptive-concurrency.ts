@@ -169,7 +169,7 @@ export function nextConcurrency(state: ConcurrencyState, event: ConcurrencyEvent
     // No gain from the last doubling: back to the level a probe started from, or, while
     // first growing, halfway to the level before it; hold there.
     const limit = s.probeFrom ?? Math.max(s.min, Math.ceil((s.limit * 3) / 4));
-    return { ...held, ...changeTo(limit), plateau: limit, lastRate: Math.max(rate, s.lastRate) };
+    return { ...held, ...changeTo(limit), plateau: limit };
   }
   // Holding. Probe one level up now and then: the decision to hold may have been made in a
   // window the server paused in, and the link may have changed since.
